@@ -1,0 +1,1 @@
+"""The HTTP API. Its OpenAPI document is the contract."""

@@ -1,0 +1,88 @@
+"""Dependencies injected into routes: the hub, the authenticated caller, request context.
+
+Routes never re-implement authentication or permission checks: they declare
+``CallerDep`` (any authenticated body) or ``AdminDep`` (the hub operator).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from accord.clock import utcnow
+from accord.errors import Forbidden, InvalidInput, Unauthorised
+from accord.registry.credentials import Caller, resolve_token
+from accord.runtime import Hub
+
+_bearer = HTTPBearer(auto_error=False, description="A bearer token from POST /oauth/token")
+_OFFICER = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
+
+
+def get_hub(request: Request) -> Hub:
+    return request.app.state.hub
+
+
+HubDep = Annotated[Hub, Depends(get_hub)]
+
+
+def authenticated(
+    hub: HubDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Caller:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthorised("this endpoint needs a bearer token: get one from POST /oauth/token")
+    with hub.transaction() as session:
+        return resolve_token(session, credentials.credentials, utcnow())
+
+
+CallerDep = Annotated[Caller, Depends(authenticated)]
+
+
+def admin(caller: CallerDep) -> Caller:
+    if not caller.is_admin:
+        raise Forbidden("only the hub operator may do this")
+    return caller
+
+
+AdminDep = Annotated[Caller, Depends(admin)]
+
+
+def request_id(request: Request) -> str:
+    return request.state.request_id
+
+
+RequestIdDep = Annotated[str, Depends(request_id)]
+
+
+def officer(
+    x_accord_officer: Annotated[
+        str | None,
+        Header(description="The officer or system acting for the body (second level of identity)."),
+    ] = None,
+) -> str:
+    value = (x_accord_officer or "").strip()
+    if not value:
+        raise InvalidInput("the X-Accord-Officer header must name the officer or system acting")
+    if not _OFFICER.match(value):
+        raise InvalidInput("the X-Accord-Officer header must be 1-200 printable characters")
+    return value
+
+
+OfficerDep = Annotated[str, Depends(officer)]
+
+IdempotencyKeyDep = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Optional; a retried write with the same key returns the first response instead of acting twice.",
+        max_length=200,
+    ),
+]
+
+
+def require_party_or_admin(caller: Caller, body_ids: set[str], what: str) -> None:
+    if caller.is_admin or caller.body_id in body_ids:
+        return
+    raise Forbidden(f"only a party to {what} or the hub operator may do this")

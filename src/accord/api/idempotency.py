@@ -1,0 +1,69 @@
+"""Idempotency keys on writes: a retry after a timeout does not act twice."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from accord.errors import InvalidInput
+from accord.storage.models import IdempotencyKey
+
+
+def fingerprint(method: str, path: str, payload: object) -> str:
+    canonical = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
+
+
+def replay(session: Session, client_id: str, key: str | None, print_: str) -> JSONResponse | None:
+    if not key:
+        return None
+    stored = session.get(IdempotencyKey, (client_id, key))
+    if stored is None:
+        return None
+    if stored.request_fingerprint != print_:
+        raise InvalidInput(f"Idempotency-Key '{key}' was already used for a different request")
+    return JSONResponse(stored.response_body, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"})
+
+
+def remember(
+    session: Session, client_id: str, key: str | None, print_: str, status: int, body: dict, now: datetime
+) -> None:
+    if not key:
+        return
+    session.add(
+        IdempotencyKey(
+            client_id=client_id,
+            key=key,
+            request_fingerprint=print_,
+            status_code=status,
+            response_body=body,
+            created_at=now,
+        )
+    )
+    session.flush()
+
+
+def run_write(hub, caller, key: str | None, request, payload: object, work) -> JSONResponse:  # noqa: ANN001
+    """Do ``work(session) -> (status, body)`` once per idempotency key, in one transaction."""
+    from sqlalchemy.exc import IntegrityError
+
+    from accord.clock import utcnow
+    from accord.errors import Conflict
+
+    print_ = fingerprint(request.method, request.url.path, payload)
+    try:
+        with hub.transaction() as session:
+            replayed = replay(session, caller.client_id, key, print_)
+            if replayed is not None:
+                return replayed
+            status, body = work(session)
+            remember(session, caller.client_id, key, print_, status, body, utcnow())
+    except IntegrityError:
+        if key:
+            raise Conflict(f"a request with Idempotency-Key '{key}' is already being processed; retry") from None
+        raise
+    return JSONResponse(body, status_code=status)

@@ -1,0 +1,72 @@
+"""Request ids and the request-body size limit, applied before any route runs."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from accord.api.problems import problem
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class RequestLimits:
+    """Assigns X-Request-Id and refuses bodies over the limit with 413 problem+json."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        given = request.headers.get("x-request-id", "")
+        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await problem(request, 400, "the Content-Length header is not a number")(scope, receive, send)
+                return
+            if int(declared) > self.max_body_bytes:
+                await self._too_large(request, scope, receive, send)
+                return
+
+        received = 0
+        too_large = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    too_large = True
+                    raise _BodyTooLarge
+            return message
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_with_id)
+        except _BodyTooLarge:
+            await self._too_large(request, scope, receive, send_with_id)
+
+    async def _too_large(self, request: Request, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem(request, 413, f"the request body is larger than {self.max_body_bytes} bytes")
+        await response(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass

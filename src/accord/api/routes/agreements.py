@@ -1,0 +1,94 @@
+"""Agreements: drafting, lifecycle transitions, and the parties' view (drafts included)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from accord.api.deps import CallerDep, HubDep, IdempotencyKeyDep, require_party_or_admin
+from accord.api.idempotency import run_write
+from accord.clock import utcnow
+from accord.errors import Forbidden
+from accord.registry import agreements, lifecycle
+from accord.registry.specs import AgreementSpec
+
+router = APIRouter(prefix="/v1", tags=["agreements"])
+
+
+class TransitionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: Annotated[str, Field(description="The new status: " + ", ".join(lifecycle.STATUSES), max_length=16)]
+    reason: Annotated[str, Field(max_length=2000)] = ""
+
+
+# Going live, suspending, reinstating and revoking are the register-keeper's decisions.
+ADMIN_ONLY = {"active", "suspended", "revoked"}
+
+
+@router.get("/agreements", summary="Agreements the caller is party to (all, for the hub operator)")
+def list_agreements(
+    hub: HubDep, caller: CallerDep, gateway: str | None = None, status: str | None = None
+) -> list[dict]:
+    today = utcnow().date()
+    with hub.transaction() as session:
+        found = agreements.list_agreements(
+            session, body=None if caller.is_admin else caller.body_id, gateway=gateway, status=status
+        )
+        return [agreements.register_entry(a, hub.framework, today) for a in found]
+
+
+@router.post("/agreements", status_code=201, summary="Draft an agreement; refused with reasons if invalid")
+def create_agreement(
+    hub: HubDep,
+    caller: CallerDep,
+    spec: AgreementSpec,
+    request: Request,
+    idempotency_key: IdempotencyKeyDep = None,
+):
+    if not caller.is_admin and caller.body_id not in set(spec.disclosers) | set(spec.recipients):
+        raise Forbidden("a body may draft only agreements it is party to")
+
+    def work(session):
+        now = utcnow()
+        agreement = agreements.create_draft(
+            session, hub.framework, spec, caller.body_id, now, hub.settings.consultation_weeks
+        )
+        return 201, agreements.register_entry(agreement, hub.framework, now.date())
+
+    return run_write(hub, caller, idempotency_key, request, spec.model_dump(mode="json"), work)
+
+
+@router.get("/agreements/{agreement_id}", summary="One agreement")
+def get_agreement(hub: HubDep, caller: CallerDep, agreement_id: str) -> dict:
+    with hub.transaction() as session:
+        agreement = agreements.get_agreement(session, agreement_id)
+        require_party_or_admin(caller, {p.body_id for p in agreement.parties}, "this agreement")
+        return agreements.register_entry(agreement, hub.framework, utcnow().date())
+
+
+@router.post("/agreements/{agreement_id}/transitions", summary="Move an agreement through its lifecycle")
+def transition(
+    hub: HubDep,
+    caller: CallerDep,
+    agreement_id: str,
+    body: TransitionRequest,
+    request: Request,
+    idempotency_key: IdempotencyKeyDep = None,
+):
+    def work(session):
+        now = utcnow()
+        agreement = agreements.get_agreement(session, agreement_id)
+        require_party_or_admin(caller, {p.body_id for p in agreement.parties}, "this agreement")
+        if body.to in ADMIN_ONLY and not caller.is_admin:
+            raise Forbidden(f"only the hub operator may make an agreement {body.to}")
+        lifecycle.transition(
+            session, hub.framework, agreement, body.to, actor=caller.body_id, now=now, reason=body.reason
+        )
+        return 200, agreements.register_entry(agreement, hub.framework, now.date())
+
+    return run_write(
+        hub, caller, idempotency_key, request, {"id": agreement_id, **body.model_dump()}, work
+    )

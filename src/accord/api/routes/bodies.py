@@ -1,0 +1,102 @@
+"""Bodies, their datasets and their API clients."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from accord.api.deps import AdminDep, CallerDep, HubDep, IdempotencyKeyDep
+from accord.api.idempotency import run_write
+from accord.clock import utcnow
+from accord.errors import Forbidden
+from accord.registry import bodies, credentials, datasets
+from accord.registry.specs import BodySpec, DatasetSpec
+
+router = APIRouter(prefix="/v1", tags=["registry"])
+
+
+@router.get("/bodies", summary="List registered bodies")
+def list_bodies(hub: HubDep, caller: CallerDep, body_type: str | None = None) -> list[dict]:
+    with hub.transaction() as session:
+        return [bodies.body_summary(b) for b in bodies.list_bodies(session, body_type)]
+
+
+@router.post("/bodies", status_code=201, summary="Register a body (hub operator)")
+def add_body(
+    hub: HubDep, caller: AdminDep, spec: BodySpec, request: Request, idempotency_key: IdempotencyKeyDep = None
+):
+    def work(session):
+        body = bodies.add_body(session, hub.framework, spec, utcnow())
+        return 201, bodies.body_summary(body)
+
+    return run_write(hub, caller, idempotency_key, request, spec.model_dump(mode="json"), work)
+
+
+@router.get("/bodies/{body_id}", summary="One body")
+def get_body(hub: HubDep, caller: CallerDep, body_id: str) -> dict:
+    with hub.transaction() as session:
+        return bodies.body_summary(bodies.get_body(session, body_id))
+
+
+@router.post("/bodies/{body_id}/clients", status_code=201, summary="Create an API client (hub operator)")
+def create_client(
+    hub: HubDep, caller: AdminDep, body_id: str, request: Request, idempotency_key: IdempotencyKeyDep = None
+):
+    def work(session):
+        issued = credentials.create_client(session, body_id, utcnow())
+        return 201, {
+            "client_id": issued.client_id,
+            "client_secret": issued.client_secret,
+            "body_id": issued.body_id,
+            "scopes": list(issued.scopes),
+            "note": "The secret is shown once; Accord stores only its hash.",
+        }
+
+    return run_write(hub, caller, idempotency_key, request, {"body_id": body_id}, work)
+
+
+def _own_client_or_admin(session, caller, client_id: str) -> None:  # noqa: ANN001
+    owned = {c.client_id for c in credentials.list_clients(session, caller.body_id)}
+    if not caller.is_admin and client_id not in owned:
+        raise Forbidden("only the body that owns a client, or the hub operator, may change it")
+
+
+@router.post("/clients/{client_id}/rotate", summary="Replace a client's secret; its tokens are revoked")
+def rotate_client(hub: HubDep, caller: CallerDep, client_id: str) -> dict:
+    with hub.transaction() as session:
+        _own_client_or_admin(session, caller, client_id)
+        issued = credentials.rotate_client(session, client_id, utcnow())
+    return {"client_id": issued.client_id, "client_secret": issued.client_secret, "body_id": issued.body_id}
+
+
+@router.post("/clients/{client_id}/revoke", summary="Revoke a client and its tokens")
+def revoke_client(hub: HubDep, caller: CallerDep, client_id: str) -> dict:
+    with hub.transaction() as session:
+        _own_client_or_admin(session, caller, client_id)
+        client = credentials.revoke_client(session, client_id, utcnow())
+    return {"client_id": client.client_id, "revoked_at": client.revoked_at.isoformat()}
+
+
+@router.get("/datasets", summary="List registered datasets")
+def list_datasets(hub: HubDep, caller: CallerDep, body_id: str | None = None) -> list[dict]:
+    with hub.transaction() as session:
+        return [datasets.dataset_summary(d) for d in datasets.list_datasets(session, body_id)]
+
+
+@router.post("/datasets", status_code=201, summary="Register a dataset (its holder or the hub operator)")
+def add_dataset(
+    hub: HubDep, caller: CallerDep, spec: DatasetSpec, request: Request, idempotency_key: IdempotencyKeyDep = None
+):
+    if not caller.is_admin and spec.body_id != caller.body_id:
+        raise Forbidden("a body may register only its own datasets")
+
+    def work(session):
+        dataset = datasets.add_dataset(session, hub.framework, spec, utcnow())
+        return 201, datasets.dataset_summary(dataset)
+
+    return run_write(hub, caller, idempotency_key, request, spec.model_dump(mode="json"), work)
+
+
+@router.get("/datasets/{dataset_id}", summary="One dataset and its schema")
+def get_dataset(hub: HubDep, caller: CallerDep, dataset_id: str) -> dict:
+    with hub.transaction() as session:
+        return datasets.dataset_summary(datasets.get_dataset(session, dataset_id))

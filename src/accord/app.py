@@ -1,0 +1,40 @@
+"""create_app(settings) -> the ASGI app: API, public register pages and assets."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from accord import __version__
+from accord.api import problems
+from accord.api.middleware import RequestLimits
+from accord.api.routes import access, agreements, auth, bodies, register
+from accord.config import Settings
+from accord.runtime import Hub
+
+DESCRIPTION = """
+Accord is a governed hub for sharing personal data between public bodies under
+Part 5 of the Digital Economy Act 2017.
+
+* Bodies authenticate with OAuth2 client credentials (`POST /oauth/token`) and
+  send `Authorization: Bearer <token>` on every call except the public register.
+* Data requests also name the officer or system acting (`X-Accord-Officer`) and
+  may carry `X-Request-Id`; writes accept an `Idempotency-Key`.
+* Every error is `application/problem+json` (RFC 9457) with a human sentence.
+"""
+
+
+def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> FastAPI:
+    if hub is None:
+        if settings is None:
+            raise ValueError("create_app needs settings or a hub")
+        hub = Hub.open(settings)
+    app = FastAPI(title="Accord", version=__version__, description=DESCRIPTION)
+    app.state.hub = hub
+    problems.install(app)
+    for module in (auth, bodies, agreements, access, register):
+        app.include_router(module.router)
+    from accord import web
+
+    web.install(app)
+    app.add_middleware(RequestLimits, max_body_bytes=hub.settings.max_body_bytes)
+    return app

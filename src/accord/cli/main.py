@@ -1,0 +1,52 @@
+"""The `accord` command: one Typer app with a sub-app per command group.
+
+Bad input prints one line naming what is wrong and exits 2; any other failure
+exits 1 with a one-line message (set ACCORD_DEBUG=1 for the traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from accord.cli import agreements, bodies, datasets, db, demo, register, serve
+from accord.cli.common import err
+from accord.errors import AccordError, ConfigurationError
+
+app = typer.Typer(
+    name="accord",
+    help="Accord: a governed hub for sharing personal data between public bodies (DEA 2017 Part 5).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(serve.serve)
+app.command("demo")(demo.demo)
+app.add_typer(db.app, name="db")
+app.add_typer(bodies.app, name="bodies")
+app.add_typer(datasets.app, name="datasets")
+app.add_typer(agreements.app, name="agreements")
+app.add_typer(register.app, name="register")
+
+
+def run() -> None:
+    try:
+        app(standalone_mode=True)
+    except (AccordError, ConfigurationError) as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - last resort: one line, not a traceback
+        if os.environ.get("ACCORD_DEBUG") == "1":
+            raise
+        err.print(f"[red]failed:[/red] {type(exc).__name__}: {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,70 @@
+"""Settings, validated once at start-up and passed in (no import-time globals).
+
+Every setting is read from an ``ACCORD_*`` environment variable. Outside
+development and test, the default secret key is refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from accord.errors import ConfigurationError
+
+DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"
+
+
+class Settings(BaseSettings):
+    """Accord's configuration. See docs/configuration.md for each setting."""
+
+    model_config = SettingsConfigDict(env_prefix="ACCORD_", extra="ignore", frozen=True)
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development", description="development, test or production; production refuses default secrets."
+    )
+    data_dir: Path = Field(Path("var"), description="Directory for the embedded SQLite database and data files.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; defaults to SQLite in WAL mode at DATA_DIR/accord.db."
+    )
+    secret_key: SecretStr = Field(
+        SecretStr(DEVELOPMENT_SECRET), description="Server secret (at least 32 characters) for keyed hashes."
+    )
+    token_ttl_seconds: int = Field(900, ge=30, le=86400, description="Lifetime of an API bearer token.")
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body accepted, in bytes.")
+    framework_file: Path | None = Field(
+        None, description="Legal framework file; defaults to the bundled UK DEA 2017 Part 5 framework."
+    )
+    host: str = Field("127.0.0.1", description="Address `accord serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `accord serve` listens on.")
+    consultation_weeks: int = Field(8, ge=1, le=52, description="Default public consultation period in weeks.")
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> "Settings":
+        secret = self.secret_key.get_secret_value()
+        if len(secret) < 32:
+            raise ValueError("ACCORD_SECRET_KEY must be at least 32 characters")
+        if self.environment == "production" and secret == DEVELOPMENT_SECRET:
+            raise ValueError("ACCORD_SECRET_KEY must be set to a real secret in production")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'accord.db').as_posix()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment plus overrides, with one clear error."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"]) or "settings"
+            name = f"ACCORD_{where.upper()}" if error["loc"] else "settings"
+            problems.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
+        raise ConfigurationError("invalid configuration", problems) from None

@@ -1,0 +1,1 @@
+"""The demo: example bodies, datasets and one agreement per gateway (all fictional)."""

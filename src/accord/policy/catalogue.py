@@ -1,0 +1,64 @@
+"""Every action a body can ask the hub to perform on a dataset, declared as data.
+
+``decide`` refuses any action not in this catalogue. ``gateways`` limits an
+action to agreements under those legal gateways (None: any gateway).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    description: str
+    result: str
+    gateways: tuple[str, ...] | None = None
+
+
+ACTIONS: dict[str, Action] = {
+    action.name: action
+    for action in (
+        Action(
+            "dataset.read",
+            "Receive the permitted fields of records in another body's dataset.",
+            "records, minimised to the fields the agreement names",
+        ),
+        Action(
+            "identity.verify",
+            "Check a person's details against another body's records.",
+            "a grade (match / partial / no match) and which fields agreed; never the record",
+        ),
+        Action(
+            "eligibility.check",
+            "Learn whether people meet an eligibility condition held by another body.",
+            "an eligible / not matched flag per person",
+            gateways=("public_service_delivery",),
+        ),
+        Action(
+            "events.receive",
+            "Receive civil-registration events (births, deaths, marriages).",
+            "event notifications",
+            gateways=("civil_registration",),
+        ),
+        Action(
+            "records.match",
+            "Match records across bodies to find leads for review.",
+            "leads for human review, never findings",
+            gateways=("fraud", "debt"),
+        ),
+        Action(
+            "extract.request",
+            "Receive a de-identified, pseudonymised linked extract.",
+            "a pseudonymised extract",
+            gateways=("research", "statistics"),
+        ),
+        Action(
+            "statistics.request",
+            "Receive statistics computed from linked data, after disclosure checks.",
+            "disclosure-checked aggregates",
+            gateways=("statistics", "research"),
+        ),
+    )
+}

@@ -1,0 +1,97 @@
+"""decide(): the one decision point for every data access.
+
+Deny by default. Evaluation order, stopping at the first rule family that
+objects for a given agreement:
+
+1. catalogue  - the action must be declared in ``catalogue.ACTIONS``;
+2. party      - the body must be a recipient, in some agreement, of the dataset;
+3. purpose    - that agreement must be under the gateway (and objective) named,
+                and be the agreement named in the request, if one is;
+4. action     - the action must be permitted under that gateway;
+5. status     - the agreement must be active, and today within its term;
+6. fields     - requested fields are minimised to those the agreement names
+                (or the request is denied, if the agreement says so);
+7. limits     - records per request and requests per day.
+
+The first candidate agreement with no objection allows the request; if none
+does, the decision is a denial carrying every candidate's reasons. The caller
+writes the decision to the audit log in the same transaction as the access.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from accord.policy.catalogue import ACTIONS
+from accord.policy.model import AccessRequest, AgreementTerms, Decision
+from accord.policy.rules import fields, limits, purpose, status
+
+
+class PolicyContext(Protocol):
+    def candidate_agreements(self, body_id: str, dataset_id: str) -> list[AgreementTerms]: ...
+
+    def allowed_requests_since(self, agreement_id: str, body_id: str, since: datetime) -> int: ...
+
+
+def decide(context: PolicyContext, request: AccessRequest, now: datetime) -> Decision:
+    def deny(reasons: list[str], agreement_id: str | None = None) -> Decision:
+        return Decision(False, tuple(reasons), request.action, request.purpose, now, agreement_id)
+
+    action = ACTIONS.get(request.action)
+    if action is None:
+        return deny([f"'{request.action}' is not an action in the catalogue"])
+    if not request.fields:
+        return deny(["the request names no fields"])
+
+    candidates = context.candidate_agreements(request.body_id, request.dataset_id)
+    if not candidates:
+        return deny(
+            [f"no agreement names '{request.body_id}' as a recipient of dataset '{request.dataset_id}'"]
+        )
+
+    objections: list[str] = []  # from agreements for the purpose asked
+    off_purpose: list[str] = []  # from the body's other agreements for this dataset
+    today = now.date()
+    start_of_day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    for terms in candidates:
+        found = purpose.reasons(request, terms)
+        if found:
+            off_purpose += found
+            continue
+        if action.gateways is not None and terms.gateway not in action.gateways:
+            found = [f"action '{action.name}' is not permitted under the {terms.gateway} gateway"]
+        if not found:
+            found = status.reasons(terms, today)
+        keep: tuple[str, ...] = ()
+        removed: tuple[str, ...] = ()
+        if not found:
+            keep, removed, found = fields.permitted(request, terms)
+        if not found:
+            used = context.allowed_requests_since(terms.id, request.body_id, start_of_day)
+            found = limits.reasons(request, terms, used)
+        if found:
+            objections += found
+            continue
+        reasons = [f"permitted under agreement '{terms.id}' ({terms.gateway})"]
+        if removed:
+            reasons.append(f"fields removed as not in the agreement: {', '.join(removed)}")
+        return Decision(
+            True,
+            tuple(reasons),
+            request.action,
+            request.purpose,
+            now,
+            terms.id,
+            keep,
+            removed,
+            {
+                "retention": terms.retention,
+                "delete_after": terms.retention,
+                "onward_disclosure": "prohibited except as the agreement permits",
+                "dpv_purpose": terms.dpv_purpose,
+                "audit": "recorded in the Accord audit log",
+            },
+        )
+    reasons = objections or off_purpose
+    return deny(reasons, candidates[0].id if len(candidates) == 1 else None)

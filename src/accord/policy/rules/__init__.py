@@ -1,0 +1,1 @@
+"""Rule families, one module each. Each returns the reasons to deny (empty: no objection)."""

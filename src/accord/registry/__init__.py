@@ -1,0 +1,1 @@
+"""The register: bodies, their datasets and credentials, agreements and their lifecycle."""

@@ -1,0 +1,135 @@
+"""API client credentials of bodies, and the short-lived bearer tokens they obtain.
+
+Secrets and tokens are 256-bit random values shown once; only their SHA-256
+hashes are stored (see docs/adr/0003-authentication.md for why a fast hash
+suffices for high-entropy secrets). Rotation replaces a client's secret and
+revokes its tokens; revocation disables the client and its tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from accord.errors import InvalidInput, NotFound, Unauthorised
+from accord.registry.bodies import get_body
+from accord.storage.models import Body, Client, Token
+
+ADMIN_SCOPE = "admin"
+BODY_SCOPE = "body"
+
+
+def _hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedSecret:
+    client_id: str
+    client_secret: str
+    body_id: str
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the body, through which client, with which scopes."""
+
+    body_id: str
+    client_id: str
+    scopes: tuple[str, ...]
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN_SCOPE in self.scopes
+
+
+def create_client(session: Session, body_id: str, now: datetime, label: str = "") -> IssuedSecret:
+    body: Body = get_body(session, body_id)
+    scopes = [BODY_SCOPE] + ([ADMIN_SCOPE] if body.body_type == "hub_operator" else [])
+    client_id = f"{body_id}.{secrets.token_hex(6)}"
+    secret = secrets.token_urlsafe(32)
+    session.add(
+        Client(
+            client_id=client_id,
+            body_id=body_id,
+            label=label[:200],
+            secret_hash=_hash(secret),
+            scopes=scopes,
+            created_at=now,
+        )
+    )
+    session.flush()
+    return IssuedSecret(client_id, secret, body_id, tuple(scopes))
+
+
+def _live_client(session: Session, client_id: str) -> Client:
+    client = session.get(Client, client_id)
+    if client is None:
+        raise NotFound(f"no client '{client_id}' exists")
+    if client.revoked_at is not None:
+        raise InvalidInput(f"client '{client_id}' is revoked")
+    return client
+
+
+def rotate_client(session: Session, client_id: str, now: datetime) -> IssuedSecret:
+    client = _live_client(session, client_id)
+    secret = secrets.token_urlsafe(32)
+    client.secret_hash = _hash(secret)
+    client.rotated_at = now
+    _revoke_tokens(session, client_id, now)
+    session.flush()
+    return IssuedSecret(client.client_id, secret, client.body_id, tuple(client.scopes))
+
+
+def revoke_client(session: Session, client_id: str, now: datetime) -> Client:
+    client = _live_client(session, client_id)
+    client.revoked_at = now
+    _revoke_tokens(session, client_id, now)
+    session.flush()
+    return client
+
+
+def list_clients(session: Session, body_id: str | None = None) -> list[Client]:
+    query = select(Client).order_by(Client.body_id, Client.created_at)
+    if body_id:
+        query = query.where(Client.body_id == body_id)
+    return list(session.scalars(query))
+
+
+def _revoke_tokens(session: Session, client_id: str, now: datetime) -> None:
+    session.execute(
+        update(Token).where(Token.client_id == client_id, Token.revoked_at.is_(None)).values(revoked_at=now)
+    )
+
+
+def issue_token(session: Session, client_id: str, client_secret: str, now: datetime, ttl_seconds: int) -> tuple[str, Client]:
+    """OAuth2 client-credentials grant. The same message for every failure, by design."""
+    client = session.get(Client, client_id) if client_id else None
+    presented = _hash(client_secret or "")
+    if client is None or client.revoked_at is not None or not hmac.compare_digest(presented, client.secret_hash):
+        raise Unauthorised("the client credentials are not valid")
+    token = secrets.token_urlsafe(32)
+    session.add(
+        Token(token_hash=_hash(token), client_id=client_id, issued_at=now, expires_at=now + timedelta(seconds=ttl_seconds))
+    )
+    session.flush()
+    return token, client
+
+
+def resolve_token(session: Session, token: str, now: datetime) -> Caller:
+    row = session.get(Token, _hash(token))
+    if row is None or row.revoked_at is not None:
+        raise Unauthorised("the bearer token is not valid")
+    if row.expires_at <= now:
+        raise Unauthorised("the bearer token has expired; request a new one")
+    client = session.get(Client, row.client_id)
+    if client is None or client.revoked_at is not None:
+        raise Unauthorised("the bearer token's client is revoked")
+    return Caller(client.body_id, client.client_id, tuple(client.scopes))

@@ -1,0 +1,239 @@
+"""Database models: the registry, agreements, credentials, decisions and idempotency.
+
+Names follow the public DEA register where one exists. JSON columns hold small
+lists (areas, processors, reasons) that are always read whole.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from accord.storage.types import UTCDateTime
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Body(Base):
+    __tablename__ = "bodies"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    body_type: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    datasets: Mapped[list[Dataset]] = relationship(back_populates="body", order_by="Dataset.id")
+
+
+class Dataset(Base):
+    __tablename__ = "datasets"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    body_id: Mapped[str] = mapped_column(ForeignKey("bodies.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    body: Mapped[Body] = relationship(back_populates="datasets")
+    fields: Mapped[list[DatasetField]] = relationship(
+        back_populates="dataset", order_by="DatasetField.position", cascade="all, delete-orphan"
+    )
+
+
+class DatasetField(Base):
+    __tablename__ = "dataset_fields"
+
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    category: Mapped[str] = mapped_column(String(32))
+    type: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text, default="")
+
+    dataset: Mapped[Dataset] = relationship(back_populates="fields")
+
+
+class Client(Base):
+    """An API client credential of a body (OAuth2 client credentials)."""
+
+    __tablename__ = "clients"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    body_id: Mapped[str] = mapped_column(ForeignKey("bodies.id"), index=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    secret_hash: Mapped[str] = mapped_column(String(128))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Token(Base):
+    """A short-lived bearer token; only its hash is stored."""
+
+    __tablename__ = "tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(128), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id"), index=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Agreement(Base):
+    """A data-sharing agreement, with the fields the public DEA register publishes."""
+
+    __tablename__ = "agreements"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    gateway: Mapped[str] = mapped_column(String(64), index=True)
+    objective: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    purpose: Mapped[str] = mapped_column(Text)
+    benefits: Mapped[str] = mapped_column(Text)
+    processors: Mapped[list[str]] = mapped_column(JSON)
+    sharing_method: Mapped[str] = mapped_column(Text)
+    retention: Mapped[str] = mapped_column(String(32))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    review_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    contact: Mapped[str] = mapped_column(String(300))
+    areas: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    on_excess_fields: Mapped[str] = mapped_column(String(16), default="minimise")
+    max_records_per_request: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_requests_per_day: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    is_pilot: Mapped[bool] = mapped_column(Boolean, default=False)
+    business_case: Mapped[str | None] = mapped_column(Text, nullable=True)
+    success_measures: Mapped[list[str]] = mapped_column(JSON)
+    consultation_weeks: Mapped[int] = mapped_column(Integer, default=8)
+    consultation_opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    consultation_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    parties: Mapped[list[AgreementParty]] = relationship(
+        back_populates="agreement", cascade="all, delete-orphan", order_by="AgreementParty.body_id"
+    )
+    data: Mapped[list[AgreementField]] = relationship(
+        back_populates="agreement", cascade="all, delete-orphan", order_by="AgreementField.position"
+    )
+    history: Mapped[list[AgreementEvent]] = relationship(
+        back_populates="agreement", cascade="all, delete-orphan", order_by="AgreementEvent.id"
+    )
+    comments: Mapped[list[ConsultationComment]] = relationship(
+        back_populates="agreement", cascade="all, delete-orphan", order_by="ConsultationComment.id"
+    )
+
+
+class AgreementParty(Base):
+    """A body's role in an agreement: discloser (provides data) or recipient."""
+
+    __tablename__ = "agreement_parties"
+
+    agreement_id: Mapped[str] = mapped_column(ForeignKey("agreements.id"), primary_key=True)
+    body_id: Mapped[str] = mapped_column(ForeignKey("bodies.id"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+    agreement: Mapped[Agreement] = relationship(back_populates="parties")
+
+
+class AgreementField(Base):
+    """One dataset field disclosed under an agreement (the 'data disclosed')."""
+
+    __tablename__ = "agreement_fields"
+
+    agreement_id: Mapped[str] = mapped_column(ForeignKey("agreements.id"), primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), primary_key=True, index=True)
+    field_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+
+    agreement: Mapped[Agreement] = relationship(back_populates="data")
+
+
+class AgreementEvent(Base):
+    """A lifecycle transition: the agreement's status history."""
+
+    __tablename__ = "agreement_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agreement_id: Mapped[str] = mapped_column(ForeignKey("agreements.id"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    agreement: Mapped[Agreement] = relationship(back_populates="history")
+
+
+class ConsultationComment(Base):
+    __tablename__ = "consultation_comments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agreement_id: Mapped[str] = mapped_column(ForeignKey("agreements.id"), index=True)
+    author: Mapped[str] = mapped_column(String(200))
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    comment: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    agreement: Mapped[Agreement] = relationship(back_populates="comments")
+
+
+class DecisionRecord(Base):
+    """Every policy decision, allowed or denied, written with the access it governs.
+
+    The tamper-evident audit log (Merkle tree over these rows) builds on this table.
+    """
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    request_id: Mapped[str] = mapped_column(String(128))
+    body_id: Mapped[str] = mapped_column(String(64), index=True)
+    client_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    officer: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    dataset_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    purpose: Mapped[str] = mapped_column(String(128))
+    agreement_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    allowed: Mapped[bool] = mapped_column(Boolean)
+    reasons: Mapped[list[str]] = mapped_column(JSON)
+    fields_requested: Mapped[list[str]] = mapped_column(JSON)
+    fields_permitted: Mapped[list[str]] = mapped_column(JSON)
+    records: Mapped[int] = mapped_column(Integer, default=1)
+    obligations: Mapped[dict] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_decisions_usage", "agreement_id", "body_id", "allowed", "decided_at"),)
+
+
+class IdempotencyKey(Base):
+    """A write already done for (client, key): a retry gets the stored response."""
+
+    __tablename__ = "idempotency_keys"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_fingerprint: Mapped[str] = mapped_column(String(128))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("client_id", "key"),)

@@ -1,0 +1,115 @@
+"""Shared fixtures: a hub on SQLite and on PostgreSQL, and authenticated API clients.
+
+Storage and API tests take the ``hub`` (or ``api``) fixture, which runs each
+test once per backend. PostgreSQL is at ACCORD_TEST_POSTGRES_URL (default:
+127.0.0.1:5432, trust auth, database ``test``); each test worker gets its own
+database, migrated once, and every test starts from empty tables. If
+PostgreSQL is unreachable its tests are skipped, unless ACCORD_REQUIRE_POSTGRES=1
+(as in CI), when they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+import warnings
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, delete, text
+from sqlalchemy.engine import make_url
+
+warnings.filterwarnings("ignore", message=".*httpx2.*")
+
+from accord.config import load_settings  # noqa: E402
+from accord.runtime import Hub  # noqa: E402
+from accord.storage.models import Base  # noqa: E402
+
+POSTGRES_URL = os.environ.get("ACCORD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REQUIRE_POSTGRES = os.environ.get("ACCORD_REQUIRE_POSTGRES") == "1"
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def _postgres_available() -> str | None:
+    try:
+        engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        return str(exc).splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    problem = _postgres_available()
+    if problem:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL is required (ACCORD_REQUIRE_POSTGRES=1) but unreachable: {problem}")
+        pytest.skip(f"PostgreSQL unreachable: {problem}")
+    name = f"accord_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{(tmp_path_factory.mktemp('sqlite') / 'accord.db').as_posix()}"
+
+
+_migrated: dict[str, Hub] = {}
+
+
+def _hub_for(url: str, data_dir: Path) -> Hub:
+    """One migrated hub per database for the session; tables emptied before each test."""
+    hub = _migrated.get(url)
+    if hub is None:
+        settings = load_settings(database_url=url, data_dir=data_dir, environment="test")
+        hub = Hub.open(settings)
+        _migrated[url] = hub
+    with hub.engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(delete(table))
+    return hub
+
+
+@pytest.fixture(params=BACKENDS)
+def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Hub:
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_database")
+    else:
+        url = request.getfixturevalue("sqlite_database")
+    return _hub_for(url, tmp_path)
+
+
+@pytest.fixture
+def sqlite_hub(sqlite_database: str, tmp_path: Path) -> Hub:
+    return _hub_for(sqlite_database, tmp_path)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    for hub in _migrated.values():
+        hub.close()
+    _migrated.clear()
+
+
+# ---------------------------------------------------------------- test data
+
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+TODAY = NOW.date()
+
+
+def yesterday(days: int = 1) -> date:
+    return TODAY - timedelta(days=days)
