@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from accord import __version__
 from accord.api import problems
 from accord.api.middleware import RequestLimits
-from accord.api.routes import access, agreements, auth, bodies, register
+from accord.api.routes import access, agreements, audit, auth, bodies, register
 from accord.config import Settings
 from accord.runtime import Hub
+from accord.services.audit import AuditWorker
 
 DESCRIPTION = """
 Accord is a governed hub for sharing personal data between public bodies under
@@ -28,11 +31,22 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
         if settings is None:
             raise ValueError("create_app needs settings or a hub")
         hub = Hub.open(settings)
-    app = FastAPI(title="Accord", version=__version__, description=DESCRIPTION)
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):  # noqa: ANN202 - the server process runs the audit worker
+        worker = AuditWorker(hub)
+        worker.start()
+        try:
+            yield
+        finally:
+            worker.stop()
+
+    app = FastAPI(title="Accord", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.hub = hub
     problems.install(app)
     for module in (auth, bodies, agreements, access, register):
         app.include_router(module.router)
+    app.include_router(audit.public)
+    app.include_router(audit.private)
     from accord import web
 
     web.install(app)

@@ -40,6 +40,22 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `accord serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `accord serve` listens on.")
     consultation_weeks: int = Field(8, ge=1, le=52, description="Default public consultation period in weeks.")
+    audit_origin: str = Field(
+        "accord.local/audit",
+        pattern=r"^[A-Za-z0-9.-]+(/[A-Za-z0-9._-]+)*$",
+        description="Origin line of signed audit checkpoints (and the signing key's name).",
+    )
+    audit_key_file: Path | None = Field(
+        None,
+        description="Ed25519 signing key (PEM) for audit checkpoints; defaults to DATA_DIR/keys/audit-ed25519.pem, "
+        "created on first use outside production.",
+    )
+    audit_integrate_seconds: float = Field(
+        0.5, gt=0, le=60, description="How often the server integrates new audit entries into the Merkle tree."
+    )
+    audit_checkpoint_seconds: float = Field(
+        60, gt=0, le=86400, description="How often the server signs a new checkpoint when the log has grown."
+    )
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> "Settings":
@@ -49,6 +65,10 @@ class Settings(BaseSettings):
         if self.environment == "production" and secret == DEVELOPMENT_SECRET:
             raise ValueError("ACCORD_SECRET_KEY must be set to a real secret in production")
         return self
+
+    @property
+    def resolved_audit_key_file(self) -> Path:
+        return self.audit_key_file or self.data_dir / "keys" / "audit-ed25519.pem"
 
     @property
     def resolved_database_url(self) -> str:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from accord.audit.checkpoint import CheckpointError, load_or_create_key
 from accord.config import Settings
+from accord.errors import ConfigurationError
 from accord.framework import Framework, load_framework
+from accord.privacy.pseudonymise import AUDIT_SUBJECTS, derive_key, person_key
 from accord.storage import migrate
 from accord.storage.engine import engine_for, session_factory, transaction
 
@@ -21,6 +26,8 @@ class Hub:
     framework: Framework
     engine: Engine
     sessions: sessionmaker[Session]
+    _signing_key: Ed25519PrivateKey | None = field(default=None, repr=False)
+    _subject_key: bytes | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, settings: Settings, *, upgrade: bool = True) -> "Hub":
@@ -34,6 +41,23 @@ class Hub:
     def transaction(self) -> Iterator[Session]:
         with transaction(self.sessions) as session:
             yield session
+
+    @property
+    def signing_key(self) -> Ed25519PrivateKey:
+        """The audit checkpoint signing key; created on first use outside production."""
+        if self._signing_key is None:
+            path = self.settings.resolved_audit_key_file
+            try:
+                self._signing_key = load_or_create_key(path, create=self.settings.environment != "production")
+            except CheckpointError as exc:
+                raise ConfigurationError(str(exc)) from None
+        return self._signing_key
+
+    def person_key(self, scheme: str, identifier: str) -> str:
+        """The audit log's pseudonymous key for a person (never the identifier itself)."""
+        if self._subject_key is None:
+            self._subject_key = derive_key(self.settings.secret_key.get_secret_value(), AUDIT_SUBJECTS)
+        return person_key(self._subject_key, scheme, identifier)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -52,6 +52,8 @@ class RequestLimits:
             return message
 
         async def send_with_id(message: Message) -> None:
+            if too_large:  # the app answered a body cut off at the limit: answer 413 instead
+                raise _BodyTooLarge
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
@@ -61,6 +63,7 @@ class RequestLimits:
         try:
             await self.app(scope, limited_receive, send_with_id)
         except _BodyTooLarge:
+            too_large = False
             await self._too_large(request, scope, receive, send_with_id)
 
     async def _too_large(self, request: Request, scope: Scope, receive: Receive, send: Send) -> None:

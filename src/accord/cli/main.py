@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from accord.cli import agreements, bodies, datasets, db, demo, register, serve
+from accord.cli import agreements, audit, bodies, datasets, db, demo, register, retention, serve
 from accord.cli.common import err
 from accord.errors import AccordError, ConfigurationError
 
@@ -29,6 +29,8 @@ app.add_typer(bodies.app, name="bodies")
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(agreements.app, name="agreements")
 app.add_typer(register.app, name="register")
+app.add_typer(audit.app, name="audit")
+app.add_typer(retention.app, name="retention")
 
 
 def run() -> None:

@@ -33,6 +33,7 @@ class Gateway(BaseModel):
     data_categories: tuple[str, ...]
     pilot: bool = False
     pilot_max_duration: str | None = None
+    embargo_allowed: bool = False
     objectives: dict[str, Objective] = Field(default_factory=dict)
 
     @field_validator("pilot_max_duration")

@@ -44,6 +44,7 @@ class SqlPolicyContext:
                     max_records_per_request=agreement.max_records_per_request,
                     max_requests_per_day=agreement.max_requests_per_day,
                     retention=agreement.retention,
+                    embargo=agreement.embargo,
                     dpv_purpose=self.framework.purpose_iri(agreement.gateway, agreement.objective)
                     if gateway_known
                     else None,

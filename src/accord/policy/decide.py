@@ -20,7 +20,7 @@ writes the decision to the audit log in the same transaction as the access.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 from accord.policy.catalogue import ACTIONS
@@ -52,8 +52,9 @@ def decide(context: PolicyContext, request: AccessRequest, now: datetime) -> Dec
 
     objections: list[str] = []  # from agreements for the purpose asked
     off_purpose: list[str] = []  # from the body's other agreements for this dataset
-    today = now.date()
-    start_of_day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    utc_now = now.astimezone(UTC)  # terms and daily limits run on UTC days, whatever offset now carries
+    today = utc_now.date()
+    start_of_day = utc_now.replace(hour=0, minute=0, second=0, microsecond=0)
     for terms in candidates:
         found = purpose.reasons(request, terms)
         if found:
@@ -91,6 +92,7 @@ def decide(context: PolicyContext, request: AccessRequest, now: datetime) -> Dec
                 "onward_disclosure": "prohibited except as the agreement permits",
                 "dpv_purpose": terms.dpv_purpose,
                 "audit": "recorded in the Accord audit log",
+                "embargo": terms.embargo,
             },
         )
     reasons = objections or off_purpose

@@ -18,6 +18,7 @@ class AccessRequest:
     fields: tuple[str, ...]
     records: int = 1
     agreement_id: str | None = None
+    subjects: tuple[str, ...] = ()  # pseudonymous person keys the request is about
 
     @property
     def gateway(self) -> str:
@@ -45,6 +46,7 @@ class AgreementTerms:
     max_requests_per_day: int | None
     retention: str
     dpv_purpose: str | None = None
+    embargo: str | None = None
 
 
 @dataclass(frozen=True)

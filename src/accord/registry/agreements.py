@@ -54,6 +54,7 @@ def create_draft(
         on_excess_fields=spec.on_excess_fields,
         max_records_per_request=spec.limits.max_records_per_request,
         max_requests_per_day=spec.limits.max_requests_per_day,
+        embargo=spec.embargo,
         is_pilot=spec.pilot is not None,
         business_case=spec.pilot.business_case if spec.pilot else None,
         success_measures=list(spec.pilot.success_measures) if spec.pilot else [],
@@ -156,6 +157,7 @@ def spec_of(agreement: Agreement) -> AgreementSpec:
         if agreement.is_pilot
         else None,
         consultation_weeks=agreement.consultation_weeks,
+        embargo=agreement.embargo,
     )
 
 
@@ -196,6 +198,7 @@ def register_entry(agreement: Agreement, framework: Framework, today: date) -> d
             "max_records_per_request": agreement.max_records_per_request,
             "max_requests_per_day": agreement.max_requests_per_day,
         },
+        "embargo": agreement.embargo,
         "consultation": {
             "opens_at": agreement.consultation_opens_at.isoformat() if agreement.consultation_opens_at else None,
             "closes_at": agreement.consultation_closes_at.isoformat()

@@ -89,3 +89,6 @@ class AgreementSpec(StrictModel):
     limits: Limits = Limits()
     pilot: PilotSpec | None = None
     consultation_weeks: Annotated[int, Field(ge=1, le=52)] | None = None
+    embargo: Annotated[str, StringConstraints(pattern=r"^P[0-9YMWDTHS.]+$")] | None = Field(
+        None, description="ISO 8601 duration for which accesses are hidden from the citizen (fraud only)"
+    )

@@ -79,6 +79,11 @@ def agreement_problems(session: Session, framework: Framework, spec: AgreementSp
 
     problems += _date_problems(spec, gateway)
     problems += _retention_problems(spec.retention)
+    if spec.embargo is not None:
+        if not gateway.embargo_allowed:
+            problems.append(f"embargo: the {spec.gateway} gateway does not allow hiding accesses from citizens")
+        else:
+            problems += [p.replace("retention", "embargo") for p in _retention_problems(spec.embargo)]
     for area in spec.areas:
         if area not in framework.areas:
             problems.append(f"areas: '{area}' is not one of {', '.join(framework.areas)}")

@@ -10,6 +10,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
+    LargeBinary,
     Boolean,
     Date,
     ForeignKey,
@@ -118,6 +119,7 @@ class Agreement(Base):
     on_excess_fields: Mapped[str] = mapped_column(String(16), default="minimise")
     max_records_per_request: Mapped[int | None] = mapped_column(Integer, nullable=True)
     max_requests_per_day: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    embargo: Mapped[str | None] = mapped_column(String(32), nullable=True)
     is_pilot: Mapped[bool] = mapped_column(Boolean, default=False)
     business_case: Mapped[str | None] = mapped_column(Text, nullable=True)
     success_measures: Mapped[list[str]] = mapped_column(JSON)
@@ -237,3 +239,70 @@ class IdempotencyKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (UniqueConstraint("client_id", "key"),)
+
+
+# ---------------------------------------------------------------- audit log
+
+
+class AuditEntry(Base):
+    """One leaf of the audit log: the canonical JSON that is hashed, plus columns to find it.
+
+    Written in the same transaction as the access it records. ``leaf_index``
+    is assigned when the sequencer integrates the entry into the Merkle tree.
+    """
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    leaf_index: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    body_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    agreement_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    embargo_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    payload: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_audit_entries_unsequenced", "leaf_index", "id"),)
+
+
+class AuditSubject(Base):
+    """Which pseudonymous person keys an entry is about (for "who used my data")."""
+
+    __tablename__ = "audit_subjects"
+
+    entry_id: Mapped[int] = mapped_column(ForeignKey("audit_entries.id"), primary_key=True)
+    person_key: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class AuditNode(Base):
+    """Hash of a complete aligned subtree: level 0 are leaf hashes."""
+
+    __tablename__ = "audit_nodes"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditHead(Base):
+    """The integrated tree's size and root; its single row is the sequencer's lock."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tree_size: Mapped[int] = mapped_column(Integer)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuditCheckpoint(Base):
+    """A signed checkpoint (C2SP signed note) of the tree at some size."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tree_size: Mapped[int] = mapped_column(Integer, index=True)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    note: Mapped[str] = mapped_column(Text)

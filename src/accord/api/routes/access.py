@@ -18,6 +18,14 @@ router = APIRouter(prefix="/v1", tags=["access"])
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.:-]{0,127}$")]
 
 
+class Subject(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    nino: Annotated[str, StringConstraints(min_length=9, max_length=13)] = Field(
+        description="National Insurance number"
+    )
+
+
 class DecisionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -27,6 +35,10 @@ class DecisionRequest(BaseModel):
     fields: Annotated[list[Annotated[str, StringConstraints(max_length=64)]], Field(min_length=1, max_length=500)]
     records: Annotated[int, Field(ge=1, le=100_000_000)] = 1
     agreement: Name | None = None
+    subjects: Annotated[list[Subject], Field(max_length=10_000)] = Field(
+        default_factory=list,
+        description="The people the request is about; logged only as pseudonymous person keys",
+    )
 
 
 class DecisionResponse(BaseModel):
@@ -75,6 +87,7 @@ def decide(
         fields=tuple(body.fields),
         records=body.records,
         agreement_id=body.agreement,
+        subjects=tuple(hub.person_key("nino", s.nino) for s in body.subjects),
     )
 
     def work(session):

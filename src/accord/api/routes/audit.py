@@ -1,0 +1,59 @@
+"""The audit log: public checkpoint, key and proofs; entries and new checkpoints for the operator."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from accord.api.deps import AdminDep, HubDep
+from accord.services import audit
+
+public = APIRouter(prefix="/audit", tags=["audit log (public)"])
+private = APIRouter(prefix="/v1/audit", tags=["audit log"])
+
+Size = Annotated[int | None, Query(ge=1, le=2**62, description="Tree size; the integrated log's size if omitted")]
+
+
+@public.get("/checkpoint", summary="The latest signed checkpoint (C2SP signed note)")
+def checkpoint(hub: HubDep) -> dict:
+    return audit.latest_checkpoint(hub)
+
+
+@public.get("/public-key", summary="The key that signs checkpoints")
+def public_key(hub: HubDep) -> dict:
+    return audit.public_key(hub)
+
+
+@public.get("/proofs/inclusion", summary="Inclusion proof for a leaf (RFC 6962)")
+def inclusion(
+    hub: HubDep, leaf_index: Annotated[int, Query(ge=0, le=2**62)], tree_size: Size = None
+) -> dict:
+    return audit.inclusion(hub, leaf_index, tree_size)
+
+
+@public.get("/proofs/consistency", summary="Consistency proof between two tree sizes (RFC 6962)")
+def consistency(hub: HubDep, first: Annotated[int, Query(ge=1, le=2**62)], second: Size = None) -> dict:
+    return audit.consistency(hub, first, second)
+
+
+@private.get("/entries/{leaf_index}", summary="One audit entry's payload (hub operator)")
+def entry(hub: HubDep, caller: AdminDep, leaf_index: int) -> dict:
+    return audit.entry(hub, leaf_index)
+
+
+@private.post("/checkpoints", status_code=201, summary="Integrate pending entries and sign a checkpoint now")
+def new_checkpoint(hub: HubDep, caller: AdminDep) -> dict:
+    return audit.checkpoint_now(hub)
+
+
+@private.get("/verify", summary="Recompute the log and check it against every signed checkpoint")
+def verify(hub: HubDep, caller: AdminDep) -> dict:
+    report = audit.verify_log(hub)
+    return {
+        "ok": report.ok,
+        "tree_size": report.tree_size,
+        "checkpoints_checked": report.checkpoints_checked,
+        "first_bad_leaf": report.first_bad_leaf,
+        "problems": report.problems,
+    }

@@ -1,0 +1,90 @@
+"""Appending records to the audit log, and reading them back.
+
+A record is written as canonical JSON (sorted keys, no insignificant
+whitespace, UTF-8): those exact bytes are the Merkle leaf, so anyone holding
+the payload can recompute its leaf hash. Records hold pseudonymous person
+keys, never personal data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from accord.storage.models import AuditEntry, AuditSubject
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    kind: str  # e.g. "access.decision", "retention.deletion"
+    occurred_at: datetime
+    outcome: str  # "allow", "deny" or "done"
+    body_id: str | None = None
+    actor: str | None = None  # the officer or system acting for the body
+    purpose: str | None = None
+    purpose_iri: str | None = None
+    agreement_id: str | None = None
+    action: str | None = None
+    dataset_id: str | None = None
+    subjects: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()
+    records: int = 0
+    reasons: tuple[str, ...] = ()
+    request_id: str | None = None
+    embargo_until: datetime | None = None
+    details: dict = field(default_factory=dict)
+
+
+def canonical(record: AuditRecord) -> str:
+    data = asdict(record)
+    data["v"] = SCHEMA_VERSION
+    data["occurred_at"] = record.occurred_at.isoformat()
+    data["embargo_until"] = record.embargo_until.isoformat() if record.embargo_until else None
+    data["subjects"] = sorted(set(record.subjects))
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def append(session: Session, record: AuditRecord) -> AuditEntry:
+    """Add a record in the caller's transaction; it commits (or not) with the access."""
+    entry = AuditEntry(
+        occurred_at=record.occurred_at,
+        kind=record.kind,
+        body_id=record.body_id,
+        agreement_id=record.agreement_id,
+        request_id=record.request_id,
+        embargo_until=record.embargo_until,
+        payload=canonical(record),
+    )
+    session.add(entry)
+    session.flush()
+    session.add_all(AuditSubject(entry_id=entry.id, person_key=key) for key in sorted(set(record.subjects)))
+    return entry
+
+
+def entries_about(session: Session, person_key: str, *, now: datetime, include_embargoed: bool = False) -> list[dict]:
+    """Every entry naming this person, newest first, embargoed ones hidden until their embargo ends."""
+    query = (
+        select(AuditEntry)
+        .join(AuditSubject, AuditSubject.entry_id == AuditEntry.id)
+        .where(AuditSubject.person_key == person_key)
+        .order_by(AuditEntry.occurred_at.desc(), AuditEntry.id.desc())
+    )
+    found = []
+    for entry in session.scalars(query):
+        if not include_embargoed and entry.embargo_until is not None and entry.embargo_until > now:
+            continue
+        payload = json.loads(entry.payload)
+        payload["entry_id"] = entry.id
+        payload["leaf_index"] = entry.leaf_index
+        found.append(payload)
+    return found
+
+
+def entry_by_leaf(session: Session, leaf_index: int) -> AuditEntry | None:
+    return session.scalar(select(AuditEntry).where(AuditEntry.leaf_index == leaf_index))

@@ -1,0 +1,1 @@
+"""Privacy: pseudonymous keys, and later disclosure control and anonymity checks."""

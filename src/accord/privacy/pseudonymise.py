@@ -1,0 +1,41 @@
+"""Pseudonymous person keys: keyed hashes, so the log never holds an identifier.
+
+A person key is HMAC-SHA256 over a namespaced identifier (e.g. "nino:QQ123456C")
+with a key derived by HKDF from the hub's secret for one named use. Keys for
+different uses (the audit log's subjects, a research project) are different,
+so outputs for one cannot be joined with another's.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from accord.errors import InvalidInput
+
+AUDIT_SUBJECTS = "accord/audit-subjects/v1"
+_NINO = re.compile(r"^[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][0-9]{6}[A-D]$")
+
+
+def derive_key(secret: str, use: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=use.encode()).derive(secret.encode())
+
+
+def normalise_nino(value: str) -> str:
+    nino = re.sub(r"\s+", "", value).upper()
+    if not _NINO.match(nino):
+        raise InvalidInput(f"'{value}' is not a National Insurance number in the form AB123456C")
+    return nino
+
+
+def person_key(key: bytes, scheme: str, identifier: str) -> str:
+    """A stable pseudonymous key for one person under one derived key."""
+    if scheme == "nino":
+        identifier = normalise_nino(identifier)
+    digest = hmac.new(key, f"{scheme}:{identifier}".encode(), hashlib.sha256).digest()
+    return "pk_" + base64.b32encode(digest[:20]).decode().lower().rstrip("=")

@@ -1,0 +1,156 @@
+"""The audit log as the faces use it: integrate, checkpoint, prove, verify, publish the key."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+
+from cryptography.hazmat.primitives import serialization
+
+from accord.audit import checkpoint as checkpoints
+from accord.audit import merkle, sequencer
+from accord.audit.log import entry_by_leaf
+from accord.audit.store import SqlNodes, head
+from accord.audit.verify import Report, verify
+from accord.clock import utcnow
+from accord.errors import InvalidInput, NotFound
+from accord.runtime import Hub
+
+log = logging.getLogger("accord.audit")
+
+
+def b64(value: bytes) -> str:
+    return base64.b64encode(value).decode()
+
+
+def integrate_now(hub: Hub) -> int:
+    return sequencer.integrate(hub.sessions, utcnow)
+
+
+def checkpoint_now(hub: Hub) -> dict:
+    """Integrate what is pending and sign a checkpoint of the whole tree."""
+    integrate_now(hub)
+    with hub.transaction() as session:
+        row = checkpoints.create(session, hub.signing_key, hub.settings.audit_origin, utcnow())
+        return checkpoint_view(row)
+
+
+def checkpoint_view(row) -> dict:  # noqa: ANN001
+    return {
+        "tree_size": row.tree_size,
+        "root_hash": b64(bytes(row.root_hash)),
+        "created_at": row.created_at.isoformat(),
+        "note": row.note,
+    }
+
+
+def latest_checkpoint(hub: Hub) -> dict:
+    with hub.transaction() as session:
+        row = checkpoints.latest(session)
+        if row is None:
+            raise NotFound("no checkpoint has been signed yet")
+        return checkpoint_view(row)
+
+
+def public_key(hub: Hub) -> dict:
+    public = hub.signing_key.public_key()
+    return {
+        "origin": hub.settings.audit_origin,
+        "algorithm": "Ed25519",
+        "verifier_key": checkpoints.verifier_key(hub.settings.audit_origin, public),
+        "public_key_pem": public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode(),
+    }
+
+
+def _tree_size(session, requested: int | None) -> int:  # noqa: ANN001
+    size, _ = head(session)
+    if requested is None:
+        return size
+    if requested < 1 or requested > size:
+        raise InvalidInput(f"tree_size must be between 1 and {size}, the size of the integrated log")
+    return requested
+
+
+def inclusion(hub: Hub, leaf_index: int, tree_size: int | None = None) -> dict:
+    with hub.transaction() as session:
+        size = _tree_size(session, tree_size)
+        if not 0 <= leaf_index < size:
+            raise NotFound(f"leaf {leaf_index} is not in the log of size {size}")
+        nodes = SqlNodes(session)
+        leaf = nodes.nodes([(0, leaf_index)])[(0, leaf_index)]
+        proof = merkle.inclusion_proof(nodes, leaf_index, size)
+        root = merkle.root(nodes, size)
+    return {
+        "leaf_index": leaf_index,
+        "tree_size": size,
+        "leaf_hash": b64(leaf),
+        "root_hash": b64(root),
+        "proof": [b64(p) for p in proof],
+    }
+
+
+def consistency(hub: Hub, first: int, second: int | None = None) -> dict:
+    with hub.transaction() as session:
+        second = _tree_size(session, second)
+        if not 1 <= first <= second:
+            raise InvalidInput(f"first must be between 1 and {second}")
+        nodes = SqlNodes(session)
+        proof = merkle.consistency_proof(nodes, first, second)
+        first_root, second_root = merkle.root(nodes, first), merkle.root(nodes, second)
+    return {
+        "first": first,
+        "second": second,
+        "first_root": b64(first_root),
+        "second_root": b64(second_root),
+        "proof": [b64(p) for p in proof],
+    }
+
+
+def entry(hub: Hub, leaf_index: int) -> dict:
+    with hub.transaction() as session:
+        found = entry_by_leaf(session, leaf_index)
+        if found is None:
+            raise NotFound(f"no audit entry at leaf {leaf_index}")
+        return {"leaf_index": leaf_index, "payload": found.payload}
+
+
+def verify_log(hub: Hub, extra_notes: list[str] | None = None) -> Report:
+    integrate_now(hub)
+    with hub.transaction() as session:
+        return verify(session, hub.signing_key.public_key(), hub.settings.audit_origin, extra_notes)
+
+
+class AuditWorker:
+    """Integrates new entries often and signs a checkpoint now and then, in the server process."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="accord-audit", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        settings = self.hub.settings
+        since_checkpoint = 0.0
+        while not self._stop.wait(settings.audit_integrate_seconds):
+            try:
+                integrate_now(self.hub)
+                since_checkpoint += settings.audit_integrate_seconds
+                if since_checkpoint >= settings.audit_checkpoint_seconds:
+                    since_checkpoint = 0.0
+                    with self.hub.transaction() as session:
+                        size, _ = head(session)
+                        last = checkpoints.latest(session)
+                    if last is None or size > last.tree_size:
+                        checkpoint_now(self.hub)
+            except Exception:  # noqa: BLE001 - keep integrating; the next pass retries
+                log.exception("audit integration failed; will retry")

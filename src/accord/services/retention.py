@@ -1,0 +1,52 @@
+"""Retention: delete personal payloads past their time, and log each deletion.
+
+Audit leaves are never deleted (they hold pseudonymous keys and decisions,
+not personal data). What is deleted here is anything that may hold personal
+data beyond its retention: stored replies kept for idempotent retries (kept
+for IDEMPOTENCY_RETENTION). Later services register their own payloads
+(job results, share-code redemptions) in PAYLOADS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from accord.audit.log import AuditRecord, append
+from accord.storage.models import IdempotencyKey
+
+IDEMPOTENCY_RETENTION = timedelta(hours=24)
+
+
+def _idempotency_replies(session: Session, now: datetime) -> int:
+    result = session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < now - IDEMPOTENCY_RETENTION))
+    return result.rowcount or 0
+
+
+PAYLOADS: dict[str, Callable[[Session, datetime], int]] = {
+    "idempotency replies": _idempotency_replies,
+}
+
+
+def run(session: Session, now: datetime) -> dict[str, int]:
+    """Delete expired payloads of every kind; each deletion is one audit entry, in the same transaction."""
+    deleted: dict[str, int] = {}
+    for kind, purge in PAYLOADS.items():
+        count = purge(session, now)
+        deleted[kind] = count
+        if count:
+            append(
+                session,
+                AuditRecord(
+                    kind="retention.deletion",
+                    occurred_at=now,
+                    outcome="done",
+                    actor="accord retention",
+                    records=count,
+                    details={"payload": kind},
+                ),
+            )
+    return deleted

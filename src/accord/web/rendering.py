@@ -1,0 +1,97 @@
+"""Templates and GOV.UK Frontend assets for the public pages.
+
+The macros come from the govuk-frontend-jinja package and the CSS, JavaScript,
+fonts and images from the govuk-frontend release that scripts/bootstrap.py
+installs under ``<sys.prefix>/share/accord/govuk-frontend``. Nothing is fetched
+at run time: if the assets are missing the pages still render (unstyled) and a
+warning says how to install them.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+from jinja2 import ChainableUndefined, ChoiceLoader, Environment, PackageLoader, PrefixLoader
+from starlette.staticfiles import StaticFiles
+
+from accord.web import present
+
+log = logging.getLogger("accord.web")
+
+ASSETS_URL = "/assets"
+
+
+def assets_dir() -> Path:
+    return Path(sys.prefix) / "share" / "accord" / "govuk-frontend"
+
+
+def environment() -> Environment:
+    """Accord's templates plus the GOV.UK macros under their own prefix, autoescaped.
+
+    Undefined values are chainable because the GOV.UK macros read optional
+    parameters a level deep (``params.label.html`` with no label given).
+    """
+    loader = ChoiceLoader(
+        [
+            PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")}),
+            PackageLoader("accord.web", "templates"),
+        ]
+    )
+    env = Environment(
+        loader=loader,
+        autoescape=True,
+        undefined=ChainableUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        long_date=present.long_date,
+        long_datetime=present.long_datetime,
+        status_label=present.status_label,
+        status_classes=present.status_classes,
+    )
+    env.globals.update(plural=present.plural, assets_url=ASSETS_URL)
+    return env
+
+
+class Pages:
+    """Renders a named template to an HTML response with the context every page shares."""
+
+    def __init__(self, env: Environment, *, service_name: str = "Accord") -> None:
+        self.env = env
+        self.service_name = service_name
+
+    def render(self, template: str, *, status: int = 200, headers: dict | None = None, **context: object) -> HTMLResponse:
+        html = self.env.get_template(template).render(service_name=self.service_name, **context)
+        return HTMLResponse(html, status_code=status, headers=headers)
+
+
+class _GovukAssets(StaticFiles):
+    """One /assets URL for both halves of the release.
+
+    The stylesheet asks for /assets/fonts/... and /assets/images/..., which live
+    in dist/assets, while the bundle itself (govuk-frontend.min.css/.js) sits in
+    dist/ one level up. Looking in both keeps every URL the release uses working.
+    """
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(directory=root / "assets")
+        self.all_directories = [root / "assets", root]
+
+
+def mount_assets(app: FastAPI, root: Path | None = None) -> bool:
+    """Serve the GOV.UK Frontend release at /assets; warn (never fail) when absent."""
+    root = root or assets_dir()
+    if not (root / "govuk-frontend.min.css").is_file() or not (root / "assets").is_dir():
+        log.warning(
+            "GOV.UK Frontend assets not found in %s; pages will render without styles. "
+            "Run `python scripts/bootstrap.py` to install them.",
+            root,
+        )
+        return False
+    app.mount(ASSETS_URL, _GovukAssets(root), name="assets")
+    return True

@@ -1,0 +1,252 @@
+"""Support for the API tests: the Api helper, valid payloads, and the write endpoints.
+
+The hub holds the example register (8 bodies, 5 datasets, 7 agreements:
+6 active, ``debt-pilot-northshire`` in consultation), seeded at the real
+current time because the API reads the clock.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from accord.app import create_app
+from accord.clock import utcnow
+from accord.demo.seed import seed_agreements, seed_registry
+from accord.registry.credentials import IssuedSecret, create_client
+from accord.runtime import Hub
+from accord.storage.models import Base
+
+# Short names for the bodies the tests act as.
+BODIES = {
+    "admin": "accord-hub",
+    "council": "northshire-council",
+    "dwp": "dwp",
+    "energy": "brightwatt-energy",
+    "hmrc": "hmrc",
+    "ons": "ons",
+}
+PROBLEM = "application/problem+json"
+
+
+@dataclass
+class Api:
+    """An in-process client for one seeded hub, with credentials made on demand."""
+
+    hub: Hub
+    client: TestClient
+    secrets: dict[str, IssuedSecret] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    # ------------------------------------------------------------ credentials
+
+    def new_client(self, body_id: str) -> IssuedSecret:
+        with self.hub.transaction() as session:
+            return create_client(session, body_id, utcnow(), label="test")
+
+    def secret(self, who: str) -> IssuedSecret:
+        if who not in self.secrets:
+            self.secrets[who] = self.new_client(BODIES.get(who, who))
+        return self.secrets[who]
+
+    def issue(self, issued: IssuedSecret) -> str:
+        response = self.client.post(
+            "/oauth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": issued.client_id,
+                "client_secret": issued.client_secret,
+            },
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["access_token"]
+
+    def token(self, who: str) -> str:
+        if who not in self.tokens:
+            self.tokens[who] = self.issue(self.secret(who))
+        return self.tokens[who]
+
+    def auth(self, who: str, **headers: str) -> dict[str, str]:
+        """Authorization header for ``who`` plus extra headers (underscores become hyphens)."""
+        extra = {name.replace("_", "-"): value for name, value in headers.items()}
+        return {"Authorization": f"Bearer {self.token(who)}", **extra}
+
+    # ------------------------------------------------------------- database
+
+    def counts(self) -> dict[str, int]:
+        """Rows in every table, to prove a refused request stored nothing."""
+        with self.hub.transaction() as session:
+            return {
+                table.name: session.scalar(select(func.count()).select_from(table))
+                for table in Base.metadata.sorted_tables
+            }
+
+    def rows(self, model, **where) -> list:  # noqa: ANN001
+        with self.hub.transaction() as session:
+            query = select(model).filter_by(**where)
+            return list(session.scalars(query))
+
+    # ------------------------------------------------------------- problems
+
+    @staticmethod
+    def problem(response, status: int, contains: str | None = None) -> dict:  # noqa: ANN001
+        """Assert an RFC 9457 problem with a human sentence; return its body."""
+        assert response.status_code == status, f"expected {status}, got {response.status_code}: {response.text}"
+        assert response.headers["content-type"].startswith(PROBLEM), response.headers["content-type"]
+        body = response.json()
+        assert body["status"] == status
+        assert isinstance(body["title"], str) and body["title"]
+        detail = body["detail"]
+        assert isinstance(detail, str) and re.search(r"\w+ \w+", detail), f"no sentence in detail: {detail!r}"
+        assert body.get("request_id") == response.headers["x-request-id"]
+        if contains is not None:
+            text = " ".join([detail, *body.get("problems", [])])
+            assert contains.lower() in text.lower(), f"{contains!r} not in {text!r}"
+        return body
+
+
+def make_client(hub: Hub) -> TestClient:
+    return TestClient(create_app(hub=hub), raise_server_exceptions=False)
+
+
+def seed(hub: Hub) -> None:
+    now = utcnow()
+    with hub.transaction() as session:
+        seed_registry(session, hub.framework, now)
+        result = seed_agreements(session, hub.framework, now)
+    assert result.created["debt-pilot-northshire"] == "consultation"
+
+
+# ------------------------------------------------------------ valid payloads
+# One valid request per write endpoint; tests break them one way at a time.
+
+
+def valid_body() -> dict:
+    return {"id": "southshire-council", "name": "Southshire District Council", "body_type": "local_authority"}
+
+
+def valid_dataset() -> dict:
+    return {
+        "id": "northshire-housing",
+        "body_id": "northshire-council",
+        "name": "Housing register",
+        "description": "Applicants for social housing.",
+        "fields": [
+            {"name": "applicant_ref", "category": "direct_identifier", "type": "code"},
+            {"name": "band", "category": "attribute"},
+        ],
+    }
+
+
+def valid_agreement(agreement_id: str = "supporting-families-extension") -> dict:
+    return {
+        "id": agreement_id,
+        "name": "Supporting Families - extension",
+        "gateway": "public_service_delivery",
+        "objective": "multiple_disadvantages",
+        "purpose": "Identify households facing multiple disadvantages for early help.",
+        "benefits": "Families get coordinated support earlier.",
+        "disclosers": ["dwp"],
+        "recipients": ["northshire-council"],
+        "data": [{"dataset": "dwp-benefits", "fields": ["postcode", "benefit_type"]}],
+        "sharing_method": "Accord hub API, household-level results only.",
+        "retention": "P1Y",
+        "start_date": "2027-01-01",
+        "end_date": "2027-12-31",
+        "review_date": "2027-06-30",
+        "contact": "supporting.families@northshire.example",
+        "areas": ["England"],
+    }
+
+
+def valid_decision() -> dict:
+    return {
+        "action": "dataset.read",
+        "dataset": "dwp-benefits",
+        "purpose": "public_service_delivery:multiple_disadvantages",
+        "fields": ["nino", "postcode"],
+        "records": 10,
+    }
+
+
+def valid_comment() -> dict:
+    return {"author": "A Resident", "organisation": "", "comment": "Please publish the impact assessment."}
+
+
+@dataclass(frozen=True)
+class WriteEndpoint:
+    """A JSON write endpoint and how to call it validly."""
+
+    name: str
+    path: str
+    who: str | None  # None: public
+    payload: object  # a function returning a valid JSON body
+    headers: tuple[tuple[str, str], ...] = ()
+    # A field to break: (field, wrong-typed value)
+    wrong_type: tuple[str, object] = ("", None)
+    required: str = ""
+    # A change that names something unknown, and the status it must get
+    unknown: tuple[dict, int, str] = ({}, 404, "")
+
+
+WRITE_ENDPOINTS = [
+    WriteEndpoint(
+        "bodies",
+        "/v1/bodies",
+        "admin",
+        valid_body,
+        wrong_type=("id", 42),
+        required="name",
+        unknown=({"body_type": "supermarket"}, 422, "unknown body type"),
+    ),
+    WriteEndpoint(
+        "datasets",
+        "/v1/datasets",
+        "admin",
+        valid_dataset,
+        wrong_type=("fields", "applicant_ref"),
+        required="body_id",
+        unknown=({"body_id": "no-such-body"}, 404, "no body 'no-such-body'"),
+    ),
+    WriteEndpoint(
+        "agreements",
+        "/v1/agreements",
+        "admin",
+        valid_agreement,
+        wrong_type=("start_date", "next tuesday"),
+        required="gateway",
+        unknown=({"disclosers": ["no-such-body"]}, 422, "no body 'no-such-body'"),
+    ),
+    WriteEndpoint(
+        "transitions",
+        "/v1/agreements/debt-pilot-northshire/transitions",
+        "council",
+        lambda: {"to": "draft", "reason": "needs more work"},
+        wrong_type=("to", 5),
+        required="to",
+        unknown=({"to": "paused"}, 422, "'paused' is not an agreement status"),
+    ),
+    WriteEndpoint(
+        "decisions",
+        "/v1/decisions",
+        "council",
+        valid_decision,
+        headers=(("X-Accord-Officer", "J Smith, revenues team"),),
+        wrong_type=("records", "lots"),
+        required="purpose",
+        # An unknown dataset is not a 4xx: it is a recorded denial (tested in test_api_decisions).
+        unknown=({}, 200, ""),
+    ),
+    WriteEndpoint(
+        "comments",
+        "/register/agreements/debt-pilot-northshire/comments",
+        None,
+        valid_comment,
+        wrong_type=("author", ["A", "Resident"]),
+        required="comment",
+        unknown=({}, 404, ""),
+    ),
+]

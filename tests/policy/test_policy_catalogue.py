@@ -1,0 +1,60 @@
+"""The catalogue of actions: undeclared actions are denied, and gateway-bound actions
+are denied under agreements for other gateways."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+import pytest
+
+from accord.framework import load_framework
+from accord.policy import ACTIONS, decide
+from policy_support import NOW, FakeAgreement, FakeContext, context_in_state, request_for, terms
+
+# Written out from the issue and the source documents, not read from ACTIONS.
+ACTION_GATEWAYS: dict[str, set[str] | None] = {
+    "dataset.read": None,
+    "identity.verify": None,
+    "eligibility.check": {"public_service_delivery"},
+    "events.receive": {"civil_registration"},
+    "records.match": {"fraud", "debt"},
+    "extract.request": {"research", "statistics"},
+    "statistics.request": {"research", "statistics"},
+}
+GATEWAYS = ["public_service_delivery", "civil_registration", "debt", "fraud", "research", "statistics"]
+
+
+def test_catalogue_declares_exactly_the_expected_actions() -> None:
+    assert {name: (set(a.gateways) if a.gateways else None) for name, a in ACTIONS.items()} == ACTION_GATEWAYS
+
+
+def test_every_gateway_an_action_names_exists_in_the_framework() -> None:
+    framework = load_framework()
+    for action in ACTIONS.values():
+        assert set(action.gateways or ()) <= set(framework.gateways), action.name
+        assert action.description and action.result
+
+
+@pytest.mark.parametrize("action", ["dataset.delete", "", "DATASET.READ", "dataset.read "])
+def test_an_action_not_in_the_catalogue_is_denied_naming_it(action: str) -> None:
+    context = context_in_state("active")
+    decision = decide(context, replace(request_for("recipient", "gateway", "exact"), action=action), NOW)
+    assert not decision.allowed
+    assert decision.reasons == (f"'{action}' is not an action in the catalogue",)
+    assert decision.permitted_fields == ()
+    assert context.usage_queries == []  # refused before any agreement was consulted
+
+
+@pytest.mark.parametrize(("action", "gateway"), list(itertools.product(ACTION_GATEWAYS, GATEWAYS)))
+def test_action_under_each_gateway(action: str, gateway: str) -> None:
+    context = FakeContext([FakeAgreement(terms("agr-x", gateway=gateway, objective=None))])
+    request = replace(request_for("recipient", "gateway", "exact"), action=action, purpose=gateway)
+    decision = decide(context, request, NOW)
+    permitted_gateways = ACTION_GATEWAYS[action]
+    if permitted_gateways is None or gateway in permitted_gateways:
+        assert decision.allowed, decision.reasons
+    else:
+        assert not decision.allowed
+        assert decision.reasons == (f"action '{action}' is not permitted under the {gateway} gateway",)
+        assert decision.agreement_id == "agr-x"

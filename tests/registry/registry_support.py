@@ -1,0 +1,59 @@
+"""Shared pieces for the registry tests: a seeded hub and valid specs to mutate.
+
+Named ``registry_support`` (not ``conftest``) so it cannot shadow the shared
+tests/conftest.py module for other directories.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from accord.demo.seed import example_agreements, seed_registry
+from accord.registry import agreements, lifecycle
+from accord.registry.specs import AgreementSpec
+
+# Same instant as tests/conftest.py NOW (see policy_support.py for why it is repeated).
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+TODAY = NOW.date()
+SEEDED_AT = NOW - timedelta(days=800)
+
+EXAMPLES = {spec.id: spec for _, spec in example_agreements()}
+
+
+def spec(example: str, **changes: object) -> AgreementSpec:
+    """A demo agreement as a fresh, re-validated spec, with some fields changed."""
+    data = EXAMPLES[example].model_dump()
+    data.update(changes)
+    return AgreementSpec.model_validate(data)
+
+
+def seed(hub) -> None:  # noqa: ANN001
+    with hub.transaction() as session:
+        seed_registry(session, hub.framework, SEEDED_AT)
+
+
+# A timeline for driving an agreement through every status (term 2026-01-01 .. 2027-12-31).
+DRAFTED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+LIVE = DRAFTED + timedelta(weeks=8)  # the default consultation closes exactly then
+SUSPENDED = LIVE + timedelta(weeks=4)
+AFTER_END = datetime(2028, 1, 1, 9, 0, tzinfo=UTC)
+
+# How to reach each status from a fresh draft: (status, when, reason) steps.
+PATHS: dict[str, list[tuple[str, datetime, str]]] = {
+    "draft": [],
+    "consultation": [("consultation", DRAFTED, "")],
+    "active": [("consultation", DRAFTED, ""), ("active", LIVE, "")],
+    "suspended": [("consultation", DRAFTED, ""), ("active", LIVE, ""), ("suspended", SUSPENDED, "complaint")],
+    "revoked": [("consultation", DRAFTED, ""), ("active", LIVE, ""), ("revoked", SUSPENDED, "powers repealed")],
+    "expired": [("consultation", DRAFTED, ""), ("active", LIVE, ""), ("expired", AFTER_END, "")],
+}
+
+
+def drafted(session, framework, agreement_spec: AgreementSpec | None = None, status: str = "draft"):  # noqa: ANN001, ANN201
+    """Create the Supporting Families test agreement and take it to ``status``."""
+    agreement_spec = agreement_spec or spec("supporting-families-northshire", id="sf-test")
+    agreement = agreements.create_draft(session, framework, agreement_spec, "officer@northshire", DRAFTED)
+    for to, when, reason in PATHS[status]:
+        lifecycle.transition(session, framework, agreement, to, actor="officer@northshire", now=when, reason=reason)
+    assert agreement.status == status
+    return agreement

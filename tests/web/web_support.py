@@ -1,0 +1,76 @@
+"""Helpers for the public page tests: a seeded site, and reading what a page shows."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from fastapi.testclient import TestClient
+
+from accord.app import create_app
+from accord.clock import utcnow
+from accord.demo.seed import example_agreements, seed_agreements, seed_registry
+from accord.registry import agreements
+from accord.runtime import Hub
+
+CONSULTING = "debt-pilot-northshire"
+ACTIVE = {
+    "warm-home-discount-2026",
+    "supporting-families-northshire",
+    "gro-deaths-to-dwp",
+    "spd-fraud-pilot",
+    "benefits-research-extract",
+    "paye-for-official-statistics",
+}
+PUBLISHED = ACTIVE | {CONSULTING}
+REFUSED = "supplier-research-request"
+DRAFT = "draft-debt-pilot-southshire"
+
+_AGREEMENT_LINK = re.compile(r'href="/register/agreements/([A-Za-z0-9_-]+)"')
+_CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+
+
+@dataclass
+class Site:
+    hub: Hub
+    client: TestClient
+
+
+def seed(hub: Hub) -> None:
+    """The demo register (7 published agreements, 1 refused) plus one private draft."""
+    now = utcnow()  # the pages use the real clock, so the consultation must be open now
+    with hub.transaction() as session:
+        seed_registry(session, hub.framework, now)
+        seed_agreements(session, hub.framework, now)
+        spec = dict(example_agreements())["consultation"]
+        draft = spec.model_copy(update={"id": DRAFT, "name": "Southshire draft that must stay private"})
+        agreements.create_draft(session, hub.framework, draft, "accord-hub", now)
+
+
+def make_site(hub: Hub) -> Site:
+    seed(hub)
+    return Site(hub, TestClient(create_app(hub=hub)))
+
+
+def linked_agreements(html: str) -> set[str]:
+    """Ids of the agreements a page links to (the register table's rows)."""
+    return set(_AGREEMENT_LINK.findall(html))
+
+
+def csrf_token(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "the page has no comment form token"
+    return match.group(1)
+
+
+def comment_count(client: TestClient, agreement_id: str) -> int:
+    """As the public JSON register reports it: the independent check that a comment was stored."""
+    response = client.get(f"/register/agreements/{agreement_id}.json")
+    assert response.status_code == 200, response.text
+    return response.json()["consultation"]["comments"]
+
+
+def title(html: str) -> str:
+    match = re.search(r"<title[^>]*>(.*?)</title>", html, re.S)
+    assert match, "the page has no <title>"
+    return match.group(1).strip()
