@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from accord import __version__
-from accord.api import problems
+from accord.api import openapi, problems
 from accord.api.middleware import RequestLimits
 from accord.api.routes import access, agreements, audit, auth, bodies, register
 from accord.config import Settings
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
     app = FastAPI(title="Accord", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.hub = hub
     problems.install(app)
+    openapi.install(app)
     for module in (auth, bodies, agreements, access, register):
         app.include_router(module.router)
     app.include_router(audit.public)

@@ -25,11 +25,12 @@ PUBLIC_EXACT = {"/", "/oauth/token", "/framework", "/health", "/openapi.json", "
 
 
 def is_public(path: str) -> bool:
-    """The public register (JSON, CSV and HTML pages), the token endpoint, the docs, health."""
+    """The public register (JSON, CSV and HTML pages), the token endpoint, the docs, health,
+    and the audit log's public face (signed checkpoint, public key, proofs) under /audit/."""
     return (
         path in PUBLIC_EXACT
         or path == "/register"
-        or path.startswith(("/register/", "/register."))
+        or path.startswith(("/register/", "/register.", "/audit/"))
         or path == "/docs"
         or path.startswith("/docs/")
     )

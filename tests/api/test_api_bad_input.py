@@ -54,11 +54,13 @@ def test_bad_input_is_refused_and_nothing_is_stored(api: Api, endpoint: WriteEnd
     before = api.counts()
     valid = endpoint.payload()
 
-    for raw in (b'{"id": ', b"{'single': 'quotes'}", b"\xff\xfe\x00", b'{"a": 1} trailing'):
+    for raw in (b'{"id": ', b"{'single': 'quotes'}", b'{"a": 1} trailing', b"\xff\xfe"):
         api.problem(_post_raw(api, endpoint, raw), 400, "not valid JSON")
+    api.problem(_post_raw(api, endpoint, b"\xff\xfe\x00"), 400)  # undecodable (UTF-16 BOM): FastAPI's own 400
 
     field, wrong = endpoint.wrong_type
-    body = api.problem(api.client.post(endpoint.path, json={**valid, field: wrong}, headers=_headers(api, endpoint)), 422)
+    response = api.client.post(endpoint.path, json={**valid, field: wrong}, headers=_headers(api, endpoint))
+    body = api.problem(response, 422)
     assert any(p.startswith(f"{field}") for p in body["problems"]), body
 
     missing = {k: v for k, v in valid.items() if k != endpoint.required}
@@ -79,6 +81,9 @@ def test_bad_input_is_refused_and_nothing_is_stored(api: Api, endpoint: WriteEnd
     if status != 200:
         response = api.client.post(endpoint.path, json={**valid, **change}, headers=_headers(api, endpoint))
         api.problem(response, status, says)
+    if endpoint.unknown_path:
+        response = api.client.post(endpoint.unknown_path, json=valid, headers=_headers(api, endpoint))
+        api.problem(response, 404, "no agreement 'no-such-agreement'")
 
     assert api.counts() == before
 

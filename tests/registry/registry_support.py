@@ -6,11 +6,18 @@ tests/conftest.py module for other directories.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import StaticPool
+
 from accord.demo.seed import example_agreements, seed_registry
+from accord.framework import load_framework
 from accord.registry import agreements, lifecycle
 from accord.registry.specs import AgreementSpec
+from accord.storage.models import Base
 
 # Same instant as tests/conftest.py NOW (see policy_support.py for why it is repeated).
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -30,6 +37,34 @@ def spec(example: str, **changes: object) -> AgreementSpec:
 def seed(hub) -> None:  # noqa: ANN001
     with hub.transaction() as session:
         seed_registry(session, hub.framework, SEEDED_AT)
+
+
+FRAMEWORK = load_framework()
+
+
+def memory_registry() -> Engine:
+    """A private in-memory SQLite database holding the demo bodies and datasets.
+
+    For the many tests that only read the registry, or whose writes are rolled
+    back: seeded once per module instead of once per test. Tests that show
+    behaviour on both backends use the shared ``hub`` fixture instead.
+    """
+    engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+    event.listen(engine, "connect", lambda connection, _: connection.execute("PRAGMA foreign_keys=ON"))
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        seed_registry(session, FRAMEWORK, SEEDED_AT)
+        session.commit()
+    return engine
+
+
+def rolled_back(engine: Engine) -> Iterator[Session]:
+    """A session whose every write is undone when the test ends."""
+    with Session(engine) as session:
+        try:
+            yield session
+        finally:
+            session.rollback()
 
 
 # A timeline for driving an agreement through every status (term 2026-01-01 .. 2027-12-31).

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import func, select, update
 
 from accord.demo.seed import seed_agreements
-from accord.errors import Conflict, InvalidInput
+from accord.errors import Conflict, InvalidInput, NotFound
 from accord.registry import agreements
 from accord.registry.validation import agreement_problems
 from accord.storage.models import Agreement, AgreementEvent, AgreementField, AgreementParty, DatasetField
-from registry_support import EXAMPLES, NOW, seed, spec
+from registry_support import EXAMPLES, FRAMEWORK, NOW, memory_registry, rolled_back, seed, spec
 
 SF = "supporting-families-northshire"  # public_service_delivery:multiple_disadvantages, dwp -> northshire-council
 WHD = "warm-home-discount-2026"  # public_service_delivery:fuel_poverty, dwp -> brightwatt-energy
@@ -109,30 +109,40 @@ CASES = [
     ("unparseable retention", SF, {"retention": "P1Y2"},
      "retention: 'P1Y2' is not an ISO 8601 duration such as P1Y or P6M"),
     ("zero retention", SF, {"retention": "P0D"}, "retention: 'P0D' must be longer than zero"),
+    ("embargo on a gateway that does not allow it", SF, {"embargo": "P3M"},
+     "embargo: the public_service_delivery gateway does not allow hiding accesses from citizens"),
+    ("unparseable embargo", FRAUD, {"embargo": "P1Y2"},
+     "embargo: 'P1Y2' is not an ISO 8601 duration such as P1Y or P6M"),
+    ("zero embargo", FRAUD, {"embargo": "PT0S"}, "embargo: 'PT0S' must be longer than zero"),
     ("unknown area", SF, {"areas": ["England", "Narnia"]},
      "areas: 'Narnia' is not one of England, Wales, Scotland, Northern Ireland"),
 ]  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def registry_db():  # noqa: ANN201
+    engine = memory_registry()
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture
-def session(sqlite_hub):  # noqa: ANN001, ANN201
-    seed(sqlite_hub)
-    with sqlite_hub.transaction() as session:
-        yield session
+def session(registry_db):  # noqa: ANN001, ANN201
+    yield from rolled_back(registry_db)
 
 
 @pytest.mark.parametrize("example", sorted(set(EXAMPLES) - {"supplier-research-request"}))
-def test_demo_agreements_are_valid(session, sqlite_hub, example: str) -> None:  # noqa: ANN001
-    assert agreement_problems(session, sqlite_hub.framework, spec(example)) == []
+def test_demo_agreements_are_valid(session, example: str) -> None:  # noqa: ANN001
+    assert agreement_problems(session, FRAMEWORK, spec(example)) == []
 
 
 @pytest.mark.parametrize(("example", "changes", "problem"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_each_rule_on_its_own(session, sqlite_hub, example: str, changes: dict, problem: str) -> None:  # noqa: ANN001
-    assert agreement_problems(session, sqlite_hub.framework, spec(example, **changes)) == [problem]
+def test_each_rule_on_its_own(session, example: str, changes: dict, problem: str) -> None:  # noqa: ANN001
+    assert agreement_problems(session, FRAMEWORK, spec(example, **changes)) == [problem]
 
 
-def test_every_problem_is_reported_at_once(session, sqlite_hub) -> None:  # noqa: ANN001
-    problems = agreement_problems(session, sqlite_hub.framework, EXAMPLES["supplier-research-request"])
+def test_every_problem_is_reported_at_once(session) -> None:  # noqa: ANN001
+    problems = agreement_problems(session, FRAMEWORK, EXAMPLES["supplier-research-request"])
     assert problems == [
         "recipients: 'brightwatt-energy' is an energy_supplier, which may not be a recipient under gateway 'research'",
         "data[0]: field 'nino' is direct identifier data, which the research gateway does not allow "
@@ -144,14 +154,18 @@ def test_every_problem_is_reported_at_once(session, sqlite_hub) -> None:  # noqa
 
 
 @pytest.mark.parametrize(("example", "end"), [(DEBT, date(2029, 2, 1)), (FRAUD, date(2028, 6, 1))])
-def test_a_pilot_may_run_exactly_p2y(session, sqlite_hub, example: str, end: date) -> None:  # noqa: ANN001
+def test_a_pilot_may_run_exactly_p2y(session, example: str, end: date) -> None:  # noqa: ANN001
     start = EXAMPLES[example].start_date
     assert (end - start).days == 731
-    assert agreement_problems(session, sqlite_hub.framework, spec(example, end_date=end)) == []
+    assert agreement_problems(session, FRAMEWORK, spec(example, end_date=end)) == []
 
 
-def test_energy_supplier_is_a_lawful_recipient_only_under_fuel_poverty(session, sqlite_hub) -> None:  # noqa: ANN001
-    framework = sqlite_hub.framework
+def test_an_embargo_is_lawful_on_fraud_agreements(session) -> None:  # noqa: ANN001
+    assert agreement_problems(session, FRAMEWORK, spec(FRAUD, embargo="P3M")) == []
+
+
+def test_energy_supplier_is_a_lawful_recipient_only_under_fuel_poverty(session) -> None:  # noqa: ANN001
+    framework = FRAMEWORK
     lawful = [
         objective
         for objective in framework.gateways["public_service_delivery"].objectives
@@ -163,13 +177,13 @@ def test_energy_supplier_is_a_lawful_recipient_only_under_fuel_poverty(session, 
         assert "energy_supplier" not in framework.gateways[gateway].disclosers
 
 
-def test_validation_reads_the_registry_as_it_is_now(session, sqlite_hub) -> None:  # noqa: ANN001
+def test_validation_reads_the_registry_as_it_is_now(session) -> None:  # noqa: ANN001
     session.execute(
         update(DatasetField)
         .where(DatasetField.dataset_id == "dwp-benefits", DatasetField.name == "postcode")
         .values(category="direct_identifier")
     )
-    assert agreement_problems(session, sqlite_hub.framework, spec(RESEARCH)) == [
+    assert agreement_problems(session, FRAMEWORK, spec(RESEARCH)) == [
         "data[0]: field 'postcode' is direct identifier data, which the research gateway does not allow "
         "(allowed: quasi_identifier, attribute, special_category)"
     ]
@@ -251,17 +265,13 @@ def test_create_draft_refuses_an_id_already_taken(hub) -> None:  # noqa: ANN001
         assert agreements.get_agreement(session, "taken").gateway == "public_service_delivery"
 
 
-def test_get_agreement_not_found(sqlite_hub) -> None:  # noqa: ANN001
-    from accord.errors import NotFound
-
-    with pytest.raises(NotFound, match="no agreement 'missing'"), sqlite_hub.transaction() as session:
+def test_get_agreement_not_found(session) -> None:  # noqa: ANN001
+    with pytest.raises(NotFound, match="no agreement 'missing'"):
         agreements.get_agreement(session, "missing")
 
 
-def test_seeding_refuses_the_example_meant_to_be_refused(sqlite_hub) -> None:  # noqa: ANN001
-    seed(sqlite_hub)
-    with sqlite_hub.transaction() as session:
-        result = seed_agreements(session, sqlite_hub.framework, NOW)
+def test_seeding_refuses_the_example_meant_to_be_refused(session) -> None:  # noqa: ANN001
+    result = seed_agreements(session, FRAMEWORK, NOW)
     assert set(result.refused) == {"supplier-research-request"}
     assert result.created["debt-pilot-northshire"] == "consultation"
-    assert sorted(s for s in result.created.values()) == ["active"] * 6 + ["consultation"]
+    assert sorted(result.created.values()) == ["active"] * 6 + ["consultation"]

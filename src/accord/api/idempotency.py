@@ -47,8 +47,12 @@ def remember(
     session.flush()
 
 
-def run_write(hub, caller, key: str | None, request, payload: object, work) -> JSONResponse:  # noqa: ANN001
-    """Do ``work(session) -> (status, body)`` once per idempotency key, in one transaction."""
+def run_write(hub, caller, key: str | None, request, payload: object, work, redact=None) -> JSONResponse:  # noqa: ANN001
+    """Do ``work(session) -> (status, body)`` once per idempotency key, in one transaction.
+
+    ``redact(body)`` gives the body to keep for replays, for responses that
+    carry something shown once (a client secret), which must never be stored.
+    """
     from sqlalchemy.exc import IntegrityError
 
     from accord.clock import utcnow
@@ -61,7 +65,7 @@ def run_write(hub, caller, key: str | None, request, payload: object, work) -> J
             if replayed is not None:
                 return replayed
             status, body = work(session)
-            remember(session, caller.client_id, key, print_, status, body, utcnow())
+            remember(session, caller.client_id, key, print_, status, redact(body) if redact else body, utcnow())
     except IntegrityError:
         if key:
             raise Conflict(f"a request with Idempotency-Key '{key}' is already being processed; retry") from None

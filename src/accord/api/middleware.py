@@ -29,15 +29,6 @@ class RequestLimits:
         request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
 
-        declared = request.headers.get("content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                await problem(request, 400, "the Content-Length header is not a number")(scope, receive, send)
-                return
-            if int(declared) > self.max_body_bytes:
-                await self._too_large(request, scope, receive, send)
-                return
-
         received = 0
         too_large = False
 
@@ -59,6 +50,20 @@ class RequestLimits:
                 headers.append((b"x-request-id", request_id.encode()))
                 message = {**message, "headers": headers}
             await send(message)
+
+        raw_target = scope.get("raw_path", b"") + b"?" + scope.get("query_string", b"")
+        if b"%00" in raw_target or b"\x00" in raw_target or "\x00" in scope.get("path", ""):
+            await problem(request, 400, "the address contains a NUL character")(scope, receive, send_with_id)
+            return
+
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await problem(request, 400, "the Content-Length header is not a number")(scope, receive, send_with_id)
+                return
+            if int(declared) > self.max_body_bytes:
+                await self._too_large(request, scope, receive, send_with_id)
+                return
 
         try:
             await self.app(scope, limited_receive, send_with_id)

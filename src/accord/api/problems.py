@@ -11,6 +11,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from accord.errors import AccordError
@@ -18,7 +19,7 @@ from accord.errors import AccordError
 PROBLEM = "application/problem+json"
 log = logging.getLogger("accord.api")
 
-_TITLES = {
+TITLES = {
     400: "Bad request",
     401: "Unauthorised",
     403: "Forbidden",
@@ -39,7 +40,7 @@ def problem(
 ) -> JSONResponse:
     body: dict = {
         "type": "about:blank",
-        "title": _TITLES.get(status, "Error"),
+        "title": TITLES.get(status, "Error"),
         "status": status,
         "detail": detail,
         "instance": request.url.path,
@@ -74,12 +75,18 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "Error")
+        detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"there is nothing at {request.url.path}"
         if exc.status_code == 405 and detail == "Method Not Allowed":
             detail = f"{request.method} is not allowed on {request.url.path}"
         return problem(request, exc.status_code, detail, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value the request supplied (e.g. a NUL character on
+        # PostgreSQL). The transaction was rolled back: nothing was stored.
+        return problem(request, 422, "a value in the request cannot be stored (check for control characters)")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

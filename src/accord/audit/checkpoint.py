@@ -75,7 +75,7 @@ def verifier_key(name: str, public: Ed25519PublicKey) -> str:
 
 def parse_verifier_key(text: str) -> tuple[str, bytes, Ed25519PublicKey]:
     try:
-        name, hex_id, encoded = text.strip().rsplit("+", 2)
+        name, hex_id, encoded = text.strip().split("+", 2)
         raw = base64.b64decode(encoded, validate=True)
     except ValueError:
         raise CheckpointError("the verifier key is not <name>+<key id>+<base64 key>") from None
@@ -102,6 +102,8 @@ def sign(key: Ed25519PrivateKey, origin: str, size: int, root_hash: bytes, when:
 
 def verify_note(note: str, public: Ed25519PublicKey, name: str) -> Checkpoint:
     """Parse a signed checkpoint and check its signature by ``name``'s key."""
+    if not note.endswith("\n"):
+        raise CheckpointError("the note is truncated: a signed note ends with a newline")
     text, sep, signatures = note.partition("\n\n")
     if not sep:
         raise CheckpointError("the note has no signature block")

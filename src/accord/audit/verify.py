@@ -36,9 +36,14 @@ class Report:
     def ok(self) -> bool:
         return not self.problems
 
-    def fail(self, message: str, leaf: int | None = None) -> None:
+    def fail(self, message: str, leaf: int | None = None, upto: int | None = None) -> None:
+        """Record a problem at ``leaf`` (or in the leaves [leaf, upto), when only a range is known)."""
         self.problems.append(message)
-        if leaf is not None and (self.first_bad_leaf is None or leaf < self.first_bad_leaf):
+        if leaf is None:
+            return
+        if upto is not None and self.first_bad_leaf is not None and leaf <= self.first_bad_leaf < upto:
+            return  # the range holds the leaf already named, which explains it
+        if self.first_bad_leaf is None or leaf < self.first_bad_leaf:
             self.first_bad_leaf = leaf
 
 
@@ -99,7 +104,11 @@ def _check_nodes(report: Report, session: Session, recomputed: MemoryNodes) -> N
         expected = recomputed.hashes.get((level, idx))
         if expected is not None and expected != bytes(value):
             first_leaf = idx << level
-            report.fail(f"stored subtree ({level}, {idx}) over leaves from {first_leaf} was altered", first_leaf)
+            report.fail(
+                f"stored subtree ({level}, {idx}) over leaves from {first_leaf} was altered",
+                first_leaf,
+                first_leaf + (1 << level),
+            )
             return
 
 
@@ -119,8 +128,9 @@ def _check_checkpoints(
         if signed.tree_size > recomputed.size:
             report.fail(
                 f"a signed checkpoint covers {signed.tree_size} leaves but only {recomputed.size} are stored: "
-                f"leaves from {recomputed.size} were deleted",
-                recomputed.size,
+                f"a leaf between {good_size} and {signed.tree_size - 1} was deleted",
+                good_size,
+                signed.tree_size,
             )
             return
         if root(recomputed, signed.tree_size) != signed.root_hash:
@@ -128,6 +138,7 @@ def _check_checkpoints(
                 f"the entries no longer match the checkpoint signed at size {signed.tree_size}: "
                 f"a leaf between {good_size} and {signed.tree_size - 1} was altered",
                 good_size,
+                signed.tree_size,
             )
             return
         good_size = signed.tree_size

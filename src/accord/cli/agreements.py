@@ -10,6 +10,7 @@ from rich.table import Table
 
 from accord.cli.common import console, open_hub, parse_as, print_json, read_structured
 from accord.clock import utcnow
+from accord.errors import InvalidInput
 from accord.registry import agreements, lifecycle
 from accord.registry.specs import AgreementSpec
 
@@ -24,10 +25,13 @@ def create(
     """Draft an agreement from a file; refused with every reason if invalid."""
     spec = parse_as(AgreementSpec, read_structured(path), str(path))
     hub = open_hub()
-    with hub.transaction() as session:
-        agreement = agreements.create_draft(
-            session, hub.framework, spec, actor, utcnow(), hub.settings.consultation_weeks
-        )
+    try:
+        with hub.transaction() as session:
+            agreement = agreements.create_draft(
+                session, hub.framework, spec, actor, utcnow(), hub.settings.consultation_weeks
+            )
+    except InvalidInput as refused:
+        raise InvalidInput(f"{path}: {refused.detail}", refused.problems) from None
     console.print(f"drafted agreement {agreement.id}: {agreement.name}")
 
 

@@ -25,6 +25,7 @@ from accord.config import load_settings
 from accord.demo.seed import seed_agreements, seed_registry
 from accord.registry import credentials
 from accord.runtime import Hub
+from accord.services import audit
 
 DEMO_CLIENTS = ("accord-hub", "northshire-council", "brightwatt-energy", "dwp")
 
@@ -37,7 +38,8 @@ EXAMPLE_REQUESTS = [
             "dataset": "dwp-benefits",
             "purpose": "public_service_delivery:multiple_disadvantages",
             "fields": ["nino", "surname", "date_of_birth", "postcode", "benefit_type", "disability_indicator"],
-            "records": 120,
+            "records": 2,
+            "subjects": [{"nino": "JE123456A"}, {"nino": "SS654321B"}],
         },
     ),
     (
@@ -48,7 +50,8 @@ EXAMPLE_REQUESTS = [
             "dataset": "dwp-benefits",
             "purpose": "public_service_delivery:fuel_poverty",
             "fields": ["pension_credit_guarantee"],
-            "records": 5000,
+            "records": 1,
+            "subjects": [{"nino": "PP112233C"}],
         },
     ),
     (
@@ -59,6 +62,7 @@ EXAMPLE_REQUESTS = [
             "dataset": "dwp-benefits",
             "purpose": "public_service_delivery:fuel_poverty",
             "fields": ["pension_credit_guarantee", "nino"],
+            "subjects": [{"nino": "PP112233C"}],
         },
     ),
     (
@@ -92,6 +96,17 @@ EXAMPLE_REQUESTS = [
             "records": 25000,
         },
     ),
+    (
+        "northshire-council",
+        "Fraud pilot: a lead about Jordan, hidden from Jordan for 3 months (embargo)",
+        {
+            "action": "records.match",
+            "dataset": "dwp-benefits",
+            "purpose": "fraud",
+            "fields": ["surname", "postcode", "address_line_1"],
+            "subjects": [{"nino": "JE123456A"}],
+        },
+    ),
 ]
 
 
@@ -121,6 +136,7 @@ def demo(
     url = f"http://{settings.host}:{actual_port}"
     try:
         _run_examples(url, issued)
+        _audit(hub)
         _print_next_steps(url, issued["northshire-council"])
         if serve:
             console.print("\nServing - press Ctrl+C to stop.")
@@ -195,9 +211,19 @@ def _run_examples(url: str, issued: dict) -> None:  # noqa: ANN001
                 console.print(f"  permitted fields: {', '.join(decision['permitted_fields'])}", highlight=False)
 
 
+def _audit(hub: Hub) -> None:
+    console.rule("Audit log")
+    signed = audit.checkpoint_now(hub)
+    report = audit.verify_log(hub)
+    console.print(f"Signed checkpoint of {signed['tree_size']} entries (root {signed['root_hash']})")
+    console.print(f"Verification: {'passed' if report.ok else 'FAILED: ' + '; '.join(report.problems)}")
+
+
 def _print_next_steps(url: str, council) -> None:  # noqa: ANN001
     console.rule("Open")
     console.print(f"Public register:      {url}/register")
+    console.print(f"Who used my data:     {url}/citizen  (sign in as a synthetic person)")
+    console.print(f"Audit checkpoint:     {url}/audit/checkpoint")
     console.print(f"Register as JSON/CSV: {url}/register/agreements.json  {url}/register/agreements.csv")
     console.print(f"API documentation:    {url}/docs")
     console.print("\nTry the API as Northshire County Council (demo credentials, development only):")

@@ -10,6 +10,7 @@ import os
 import sys
 
 import typer
+from rich.markup import escape
 
 from accord.cli import agreements, audit, bodies, datasets, db, demo, register, retention, serve
 from accord.cli.common import err
@@ -37,7 +38,7 @@ def run() -> None:
     try:
         app(standalone_mode=True)
     except (AccordError, ConfigurationError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
@@ -46,7 +47,7 @@ def run() -> None:
     except Exception as exc:  # noqa: BLE001 - last resort: one line, not a traceback
         if os.environ.get("ACCORD_DEBUG") == "1":
             raise
-        err.print(f"[red]failed:[/red] {type(exc).__name__}: {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[red]failed:[/red] {type(exc).__name__}: {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)
 
 

@@ -42,12 +42,17 @@ def export(
     if out.parent and not out.parent.is_dir():
         raise InvalidInput(f"{out.parent}: no such directory")
     # Write to a temporary file first so a failure never leaves a half-written export.
-    fd, tmp = tempfile.mkstemp(dir=out.parent or Path("."), prefix=f".{out.name}.")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=out.parent or Path("."), prefix=f".{out.name}.")
+    except OSError as exc:
+        raise InvalidInput(f"{out}: cannot write in {out.parent} ({exc.strerror})") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
         os.replace(tmp, out)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, IsADirectoryError):
+            raise InvalidInput(f"{out}: is a directory; give a file name") from None
         raise
     console.print(f"wrote {len(entries)} agreements to {out}")

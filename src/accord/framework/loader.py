@@ -30,6 +30,7 @@ def load_framework(path: Path | None = None) -> Framework:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            where = ".".join(str(part) for part in error["loc"]) or "(top level)"
-            problems.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
+            message = error["msg"].removeprefix("Value error, ")
+            where = ".".join(str(part) for part in error["loc"])
+            problems.append(f"{where}: {message}" if where else message)
         raise ConfigurationError(f"framework file {path} is invalid", problems) from None

@@ -100,15 +100,18 @@ def add_comment(
     closes = agreement.consultation_closes_at
     if closes is not None and now >= closes:
         raise Conflict(f"the consultation on agreement '{agreement.id}' closed on {closes.date().isoformat()}")
+    author, organisation, comment = author.strip(), organisation.strip(), comment.strip()
     problems = []
-    if not author.strip():
+    if not author:
         problems.append("author: enter your name")
-    if not comment.strip():
+    if not comment:
         problems.append("comment: enter your comment")
     if len(comment) > 10_000:
         problems.append("comment: must be 10,000 characters or fewer")
-    if len(author) > 200 or len(organisation) > 200:
-        problems.append("author and organisation: must be 200 characters or fewer")
+    if len(author) > 200:
+        problems.append("author: must be 200 characters or fewer")
+    if len(organisation) > 200:
+        problems.append("organisation: must be 200 characters or fewer")
     if problems:
         raise InvalidInput("the comment cannot be accepted", problems)
     entry = ConsultationComment(

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from accord.errors import InvalidInput
 from accord.framework import Framework
 from accord.registry.agreements import PUBLIC_STATUSES, list_agreements, register_entry
+from accord.storage.models import Body
 
 CSV_COLUMNS = [
     "id", "name", "status", "gateway", "objective", "legal_power", "purpose", "benefits", "controllers",
@@ -33,6 +34,8 @@ def register_entries(
 ) -> list[dict]:
     if gateway and gateway not in framework.gateways:
         raise InvalidInput(f"gateway '{gateway}' is not one of {', '.join(framework.gateways)}")
+    if body and session.get(Body, body) is None:
+        raise InvalidInput(f"no body '{body}' is registered")
     if status and status not in PUBLIC_STATUSES:
         raise InvalidInput(f"status '{status}' is not one of {', '.join(PUBLIC_STATUSES)}")
     agreements = list_agreements(session, body=body or None, gateway=gateway or None, statuses=PUBLIC_STATUSES)
@@ -42,13 +45,20 @@ def register_entries(
     return entries
 
 
+def _cell(value: object) -> object:
+    """Neutralise spreadsheet formulas: a public CSV must not run code when opened (OWASP CSV injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def to_csv(entries: list[dict]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for entry in entries:
         power = entry["legal_power"]
-        writer.writerow(
+        row = (
             {
                 **{k: entry[k] for k in CSV_COLUMNS if k in entry and not isinstance(entry[k], list | dict)},
                 "gateway": power["gateway"],
@@ -63,4 +73,5 @@ def to_csv(entries: list[dict]) -> str:
                 "review_date": entry["review_date"] or "",
             }
         )
+        writer.writerow({key: _cell(value) for key, value in row.items()})
     return out.getvalue()

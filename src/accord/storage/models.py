@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     JSON,
     LargeBinary,
     Boolean,
@@ -18,7 +19,6 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -27,6 +27,11 @@ from accord.storage.types import UTCDateTime
 
 class Base(DeclarativeBase):
     pass
+
+
+# 64-bit on PostgreSQL; plain INTEGER on SQLite, where it is already 64-bit and
+# only INTEGER PRIMARY KEY is an auto-incrementing rowid.
+Int64 = BigInteger().with_variant(Integer, "sqlite")
 
 
 class Body(Base):
@@ -206,7 +211,7 @@ class DecisionRecord(Base):
 
     __tablename__ = "decisions"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(Int64, primary_key=True, autoincrement=True)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     request_id: Mapped[str] = mapped_column(String(128))
     body_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -237,8 +242,8 @@ class IdempotencyKey(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     response_body: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-    __table_args__ = (UniqueConstraint("client_id", "key"),)
+    # (client_id, key) is the primary key, so already unique; a separate UNIQUE
+    # constraint is dropped by PostgreSQL at CREATE TABLE and showed as schema drift.
 
 
 # ---------------------------------------------------------------- audit log
@@ -253,8 +258,8 @@ class AuditEntry(Base):
 
     __tablename__ = "audit_entries"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    leaf_index: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True)
+    id: Mapped[int] = mapped_column(Int64, primary_key=True, autoincrement=True)
+    leaf_index: Mapped[int | None] = mapped_column(Int64, nullable=True, unique=True)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     kind: Mapped[str] = mapped_column(String(64))
     body_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
@@ -271,7 +276,7 @@ class AuditSubject(Base):
 
     __tablename__ = "audit_subjects"
 
-    entry_id: Mapped[int] = mapped_column(ForeignKey("audit_entries.id"), primary_key=True)
+    entry_id: Mapped[int] = mapped_column(Int64, ForeignKey("audit_entries.id"), primary_key=True)
     person_key: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
 
 
@@ -281,7 +286,7 @@ class AuditNode(Base):
     __tablename__ = "audit_nodes"
 
     level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    idx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(Int64, primary_key=True, autoincrement=False)
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
@@ -291,7 +296,7 @@ class AuditHead(Base):
     __tablename__ = "audit_head"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    tree_size: Mapped[int] = mapped_column(Integer)
+    tree_size: Mapped[int] = mapped_column(Int64)
     root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -302,7 +307,7 @@ class AuditCheckpoint(Base):
     __tablename__ = "audit_checkpoints"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    tree_size: Mapped[int] = mapped_column(Integer, index=True)
+    tree_size: Mapped[int] = mapped_column(Int64, index=True)
     root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     note: Mapped[str] = mapped_column(Text)

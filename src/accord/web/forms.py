@@ -67,6 +67,13 @@ class CommentForm:
         return errors
 
 
+# Key for an error about the page as a whole (e.g. the consultation has closed): no field to link to.
+PAGE = "page"
+
+
 def error_list(errors: dict[str, str]) -> list[dict[str, str]]:
     """govukErrorSummary items, each linking to its field (the field's id is its name)."""
-    return [{"text": message, "href": f"#{name}"} for name, message in errors.items()]
+    return [
+        {"text": message} if name == PAGE else {"text": message, "href": f"#{name}"}
+        for name, message in errors.items()
+    ]

@@ -175,7 +175,12 @@ def _legal_power(entry: dict, framework: Framework) -> Section:
     power = entry["legal_power"]
     gateway = framework.gateway(power["gateway"])
     objective = power["objective"]
-    objective_title = gateway.objectives[objective].title if gateway and objective in gateway.objectives else objective
+    if gateway and objective in gateway.objectives:
+        objective_title: Value = gateway.objectives[objective].title
+    elif gateway and not gateway.objectives:
+        objective_title = "Not applicable: this gateway has no list of objectives"
+    else:
+        objective_title = objective
     purpose_iri = power.get("dpv_purpose")
     return Section(
         "Legal power",
@@ -209,6 +214,7 @@ def _data(entry: dict, names: Names) -> Section:
 
 def _handling(entry: dict) -> Section:
     limits = entry["limits"]
+    on_excess = limits["on_excess_fields"]
     excess = {
         "minimise": "Removed: only the fields in this agreement are released",
         "deny": "Refused: the whole request is denied",
@@ -216,7 +222,7 @@ def _handling(entry: dict) -> Section:
     rows: list[tuple[str, Value]] = [
         ("Sharing method", entry["sharing_method"]),
         ("Retention", duration(entry["retention"])),
-        ("Requests for fields outside the agreement", excess.get(limits["on_excess_fields"], limits["on_excess_fields"])),
+        ("Requests for fields outside the agreement", excess.get(on_excess, on_excess)),
         ("Most records per request", _number(limits["max_records_per_request"])),
         ("Most requests per day", _number(limits["max_requests_per_day"])),
     ]
@@ -259,6 +265,7 @@ def history_rows(entry: dict) -> list[list[dict]]:
     """Status history as govukTable rows, oldest first, as the register records it."""
     rows = []
     for event in entry["history"]:
-        change = status_label(event["to"]) if not event["from"] else f"{status_label(event['from'])} to {status_label(event['to'])}"
+        to = status_label(event["to"])
+        change = f"{status_label(event['from'])} to {to}" if event["from"] else to
         rows.append([{"text": long_date(event["at"])}, {"text": change}, {"text": event["reason"] or ""}])
     return rows

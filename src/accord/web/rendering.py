@@ -65,7 +65,9 @@ class Pages:
         self.env = env
         self.service_name = service_name
 
-    def render(self, template: str, *, status: int = 200, headers: dict | None = None, **context: object) -> HTMLResponse:
+    def render(
+        self, template: str, *, status: int = 200, headers: dict | None = None, **context: object
+    ) -> HTMLResponse:
         html = self.env.get_template(template).render(service_name=self.service_name, **context)
         return HTMLResponse(html, status_code=status, headers=headers)
 

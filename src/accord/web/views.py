@@ -24,7 +24,7 @@ from accord.registry.register import register_entries
 from accord.runtime import Hub
 from accord.storage.models import Agreement, Dataset
 from accord.web import csrf, present, rendering
-from accord.web.forms import MAX_COMMENT, CommentForm, RegisterFilters, error_list
+from accord.web.forms import MAX_COMMENT, PAGE, CommentForm, RegisterFilters, error_list
 
 router = APIRouter(include_in_schema=False)
 
@@ -65,7 +65,13 @@ def _body_names(session: Session) -> dict[str, str]:
 
 
 def _published(session: Session, agreement_id: str) -> Agreement | None:
-    """The agreement if the public may see it; drafts are as absent as unknown ids."""
+    """The agreement if the public may see it; drafts are as absent as unknown ids.
+
+    An id no agreement could have (too long for the column, or with control
+    characters, which PostgreSQL refuses outright) is simply not found.
+    """
+    if len(agreement_id) > 64 or not agreement_id.isprintable():
+        return None
     try:
         agreement = agreements.get_agreement(session, agreement_id)
     except NotFound:
@@ -103,13 +109,20 @@ def register_index() -> RedirectResponse:
 
 
 @router.get("/register", response_class=HTMLResponse)
-def register(request: Request, body: str | None = None, gateway: str | None = None, status: str | None = None) -> HTMLResponse:
+def register(
+    request: Request, body: str | None = None, gateway: str | None = None, status: str | None = None
+) -> HTMLResponse:
     hub = _hub(request)
     filters = RegisterFilters.from_query(body, gateway, status)
     with hub.transaction() as session:
         names = _body_names(session)
         errors = filters.errors(set(names), set(hub.framework.gateways))
-        entries = [] if errors else _entries(session, hub, filters, errors)
+        entries: list[dict] = []
+        if not errors:
+            try:
+                entries = register_entries(session, hub.framework, utcnow().date(), **filters.query())
+            except InvalidInput as refused:  # the domain stays the authority on what may be filtered
+                errors = {PAGE: _sentence(refused.detail)}
     return _pages(request).render(
         "register.html",
         status=400 if errors else 200,
@@ -124,15 +137,6 @@ def register(request: Request, body: str | None = None, gateway: str | None = No
         downloads=_downloads(filters),
         agreement_url=agreement_url,
     )
-
-
-def _entries(session: Session, hub: Hub, filters: RegisterFilters, errors: dict[str, str]) -> list[dict]:
-    """The filtered register; a filter the domain refuses becomes a page error, not a 500."""
-    try:
-        return register_entries(session, hub.framework, utcnow().date(), **filters.query())
-    except InvalidInput as refused:
-        errors["gateway" if "gateway" in refused.detail else "status"] = refused.detail.capitalize()
-        return []
 
 
 def _filter_selects(hub: Hub, names: dict[str, str], filters: RegisterFilters, errors: dict[str, str]) -> list[dict]:
@@ -269,7 +273,7 @@ def post_comment(
         except InvalidInput as refused:
             errors = {"comment": _sentence("; ".join(refused.problems) or refused.detail)}
         except Conflict as refused:
-            errors, status = {"comment": _sentence(refused.detail)}, 409
+            errors, status = {PAGE: _sentence(refused.detail)}, 409
         else:
             if not stored:
                 return _not_found(request)

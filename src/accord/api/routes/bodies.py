@@ -51,7 +51,15 @@ def create_client(
             "note": "The secret is shown once; Accord stores only its hash.",
         }
 
-    return run_write(hub, caller, idempotency_key, request, {"body_id": body_id}, work)
+    def without_secret(body: dict) -> dict:
+        return {
+            **body,
+            "client_secret": None,
+            "note": "This client was already created by an earlier request with the same Idempotency-Key. "
+            "Its secret was shown once and is not stored; rotate the client to get a new one.",
+        }
+
+    return run_write(hub, caller, idempotency_key, request, {"body_id": body_id}, work, redact=without_secret)
 
 
 def _own_client_or_admin(session, caller, client_id: str) -> None:  # noqa: ANN001

@@ -47,7 +47,7 @@ def register_agreement(hub: HubDep, agreement_id: str) -> dict:
     with hub.transaction() as session:
         agreement = agreements.get_agreement(session, agreement_id)
         if agreement.status not in agreements.PUBLIC_STATUSES:
-            raise NotFound(f"no published agreement '{agreement_id}' exists")
+            raise NotFound(f"no agreement '{agreement_id}' exists")  # as for an unknown id: drafts are private
         return agreements.register_entry(agreement, hub.framework, utcnow().date())
 
 
@@ -67,6 +67,8 @@ class CommentRequest(BaseModel):
 def comment(hub: HubDep, agreement_id: str, body: CommentRequest) -> dict:
     with hub.transaction() as session:
         agreement = agreements.get_agreement(session, agreement_id)
+        if agreement.status not in agreements.PUBLIC_STATUSES:  # a draft is private: do not confirm it exists
+            raise NotFound(f"no agreement '{agreement_id}' exists")
         entry = lifecycle.add_comment(
             session, agreement, author=body.author, organisation=body.organisation, comment=body.comment, now=utcnow()
         )

@@ -64,7 +64,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('decisions',
-    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('decided_at', accord.storage.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('request_id', sa.String(length=128), nullable=False),
     sa.Column('body_id', sa.String(length=64), nullable=False),

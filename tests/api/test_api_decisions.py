@@ -1,0 +1,127 @@
+"""POST /v1/decisions: every request decided, minimised, and recorded once with its request id."""
+
+from __future__ import annotations
+
+from api_support import Api
+
+from accord.storage.models import DecisionRecord
+
+OFFICER = "J Smith, early help team"
+SUPPORTING_FAMILIES = {
+    "action": "dataset.read",
+    "dataset": "dwp-benefits",
+    "purpose": "public_service_delivery:multiple_disadvantages",
+    "fields": ["nino", "surname", "postcode", "benefit_type", "disability_indicator"],
+    "records": 120,
+}
+DEBT_PILOT = {  # in public consultation: not yet live
+    "action": "records.match",
+    "dataset": "hmrc-paye",
+    "purpose": "debt",
+    "fields": ["nino", "annual_pay"],
+}
+
+
+def _decide(api: Api, payload: dict, who: str = "council", **headers: str):  # noqa: ANN202
+    return api.client.post("/v1/decisions", json=payload, headers=api.auth(who, X_Accord_Officer=OFFICER, **headers))
+
+
+def test_officer_header_is_required(api: Api) -> None:
+    headers = api.auth("council")
+    before = api.counts()
+    response = api.client.post("/v1/decisions", json=SUPPORTING_FAMILIES, headers=headers)
+    api.problem(response, 422, "X-Accord-Officer")
+    for blank in ("   ", "tab\there"):
+        blank_officer = {**headers, "X-Accord-Officer": blank}
+        response = api.client.post("/v1/decisions", json=SUPPORTING_FAMILIES, headers=blank_officer)
+        api.problem(response, 422, "X-Accord-Officer")
+    assert api.counts() == before
+
+
+def test_an_allowed_request_is_minimised_and_recorded(api: Api) -> None:
+    response = _decide(api, SUPPORTING_FAMILIES, X_Request_Id="req-allow-1")
+    assert response.status_code == 200, response.text
+    decision = response.json()
+    assert decision["allowed"] is True and decision["decision"] == "allow"
+    assert decision["agreement_id"] == "supporting-families-northshire"
+    assert decision["permitted_fields"] == ["nino", "surname", "postcode", "benefit_type"]
+    assert decision["removed_fields"] == ["disability_indicator"]
+    assert decision["request_id"] == "req-allow-1"
+    assert response.headers["x-request-id"] == "req-allow-1"
+
+    (row,) = api.rows(DecisionRecord)
+    assert row.id == decision["decision_id"]
+    assert (row.body_id, row.officer, row.request_id, row.allowed) == (
+        "northshire-council",
+        OFFICER,
+        "req-allow-1",
+        True,
+    )
+    assert row.client_id == api.secret("council").client_id
+    assert row.agreement_id == "supporting-families-northshire"
+    assert row.fields_requested == SUPPORTING_FAMILIES["fields"]
+    assert row.fields_permitted == decision["permitted_fields"]
+    assert row.records == 120
+
+
+def test_a_denied_request_says_why_and_is_recorded(api: Api) -> None:
+    response = _decide(api, DEBT_PILOT, X_Request_Id="req-deny-1")
+    assert response.status_code == 200, response.text
+    decision = response.json()
+    assert decision["allowed"] is False and decision["decision"] == "deny"
+    assert decision["permitted_fields"] == []
+    assert decision["reasons"] and any("consultation" in r for r in decision["reasons"]), decision["reasons"]
+    (row,) = api.rows(DecisionRecord)
+    assert (row.body_id, row.officer, row.request_id, row.allowed) == (
+        "northshire-council",
+        OFFICER,
+        "req-deny-1",
+        False,
+    )
+    assert row.reasons == decision["reasons"]
+
+
+def test_unknown_dataset_or_agreement_is_a_recorded_denial(api: Api) -> None:
+    """Every decision is evidence, even about things that do not exist: 200 deny, one row each."""
+    api.auth("council")
+    before = api.counts()
+    unknown_dataset = {**SUPPORTING_FAMILIES, "dataset": "no-such-dataset"}
+    unknown_agreement = {**SUPPORTING_FAMILIES, "agreement": "no-such-agreement"}
+    unknown_action = {**SUPPORTING_FAMILIES, "action": "dataset.delete"}
+    for payload, says in (
+        (unknown_dataset, "no-such-dataset"),
+        (unknown_agreement, "not the agreement named in the request"),
+        (unknown_action, "dataset.delete"),
+    ):
+        decision = _decide(api, payload).json()
+        assert decision["allowed"] is False
+        assert any(says in reason for reason in decision["reasons"]), decision["reasons"]
+    after = api.counts()
+    assert after.pop("decisions") == before.pop("decisions") + 3
+    assert after.pop("audit_entries") == before.pop("audit_entries") + 3
+
+    def not_audit(counts: dict) -> dict:
+        return {table: n for table, n in counts.items() if not table.startswith("audit_")}
+
+    assert not_audit(after) == not_audit(before)
+
+
+def test_each_call_writes_exactly_one_row(api: Api) -> None:
+    for n in range(3):
+        _decide(api, SUPPORTING_FAMILIES, X_Request_Id=f"req-{n}")
+    _decide(api, DEBT_PILOT, who="energy", X_Request_Id="req-energy")
+    rows = api.rows(DecisionRecord)
+    assert sorted(r.request_id for r in rows) == ["req-0", "req-1", "req-2", "req-energy"]
+    assert {r.request_id: r.body_id for r in rows}["req-energy"] == "brightwatt-energy"
+
+
+def test_an_invalid_request_id_is_replaced_and_the_generated_one_stored(api: Api) -> None:
+    for given in ("has spaces", "x" * 129, "semi;colon", ""):
+        response = _decide(api, SUPPORTING_FAMILIES, X_Request_Id=given)
+        assert response.status_code == 200
+        generated = response.headers["x-request-id"]
+        assert generated != given and len(generated) >= 16
+        assert response.json()["request_id"] == generated
+    stored = [r.request_id for r in api.rows(DecisionRecord)]
+    assert len(stored) == 4 and len(set(stored)) == 4
+    assert not {"has spaces", "semi;colon", ""} & set(stored)
