@@ -57,6 +57,26 @@ class Settings(BaseSettings):
         60, gt=0, le=86400, description="How often the server signs a new checkpoint when the log has grown."
     )
 
+    identity_provider: Literal["development", "oidc"] = Field(
+        "development",
+        description="How citizens sign in: the built-in development identity provider (synthetic people; "
+        "refused in production) or an OpenID Connect provider.",
+    )
+    oidc_issuer: str | None = Field(
+        None, description="OpenID Connect issuer URL; its /.well-known/openid-configuration is read at sign-in."
+    )
+    oidc_client_id: str | None = Field(None, description="Client id registered with the OpenID Connect provider.")
+    oidc_client_secret: SecretStr | None = Field(None, description="Client secret for the OpenID Connect provider.")
+    oidc_scopes: str = Field("openid", description="Scopes asked of the OpenID Connect provider.")
+    oidc_identifier_claim: str = Field(
+        "nino",
+        description="The claim in the provider's userinfo that holds the citizen's identifier.",
+    )
+    oidc_identifier_scheme: str = Field(
+        "nino", description="What that identifier is; person keys are derived from '<scheme>:<identifier>'."
+    )
+    citizen_session_minutes: int = Field(30, ge=5, le=720, description="How long a citizen stays signed in.")
+
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> "Settings":
         secret = self.secret_key.get_secret_value()
@@ -64,6 +84,10 @@ class Settings(BaseSettings):
             raise ValueError("ACCORD_SECRET_KEY must be at least 32 characters")
         if self.environment == "production" and secret == DEVELOPMENT_SECRET:
             raise ValueError("ACCORD_SECRET_KEY must be set to a real secret in production")
+        if self.environment == "production" and self.identity_provider == "development":
+            raise ValueError("ACCORD_IDENTITY_PROVIDER=development signs anyone in as anyone; use oidc in production")
+        if self.identity_provider == "oidc" and not (self.oidc_issuer and self.oidc_client_id):
+            raise ValueError("ACCORD_IDENTITY_PROVIDER=oidc needs ACCORD_OIDC_ISSUER and ACCORD_OIDC_CLIENT_ID")
         return self
 
     @property

@@ -23,7 +23,7 @@ from accord.registry.bodies import list_bodies
 from accord.registry.register import register_entries
 from accord.runtime import Hub
 from accord.storage.models import Agreement, Dataset
-from accord.web import csrf, present, rendering
+from accord.web import citizen, csrf, present, rendering
 from accord.web.forms import MAX_COMMENT, PAGE, CommentForm, RegisterFilters, error_list
 
 router = APIRouter(include_in_schema=False)
@@ -34,6 +34,7 @@ def install(app: FastAPI) -> None:
     app.state.pages = rendering.Pages(rendering.environment())
     app.state.csrf = csrf.CsrfGuard(app.state.hub.settings.secret_key.get_secret_value())
     app.include_router(router)
+    citizen.install(app)
     rendering.mount_assets(app)
 
 
