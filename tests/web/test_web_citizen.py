@@ -80,7 +80,7 @@ def test_a_person_sees_their_own_accesses_with_who_why_and_what(logged: Site) ->
     assert "Identifying and supporting individuals or households who face multiple disadvantages" in page.text
     assert 'href="/register/agreements/supporting-families-northshire"' in page.text
     # only the fields actually shared: the special-category field was minimised away
-    assert "nino, surname" in page.text and "disability indicator" not in page.text
+    assert "National Insurance number, surname" in page.text and "disability indicator" not in page.text
     data = logged.client.get("/citizen/accesses.json").json()
     assert data["count"] == 1
     [entry] = data["accesses"]

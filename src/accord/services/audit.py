@@ -16,6 +16,7 @@ from accord.audit.verify import Report, verify
 from accord.clock import utcnow
 from accord.errors import InvalidInput, NotFound
 from accord.runtime import Hub
+from accord.services import retention
 
 log = logging.getLogger("accord.audit")
 
@@ -123,8 +124,12 @@ def verify_log(hub: Hub, extra_notes: list[str] | None = None) -> Report:
         return verify(session, hub.signing_key.public_key(), hub.settings.audit_origin, extra_notes)
 
 
+RETENTION_EVERY_SECONDS = 3600.0
+
+
 class AuditWorker:
-    """Integrates new entries often and signs a checkpoint now and then, in the server process."""
+    """In the server process: integrates new entries often, signs a checkpoint now and then,
+    and runs retention hourly (deleting expired personal payloads, each deletion logged)."""
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
@@ -141,8 +146,14 @@ class AuditWorker:
     def _run(self) -> None:
         settings = self.hub.settings
         since_checkpoint = 0.0
+        since_retention = RETENTION_EVERY_SECONDS  # run once soon after start
         while not self._stop.wait(settings.audit_integrate_seconds):
             try:
+                since_retention += settings.audit_integrate_seconds
+                if since_retention >= RETENTION_EVERY_SECONDS:
+                    since_retention = 0.0
+                    with self.hub.transaction() as session:
+                        retention.run(session, utcnow())
                 integrate_now(self.hub)
                 since_checkpoint += settings.audit_integrate_seconds
                 if since_checkpoint >= settings.audit_checkpoint_seconds:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from accord.audit.log import entries_about
 from accord.runtime import Hub
-from accord.storage.models import Agreement, Body
+from accord.storage.models import Agreement, Body, DatasetField
 
 DEMO_CITIZENS = Path(__file__).resolve().parent.parent / "demo" / "citizens.yaml"
 
@@ -33,6 +33,13 @@ def accesses(hub: Hub, person_key: str, now: datetime) -> list[dict]:
         entries = entries_about(session, person_key, now=now)
         bodies = dict(session.execute(select(Body.id, Body.name)).all())
         agreements = dict(session.execute(select(Agreement.id, Agreement.name)).all())
+        labels = {
+            (dataset_id, name): description
+            for dataset_id, name, description in session.execute(
+                select(DatasetField.dataset_id, DatasetField.name, DatasetField.description)
+            )
+            if description
+        }
     framework = hub.framework
     shown = []
     for entry in entries:
@@ -54,6 +61,9 @@ def accesses(hub: Hub, person_key: str, now: datetime) -> list[dict]:
                 "agreement": agreements.get(entry.get("agreement_id"), entry.get("agreement_id")),
                 "dataset_id": entry.get("dataset_id"),
                 "fields": entry.get("fields", []),
+                "field_labels": [
+                    labels.get((entry.get("dataset_id"), f), f.replace("_", " ")) for f in entry.get("fields", [])
+                ],
                 "outcome": entry.get("outcome"),
                 "shared": entry.get("outcome") == "allow",
                 "leaf_index": entry.get("leaf_index"),
