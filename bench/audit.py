@@ -122,6 +122,26 @@ def machine() -> dict:
     }
 
 
+def source_state() -> dict:
+    """The commit measured, and which files under src/ differ from it (the benchmark measures the working tree)."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "src" / "accord").rglob("*.py")):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return {
+        "commit": git("rev-parse", "HEAD").strip() or None,
+        "src_changes": [line[3:] for line in git("status", "--porcelain", "src").splitlines() if line.strip()],
+        "src_digest": digest.hexdigest()[:16],
+    }
+
+
 def open_hub(data_dir: Path, database_url: str | None = None) -> Hub:
     overrides: dict = {"data_dir": data_dir, "environment": "test"}
     if database_url:
@@ -384,14 +404,36 @@ def integrate_throughput(hub: Hub, pool: list[AuditRecord], count: int) -> dict:
     return {"entries": count, "seconds": round(elapsed, 3), "per_second": round(count / elapsed, 1)}
 
 
+def fsync_probe(tmp: Path, seconds: float = 1.0) -> dict:
+    """Latency of write(4 KiB) + fdatasync on the temp file system: the price of one durable commit."""
+    path = tmp / "fsync-probe"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    block = os.urandom(4096)
+    times = []
+    try:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            t0 = time.perf_counter()
+            os.pwrite(fd, block, (len(times) % 256) * 4096)
+            os.fdatasync(fd)
+            times.append(time.perf_counter() - t0)
+    finally:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+    return summary_ms(times)
+
+
 def bench_sqlite_appends(args: argparse.Namespace, tmp: Path, pool: list[AuditRecord]) -> dict:
     payloads = [canonical(r) for r in pool]
+    probe = fsync_probe(tmp)
+    say(f"  fsync probe (4 KiB write + fdatasync): {fmt_ms(probe)}")
     out: dict = {
         "what": "commits/s of one append per committed transaction (hub.transaction + log.append), "
         "with the sequencer integrating every audit_integrate_seconds in a background thread; "
         "baseline: plain sqlite3, one INSERT + COMMIT per row of the same payloads, same PRAGMAs",
         "payload_bytes_mean": round(statistics.fmean(len(p.encode()) for p in payloads)),
         "subjects_per_entry_mean": round(statistics.fmean(len(r.subjects) for r in pool), 2),
+        "fsync_probe_before": probe,
         "runs": [],
     }
     for sync in args.sync:
@@ -423,6 +465,8 @@ def bench_sqlite_appends(args: argparse.Namespace, tmp: Path, pool: list[AuditRe
         hub.close()
         shutil.rmtree(hub_dir, ignore_errors=True)
 
+    out["fsync_probe_after"] = fsync_probe(tmp)
+    say(f"  fsync probe again: {fmt_ms(out['fsync_probe_after'])}")
     hub_dir = tmp / "integrate"
     hub = open_hub(hub_dir)
     out["integrate"] = integrate_throughput(hub, pool, args.integrate_count)
@@ -801,6 +845,7 @@ def main(argv: list[str] | None = None) -> int:
         "mode": "quick" if quick else "full",
         "date": started.isoformat(timespec="seconds"),
         "machine": info,
+        "source": source_state(),
         "parameters": {
             "threads": args.threads,
             "seconds": args.seconds,
@@ -828,6 +873,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     results["total_seconds"] = round(time.perf_counter() - t_all, 1)
+    results["source_at_end"] = source_state()
+    if results["source_at_end"]["src_digest"] != results["source"]["src_digest"]:
+        results["warning"] = "src/ changed while the benchmark ran; the figures may mix versions: run it again"
+        say(f"\nWARNING: {results['warning']}")
     results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["targets"] = targets(results)
 

@@ -252,8 +252,16 @@ def test_the_signing_key_is_created_private_and_then_reused(tmp_path: Path) -> N
         second.close()
 
 
+# Production refuses the development identity provider, so these settings name an OIDC one.
+PRODUCTION_SIGN_IN = {
+    "identity_provider": "oidc",
+    "oidc_issuer": "https://identity.example",
+    "oidc_client_id": "accord",
+}
+
+
 def test_production_refuses_to_create_a_missing_key(tmp_path: Path) -> None:
-    hub = hub_at(tmp_path, environment="production", secret_key="x" * 40)
+    hub = hub_at(tmp_path, environment="production", secret_key="x" * 40, **PRODUCTION_SIGN_IN)
     try:
         with pytest.raises(ConfigurationError, match="audit-ed25519.pem does not exist"):
             hub.signing_key  # noqa: B018
@@ -269,7 +277,7 @@ def test_production_uses_an_existing_key(tmp_path: Path) -> None:
     path.write_bytes(
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
-    hub = hub_at(tmp_path, environment="production", secret_key="x" * 40, audit_key_file=path)
+    hub = hub_at(tmp_path, environment="production", secret_key="x" * 40, audit_key_file=path, **PRODUCTION_SIGN_IN)
     try:
         assert raw_public(hub.signing_key) == raw_public(key)
     finally:

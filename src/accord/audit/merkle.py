@@ -61,12 +61,30 @@ def _fold(keys: Sequence[Key], hashes: dict[Key, bytes]) -> bytes:
 
 
 def _roots_of(source: NodeSource, ranges: Sequence[Range]) -> list[bytes]:
+    """The root of each leaf range, from one batch of node lookups."""
     needed = {key for start, end in ranges for key in decompose(start, end)}
     hashes = source.nodes(needed) if needed else {}
     missing = needed - hashes.keys()
     if missing:
         raise LookupError(f"the node store lacks {len(missing)} subtree hashes, e.g. {min(missing)}")
     return [_fold(decompose(start, end), hashes) for start, end in ranges]
+
+
+def inclusion_with_root(source: NodeSource, index: int, size: int) -> tuple[bytes, list[bytes], bytes]:
+    """(leaf hash, inclusion proof, root) for one leaf, in a single batch of lookups."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf {index} is not in a tree of size {size}")
+    roots = _roots_of(source, [(index, index + 1), (0, size), *_path_ranges(index, size)])
+    return roots[0], roots[2:], roots[1]
+
+
+def consistency_with_roots(source: NodeSource, first: int, second: int) -> tuple[bytes, bytes, list[bytes]]:
+    """(first root, second root, consistency proof), in a single batch of lookups."""
+    if not 0 < first <= second:
+        raise ValueError(f"no consistency proof from size {first} to size {second}")
+    ranges = [] if first == second else _consistency_ranges(first, second)
+    roots = _roots_of(source, [(0, first), (0, second), *ranges])
+    return roots[0], roots[1], roots[2:]
 
 
 def root(source: NodeSource, size: int) -> bytes:

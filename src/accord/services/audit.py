@@ -80,10 +80,7 @@ def inclusion(hub: Hub, leaf_index: int, tree_size: int | None = None) -> dict:
         size = _tree_size(session, tree_size)
         if not 0 <= leaf_index < size:
             raise NotFound(f"leaf {leaf_index} is not in the log of size {size}")
-        nodes = SqlNodes(session)
-        leaf = nodes.nodes([(0, leaf_index)])[(0, leaf_index)]
-        proof = merkle.inclusion_proof(nodes, leaf_index, size)
-        root = merkle.root(nodes, size)
+        leaf, proof, root = merkle.inclusion_with_root(SqlNodes(session), leaf_index, size)
     return {
         "leaf_index": leaf_index,
         "tree_size": size,
@@ -98,9 +95,7 @@ def consistency(hub: Hub, first: int, second: int | None = None) -> dict:
         second = _tree_size(session, second)
         if not 1 <= first <= second:
             raise InvalidInput(f"first must be between 1 and {second}")
-        nodes = SqlNodes(session)
-        proof = merkle.consistency_proof(nodes, first, second)
-        first_root, second_root = merkle.root(nodes, first), merkle.root(nodes, second)
+        first_root, second_root, proof = merkle.consistency_with_roots(SqlNodes(session), first, second)
     return {
         "first": first,
         "second": second,

@@ -289,6 +289,9 @@ class AuditNode(Base):
     idx: Mapped[int] = mapped_column(Int64, primary_key=True, autoincrement=False)
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
+    # On SQLite, rows live in the primary-key B-tree itself: a proof's lookups are one seek each.
+    __table_args__ = {"sqlite_with_rowid": False}
+
 
 class AuditHead(Base):
     """The integrated tree's size and root; its single row is the sequencer's lock."""

@@ -65,7 +65,8 @@ def upgrade() -> None:
     sa.Column('level', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('idx', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
     sa.Column('hash', sa.LargeBinary(length=32), nullable=False),
-    sa.PrimaryKeyConstraint('level', 'idx')
+    sa.PrimaryKeyConstraint('level', 'idx'),
+    sqlite_with_rowid=False
     )
     op.create_table('audit_subjects',
     sa.Column('entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
