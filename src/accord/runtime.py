@@ -18,6 +18,7 @@ from accord.framework import Framework, load_framework
 from accord.privacy.pseudonymise import AUDIT_SUBJECTS, derive_key, person_key
 from accord.storage import migrate
 from accord.storage.engine import engine_for, session_factory, transaction
+from accord.storage.group_commit import GroupCommitter
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Hub:
     sessions: sessionmaker[Session]
     _signing_key: Ed25519PrivateKey | None = field(default=None, repr=False)
     _subject_key: bytes | None = field(default=None, repr=False)
+    _group_commit: GroupCommitter | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, settings: Settings, *, upgrade: bool = True) -> "Hub":
@@ -59,5 +61,14 @@ class Hub:
             self._subject_key = derive_key(self.settings.secret_key.get_secret_value(), AUDIT_SUBJECTS)
         return person_key(self._subject_key, scheme, identifier)
 
+    @property
+    def group_commit(self) -> GroupCommitter:
+        """The process's group-commit writer; API writes go through it."""
+        if self._group_commit is None:
+            self._group_commit = GroupCommitter(self.sessions)
+        return self._group_commit
+
     def close(self) -> None:
+        if self._group_commit is not None:
+            self._group_commit.close()
         self.engine.dispose()

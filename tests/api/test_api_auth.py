@@ -26,11 +26,13 @@ PUBLIC_EXACT = {"/", "/oauth/token", "/framework", "/health", "/openapi.json", "
 
 def is_public(path: str) -> bool:
     """The public register (JSON, CSV and HTML pages), the token endpoint, the docs, health,
-    and the audit log's public face (signed checkpoint, public key, proofs) under /audit/."""
+    and the audit log's public face (signed checkpoint, public key, proofs) under /audit/.
+    The citizen pages under /citizen use the citizen's sign-in session, not bearer
+    tokens; tests/web/test_web_citizen.py checks they show nothing without it."""
     return (
         path in PUBLIC_EXACT
-        or path == "/register"
-        or path.startswith(("/register/", "/register.", "/audit/"))
+        or path in ("/register", "/citizen")
+        or path.startswith(("/register/", "/register.", "/audit/", "/citizen/"))
         or path == "/docs"
         or path.startswith("/docs/")
     )
@@ -131,8 +133,8 @@ def test_public_endpoints_answer_without_credentials(sqlite_api: Api) -> None:
     """
     failures = {}
     for method, path in sorted(operations(sqlite_api.client.app)):
-        if not is_public(path) or path == "/oauth/token":
-            continue
+        if not is_public(path) or path in ("/oauth/token", "/citizen/accesses.json"):
+            continue  # the token endpoint checks credentials; the citizen's list needs their sign-in
         response = _probe(sqlite_api.client, method, path)
         if response.status_code == 401 or response.status_code >= 500:
             failures[f"{method} {path}"] = response.status_code

@@ -59,13 +59,21 @@ def run_write(hub, caller, key: str | None, request, payload: object, work, reda
     from accord.errors import Conflict
 
     print_ = fingerprint(request.method, request.url.path, payload)
+
+    def unit(session):  # noqa: ANN001, ANN202 - one transaction: replay check, the write, the replay record
+        replayed = replay(session, caller.client_id, key, print_)
+        if replayed is not None:
+            return replayed, None, None
+        status, body = work(session)
+        remember(session, caller.client_id, key, print_, status, redact(body) if redact else body, utcnow())
+        return None, status, body
+
     try:
-        with hub.transaction() as session:
-            replayed = replay(session, caller.client_id, key, print_)
-            if replayed is not None:
-                return replayed
-            status, body = work(session)
-            remember(session, caller.client_id, key, print_, status, redact(body) if redact else body, utcnow())
+        # Group commit: concurrent writes share one transaction and one commit; each
+        # request is answered only after the commit that holds its write.
+        replayed, status, body = hub.group_commit.run(unit)
+        if replayed is not None:
+            return replayed
     except IntegrityError:
         if key:
             raise Conflict(f"a request with Idempotency-Key '{key}' is already being processed; retry") from None
