@@ -150,3 +150,12 @@ def test_production_refuses_the_development_identity_provider(tmp_path) -> None:
         load_settings(environment="production", secret_key="s" * 40, data_dir=tmp_path)
     with pytest.raises(ConfigurationError, match="OIDC_ISSUER"):
         load_settings(identity_provider="oidc", data_dir=tmp_path)
+
+
+def test_the_development_provider_offers_the_demos_synthetic_people_when_present(tmp_path) -> None:  # noqa: ANN001
+    from accord.services import citizens
+
+    bundled = [p.name for p in citizens.demo_citizens(tmp_path)]
+    assert bundled == ["Jordan Example", "Sam Sample", "Priya Placeholder"]
+    (tmp_path / citizens.CITIZENS_FILE).write_text('[{"name": "Ada Synth", "nino": "AB123456C"}]')
+    assert citizens.demo_citizens(tmp_path) == [citizens.DemoCitizen(name="Ada Synth", nino="AB123456C")]

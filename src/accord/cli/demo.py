@@ -8,6 +8,7 @@ requests to it as the bodies would, prints what happened and keeps serving.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -23,91 +24,93 @@ from accord.cli.common import console
 from accord.clock import utcnow
 from accord.config import load_settings
 from accord.demo.seed import seed_agreements, seed_registry
-from accord.registry import credentials
+from accord.registry import credentials, datasets
 from accord.runtime import Hub
-from accord.services import audit
+from accord.services import audit, citizens
 
 DEMO_CLIENTS = ("accord-hub", "northshire-council", "brightwatt-energy", "dwp")
 
-EXAMPLE_REQUESTS = [
-    (
-        "northshire-council",
-        "Supporting Families: fields beyond the agreement are removed",
-        {
-            "action": "dataset.read",
-            "dataset": "dwp-benefits",
-            "purpose": "public_service_delivery:multiple_disadvantages",
-            "fields": ["nino", "surname", "date_of_birth", "postcode", "benefit_type", "disability_indicator"],
-            "records": 2,
-            "subjects": [{"nino": "JE123456A"}, {"nino": "SS654321B"}],
-        },
-    ),
-    (
-        "brightwatt-energy",
-        "Warm Home Discount: eligibility flag only",
-        {
-            "action": "eligibility.check",
-            "dataset": "dwp-benefits",
-            "purpose": "public_service_delivery:fuel_poverty",
-            "fields": ["pension_credit_guarantee"],
-            "records": 1,
-            "subjects": [{"nino": "PP112233C"}],
-        },
-    ),
-    (
-        "brightwatt-energy",
-        "Warm Home Discount: asking for NINOs is denied (agreement denies extra fields)",
-        {
-            "action": "eligibility.check",
-            "dataset": "dwp-benefits",
-            "purpose": "public_service_delivery:fuel_poverty",
-            "fields": ["pension_credit_guarantee", "nino"],
-            "subjects": [{"nino": "PP112233C"}],
-        },
-    ),
-    (
-        "northshire-council",
-        "Debt pilot still in public consultation: denied",
-        {
-            "action": "records.match",
-            "dataset": "hmrc-paye",
-            "purpose": "debt",
-            "fields": ["nino", "annual_pay"],
-        },
-    ),
-    (
-        "northshire-council",
-        "No agreement for death registrations: denied",
-        {
-            "action": "dataset.read",
-            "dataset": "gro-deaths",
-            "purpose": "civil_registration",
-            "fields": ["surname", "date_of_death"],
-        },
-    ),
-    (
-        "northshire-council",
-        "Fraud pilot: over the per-request volume limit: denied",
-        {
-            "action": "records.match",
-            "dataset": "dwp-benefits",
-            "purpose": "fraud",
-            "fields": ["surname", "postcode"],
-            "records": 25000,
-        },
-    ),
-    (
-        "northshire-council",
-        "Fraud pilot: a lead about Jordan, hidden from Jordan for 3 months (embargo)",
-        {
-            "action": "records.match",
-            "dataset": "dwp-benefits",
-            "purpose": "fraud",
-            "fields": ["surname", "postcode", "address_line_1"],
-            "subjects": [{"nino": "JE123456A"}],
-        },
-    ),
-]
+def example_requests(first, second, third) -> list:  # noqa: ANN001 - three DemoCitizens
+    """Requests as the bodies would send them, naming the synthetic people they are about."""
+    return [
+        (
+            "northshire-council",
+            "Supporting Families: fields beyond the agreement are removed",
+            {
+                "action": "dataset.read",
+                "dataset": "dwp-benefits",
+                "purpose": "public_service_delivery:multiple_disadvantages",
+                "fields": ["nino", "surname", "date_of_birth", "postcode", "benefit_type", "disability_indicator"],
+                "records": 2,
+                "subjects": [{"nino": first.nino}, {"nino": second.nino}],
+            },
+        ),
+        (
+            "brightwatt-energy",
+            "Warm Home Discount: eligibility flag only",
+            {
+                "action": "eligibility.check",
+                "dataset": "dwp-benefits",
+                "purpose": "public_service_delivery:fuel_poverty",
+                "fields": ["pension_credit_guarantee"],
+                "records": 1,
+                "subjects": [{"nino": third.nino}],
+            },
+        ),
+        (
+            "brightwatt-energy",
+            "Warm Home Discount: asking for NINOs is denied (agreement denies extra fields)",
+            {
+                "action": "eligibility.check",
+                "dataset": "dwp-benefits",
+                "purpose": "public_service_delivery:fuel_poverty",
+                "fields": ["pension_credit_guarantee", "nino"],
+                "subjects": [{"nino": third.nino}],
+            },
+        ),
+        (
+            "northshire-council",
+            "Debt pilot still in public consultation: denied",
+            {
+                "action": "records.match",
+                "dataset": "hmrc-paye",
+                "purpose": "debt",
+                "fields": ["nino", "annual_pay"],
+            },
+        ),
+        (
+            "northshire-council",
+            "No agreement for death registrations: denied",
+            {
+                "action": "dataset.read",
+                "dataset": "gro-deaths",
+                "purpose": "civil_registration",
+                "fields": ["surname", "date_of_death"],
+            },
+        ),
+        (
+            "northshire-council",
+            "Fraud pilot: over the per-request volume limit: denied",
+            {
+                "action": "records.match",
+                "dataset": "dwp-benefits",
+                "purpose": "fraud",
+                "fields": ["surname", "postcode"],
+                "records": 25000,
+            },
+        ),
+        (
+            "northshire-council",
+            f"Fraud pilot: a lead about {first.name}, hidden from them for 3 months (embargo)",
+            {
+                "action": "records.match",
+                "dataset": "dwp-benefits",
+                "purpose": "fraud",
+                "fields": ["surname", "postcode", "address_line_1"],
+                "subjects": [{"nino": first.nino}],
+            },
+        ),
+    ]
 
 
 def demo(
@@ -131,11 +134,12 @@ def demo(
         seeded = seed_agreements(session, hub.framework, now)
         issued = {body: credentials.create_client(session, body, now, label="demo") for body in DEMO_CLIENTS}
     _print_agreements(seeded)
+    people = _synthetic_data(hub, demo_dir)
 
     server, thread, actual_port = _start(create_app(hub=hub), settings.host, port if port is not None else settings.port)
     url = f"http://{settings.host}:{actual_port}"
     try:
-        _run_examples(url, issued)
+        _run_examples(url, issued, example_requests(*people))
         _audit(hub)
         _print_next_steps(url, issued["northshire-council"])
         if serve:
@@ -148,6 +152,54 @@ def demo(
         server.should_exit = True
         thread.join(10)
         hub.close()
+
+
+SYNTH_PERSONS, SYNTH_SEED = 20_000, 2026
+
+
+def _synthetic_data(hub: Hub, demo_dir: Path) -> list[citizens.DemoCitizen]:
+    """Generate the bodies' synthetic records, check them against the registered schemas,
+    and choose three people the example requests are about (offered at sign-in)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from accord.synth import generate
+
+    out = demo_dir / "synth"
+    console.rule("Synthetic data")
+    generate(persons=SYNTH_PERSONS, seed=SYNTH_SEED, out=out, overwrite=True, workers=1)
+    table = Table("dataset", "records", "registered fields present", title=f"{SYNTH_PERSONS:,} synthetic people")
+    with hub.transaction() as session:
+        for dataset in datasets.list_datasets(session):
+            path = out / f"{dataset.id}.parquet"
+            if not path.is_file():
+                table.add_row(dataset.id, "-", "no file")
+                continue
+            columns = set(pq.read_schema(path).names)
+            missing = [f.name for f in dataset.fields if f.name not in columns]
+            rows = pq.ParquetFile(path).metadata.num_rows
+            table.add_row(dataset.id, f"{rows:,}", "all" if not missing else "missing: " + ", ".join(missing))
+    console.print(table)
+    console.print(f"Files: {out} (the answer key, never shared, is in {out / 'truth'})", highlight=False)
+
+    # Three living adults with a National Insurance number who have a DWP record.
+    persons = pq.read_table(out / "truth" / "population" / "persons.parquet")
+    in_dwp = pq.read_table(out / "truth" / "dwp-benefits.parquet", columns=["person_id"]).column("person_id")
+    eligible = persons.filter(
+        pc.and_(
+            pc.and_(pc.is_valid(persons["nino"]), pc.is_null(persons["date_of_death"])),
+            pc.is_in(persons["person_id"], value_set=pc.unique(in_dwp)),
+        )
+    ).slice(0, 3)
+    people = [
+        citizens.DemoCitizen(name=f"{row['first_name']} {row['surname']}", nino=row["nino"])
+        for row in eligible.select(["first_name", "surname", "nino"]).to_pylist()
+    ]
+    (demo_dir / citizens.CITIZENS_FILE).write_text(
+        json.dumps([{"name": p.name, "nino": p.nino} for p in people], indent=2), encoding="utf-8"
+    )
+    console.print("The example requests are about " + ", ".join(p.name for p in people) + " (synthetic people).")
+    return people
 
 
 def _fresh(database: Path) -> None:
@@ -180,7 +232,7 @@ def _start(app, host: str, port: int):  # noqa: ANN001, ANN202
     return server, thread, actual
 
 
-def _run_examples(url: str, issued: dict) -> None:  # noqa: ANN001
+def _run_examples(url: str, issued: dict, requests: list) -> None:  # noqa: ANN001
     console.rule("Example requests, sent over HTTP as each body would")
     with httpx.Client(base_url=url, timeout=10) as http:
         tokens = {}
@@ -196,7 +248,7 @@ def _run_examples(url: str, issued: dict) -> None:  # noqa: ANN001
         console.print(
             f"Unauthenticated GET /v1/agreements -> {unauthenticated.status_code}: {unauthenticated.json()['detail']}"
         )
-        for body, title, payload in EXAMPLE_REQUESTS:
+        for body, title, payload in requests:
             response = http.post(
                 "/v1/decisions",
                 json=payload,
@@ -222,7 +274,7 @@ def _audit(hub: Hub) -> None:
 def _print_next_steps(url: str, council) -> None:  # noqa: ANN001
     console.rule("Open")
     console.print(f"Public register:      {url}/register")
-    console.print(f"Who used my data:     {url}/citizen  (sign in as a synthetic person)")
+    console.print(f"Who used my data:     {url}/citizen  (sign in as one of the people above)")
     console.print(f"Audit checkpoint:     {url}/audit/checkpoint")
     console.print(f"Register as JSON/CSV: {url}/register/agreements.json  {url}/register/agreements.csv")
     console.print(f"API documentation:    {url}/docs")

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import typer
 from rich.markup import escape
 
-from accord.cli import agreements, audit, bodies, datasets, db, demo, register, retention, serve
+from accord.cli import agreements, audit, bodies, datasets, db, demo, register, retention, serve, synth
 from accord.cli.common import err
 from accord.errors import AccordError, ConfigurationError
 
@@ -25,6 +26,7 @@ app = typer.Typer(
 )
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)
+app.command("synth")(synth.synth)
 app.add_typer(db.app, name="db")
 app.add_typer(bodies.app, name="bodies")
 app.add_typer(datasets.app, name="datasets")
@@ -35,6 +37,8 @@ app.add_typer(retention.app, name="retention")
 
 
 def run() -> None:
+    # A notice from a dependency about its own future, not something a user can act on.
+    warnings.filterwarnings("ignore", message=".*httpx.*deprecated.*")
     try:
         app(standalone_mode=True)
     except (AccordError, ConfigurationError) as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,8 +23,18 @@ class DemoCitizen:
     nino: str
 
 
-def demo_citizens() -> list[DemoCitizen]:
-    """People the development identity provider can sign in as (synthetic)."""
+CITIZENS_FILE = "citizens.json"  # written by `accord demo` from the synthetic population
+
+
+def demo_citizens(data_dir: Path | None = None) -> list[DemoCitizen]:
+    """People the development identity provider can sign in as (all synthetic).
+
+    The demo writes DATA_DIR/citizens.json with people from its synthetic
+    population; without it, the three bundled example people are offered.
+    """
+    chosen = data_dir / CITIZENS_FILE if data_dir else None
+    if chosen is not None and chosen.is_file():
+        return [DemoCitizen(**item) for item in json.loads(chosen.read_text(encoding="utf-8"))]
     return [DemoCitizen(**item) for item in yaml.safe_load(DEMO_CITIZENS.read_text(encoding="utf-8"))]
 
 

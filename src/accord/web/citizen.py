@@ -120,7 +120,7 @@ async def sign_in(request: Request) -> Response:
         request,
         "citizen_sign_in.html",
         title="Sign in (development identity provider)",
-        people=citizens.demo_citizens(),
+        people=citizens.demo_citizens(_hub(request).settings.data_dir),
         form_token=_form_token(request),
     )
 
@@ -136,14 +136,14 @@ def development_sign_in(
         return problem(request, 404, f"there is nothing at {request.url.path}")
     if not _form_token_ok(request, form_token):
         return _render(request, "citizen_expired.html", status=403, title="Your sign-in was not sent", back="/citizen/sign-in")
-    chosen = next((p for p in citizens.demo_citizens() if p.nino == person), None)
+    chosen = next((p for p in citizens.demo_citizens(_hub(request).settings.data_dir) if p.nino == person), None)
     if chosen is None:
         return _render(
             request,
             "citizen_sign_in.html",
             status=400,
             title="Sign in (development identity provider)",
-            people=citizens.demo_citizens(),
+            people=citizens.demo_citizens(_hub(request).settings.data_dir),
             form_token=_form_token(request),
             error="Select the person you want to sign in as",
         )
