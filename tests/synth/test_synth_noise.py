@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import date
 
 import pytest
-from conftest import within
+from synth_support import within
 
 from accord.synth.geography import COUNCIL_IDS, normalise_postcode
 from accord.synth.names import NICKNAMES
@@ -88,7 +88,7 @@ def measured(noisy):  # noqa: ANN001, ANN201
 @pytest.mark.parametrize("kind", ["nickname", "typo", "maiden_name", "date_swap", "missing", "stale_address",
                                   "postcode_format"])
 def test_noise_rate_matches_setting(measured, noisy, kind: str) -> None:  # noqa: ANN001
-    from conftest import HIGH_NOISE
+    from synth_support import HIGH_NOISE
 
     flagged, eligible = measured[kind]
     ok, detail = within(flagged, eligible, HIGH_NOISE["default"][kind if kind != "typo" else "typo"])
@@ -96,7 +96,7 @@ def test_noise_rate_matches_setting(measured, noisy, kind: str) -> None:  # noqa
 
 
 def test_duplicate_rate_matches_setting(measured) -> None:  # noqa: ANN001
-    from conftest import HIGH_NOISE
+    from synth_support import HIGH_NOISE
 
     rate = HIGH_NOISE["default"]["duplicate"]
     flagged, total = measured["duplicate"]
@@ -165,7 +165,7 @@ def test_zero_noise_gives_clean_views(tmp_path) -> None:  # noqa: ANN001
     zero = {"default": {k: 0.0 for k in ("omit", "duplicate", "typo", "nickname", "date_swap", "missing",
                                          "stale_address", "maiden_name", "postcode_format", "deceased_retained")}}
     generate(persons=3_000, seed=2, out=tmp_path / "clean", noise=zero, bodies="dwp,dvla", workers=1)
-    from conftest import Generated
+    from synth_support import Generated
 
     clean = Generated(None, tmp_path / "clean")  # type: ignore[arg-type]
     people = clean.persons_by_id()
