@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
 
 from accord.storage.models import AuditEntry, AuditSubject
@@ -58,29 +58,68 @@ _ENTRIES = AuditEntry.__table__
 _SUBJECTS = AuditSubject.__table__
 
 
-def append(session: Session, record: AuditRecord) -> int:
-    """Add a record in the caller's transaction; it commits (or not) with the access.
+_PENDING = "accord.audit.pending"
+_INSERT_ENTRIES = insert(_ENTRIES).returning(_ENTRIES.c.id, sort_by_parameter_order=True)
+_INSERT_SUBJECTS = insert(_SUBJECTS)
 
-    Core inserts rather than ORM objects: this runs on every audited request, and
-    the unit-of-work bookkeeping cost more than the inserts. Returns the entry id.
+
+def append(session: Session, record: AuditRecord) -> None:
+    """Add a record to the caller's transaction; it commits (or not) with the access.
+
+    Records are held on the session and written together, in two multi-row
+    statements, just before the transaction commits or before anything else
+    runs on the session (so the transaction always reads its own entries).
+    Under group commit a whole batch's entries cost those two statements.
     """
-    entry_id = session.execute(
-        insert(_ENTRIES)
-        .values(
-            occurred_at=record.occurred_at,
-            kind=record.kind,
-            body_id=record.body_id,
-            agreement_id=record.agreement_id,
-            request_id=record.request_id,
-            embargo_until=record.embargo_until,
-            payload=canonical(record),
-        )
-        .returning(_ENTRIES.c.id)
-    ).scalar_one()
-    subjects = sorted(set(record.subjects))
+    session.info.setdefault(_PENDING, []).append(record)
+
+
+def write_pending(session: Session) -> None:
+    """Write the records appended to this session so far (idempotent; called by hooks)."""
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    rows = [
+        {
+            "occurred_at": record.occurred_at,
+            "kind": record.kind,
+            "body_id": record.body_id,
+            "agreement_id": record.agreement_id,
+            "request_id": record.request_id,
+            "embargo_until": record.embargo_until,
+            "payload": canonical(record),
+        }
+        for record in pending
+    ]
+    ids = session.execute(_INSERT_ENTRIES, rows).scalars().all()
+    subjects = [
+        {"entry_id": entry_id, "person_key": key}
+        for entry_id, record in zip(ids, pending, strict=True)
+        for key in sorted(set(record.subjects))
+    ]
     if subjects:
-        session.execute(insert(_SUBJECTS), [{"entry_id": entry_id, "person_key": key} for key in subjects])
-    return entry_id
+        session.execute(_INSERT_SUBJECTS, subjects)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    write_pending(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _before_any_statement(state) -> None:  # noqa: ANN001 - ORMExecuteState
+    if _PENDING in state.session.info:
+        write_pending(state.session)
+
+
+@event.listens_for(Session, "before_flush")
+def _before_flush(session: Session, flush_context, instances) -> None:  # noqa: ANN001
+    write_pending(session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
 
 
 def entries_about(session: Session, person_key: str, *, now: datetime, include_embargoed: bool = False) -> list[dict]:
