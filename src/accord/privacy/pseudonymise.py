@@ -19,7 +19,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from accord.errors import InvalidInput
 
 AUDIT_SUBJECTS = "accord/audit-subjects/v1"
-_NINO = re.compile(r"^[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][0-9]{6}[A-D]$")
+# Prefix letters as HMRC allocates them; BG, GB, KN, NK, NT, TN and ZZ are never allocated.
+_NINO = re.compile(r"^(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][0-9]{6}[A-D]$")
 
 
 def derive_key(secret: str, use: str) -> bytes:
