@@ -68,6 +68,10 @@ class Hub:
             self._group_commit = GroupCommitter(self.sessions)
         return self._group_commit
 
+    @property
+    def idempotency_key(self) -> bytes:
+        return derive_key(self.settings.secret_key.get_secret_value(), "accord/api/idempotency/v1")
+
     def close(self) -> None:
         if self._group_commit is not None:
             self._group_commit.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from datetime import datetime
 
@@ -13,9 +14,11 @@ from accord.errors import InvalidInput
 from accord.storage.models import IdempotencyKey
 
 
-def fingerprint(method: str, path: str, payload: object) -> str:
+def fingerprint(method: str, path: str, payload: object, key: bytes) -> str:
+    """A keyed hash of the request: requests can name people (a NINO), and an unkeyed
+    hash of a small identifier space is as good as the identifier itself."""
     canonical = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
+    return hmac.new(key, f"{method} {path}\n{canonical}".encode(), hashlib.sha256).hexdigest()
 
 
 def replay(session: Session, client_id: str, key: str | None, print_: str) -> JSONResponse | None:
@@ -58,7 +61,7 @@ def run_write(hub, caller, key: str | None, request, payload: object, work, reda
     from accord.clock import utcnow
     from accord.errors import Conflict
 
-    print_ = fingerprint(request.method, request.url.path, payload)
+    print_ = fingerprint(request.method, request.url.path, payload, hub.idempotency_key)
 
     def unit(session):  # noqa: ANN001, ANN202 - one transaction: replay check, the write, the replay record
         replayed = replay(session, caller.client_id, key, print_)

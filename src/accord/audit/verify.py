@@ -50,32 +50,46 @@ class Report:
 def verify(
     session: Session, public: Ed25519PublicKey, origin: str, extra_notes: list[str] | None = None
 ) -> Report:
+    # The server may be integrating and signing while this runs. Everything is read up
+    # to the tree head as it stood at the start; what lies beyond it is judged against
+    # the head re-read at the end (a head never shrinks, and an index is committed
+    # together with the head that covers it).
     report = Report()
     size, stored_root = head(session)
     report.tree_size = size
     stored = {
         idx: bytes(value)
-        for idx, value in session.execute(select(AuditNode.idx, AuditNode.hash).where(AuditNode.level == 0))
+        for idx, value in session.execute(
+            select(AuditNode.idx, AuditNode.hash).where(AuditNode.level == 0, AuditNode.idx < size)
+        )
     }
     position_of = {value: idx for idx, value in stored.items()}
     actual: dict[int, bytes] = {}
     for leaf_index, payload in session.execute(
-        select(AuditEntry.leaf_index, AuditEntry.payload).where(AuditEntry.leaf_index.is_not(None))
+        select(AuditEntry.leaf_index, AuditEntry.payload).where(
+            AuditEntry.leaf_index.is_not(None), AuditEntry.leaf_index < size
+        )
     ):
         actual[leaf_index] = leaf_hash(payload.encode())
+    later_size, _ = head(session)
+    beyond = session.scalars(
+        select(AuditEntry.leaf_index).where(AuditEntry.leaf_index >= max(size, later_size))
+    ).all()
 
-    _check_leaves(report, size, stored, actual, position_of)
+    _check_leaves(report, size, stored, actual, position_of, beyond, max(size, later_size))
     recomputed = MemoryNodes(actual.get(i, stored.get(i, b"\x00" * 32)) for i in range(size))
     _check_nodes(report, session, recomputed)
     if size and root(recomputed, size) != stored_root:
         report.fail("the stored tree head does not match the tree recomputed from the entries")
-    _check_checkpoints(report, session, public, origin, recomputed, extra_notes or [])
+    _check_checkpoints(report, session, public, origin, recomputed, extra_notes or [], max(size, later_size))
     return report
 
 
-def _check_leaves(report: Report, size: int, stored: dict, actual: dict, position_of: dict) -> None:
-    for index in sorted(i for i in actual if i >= size):
-        report.fail(f"leaf {index}: an entry was inserted beyond the integrated tree (size {size})", index)
+def _check_leaves(
+    report: Report, size: int, stored: dict, actual: dict, position_of: dict, beyond: list, head_size: int
+) -> None:
+    for index in sorted(beyond):
+        report.fail(f"leaf {index}: an entry was inserted beyond the integrated tree (size {head_size})", index)
     for index in range(size):
         have, want = actual.get(index), stored.get(index)
         if want is None:
@@ -98,6 +112,7 @@ def _check_leaves(report: Report, size: int, stored: dict, actual: dict, positio
 
 
 def _check_nodes(report: Report, session: Session, recomputed: MemoryNodes) -> None:
+    # Subtrees beyond the tree read here are not in ``recomputed`` and are skipped.
     for level, idx, value in session.execute(
         select(AuditNode.level, AuditNode.idx, AuditNode.hash).where(AuditNode.level > 0)
     ):
@@ -113,7 +128,13 @@ def _check_nodes(report: Report, session: Session, recomputed: MemoryNodes) -> N
 
 
 def _check_checkpoints(
-    report: Report, session: Session, public: Ed25519PublicKey, origin: str, recomputed: MemoryNodes, extra: list[str]
+    report: Report,
+    session: Session,
+    public: Ed25519PublicKey,
+    origin: str,
+    recomputed: MemoryNodes,
+    extra: list[str],
+    head_size: int,
 ) -> None:
     notes = [row.note for row in checkpoints.all_checkpoints(session)] + list(extra)
     verified: list[checkpoints.Checkpoint] = []
@@ -124,6 +145,8 @@ def _check_checkpoints(
             report.fail(f"checkpoint not accepted: {exc}")
     good_size = 0
     for signed in sorted(verified, key=lambda c: c.tree_size):
+        if recomputed.size < signed.tree_size <= head_size:
+            continue  # signed after this verification read the tree: checked next time
         report.checkpoints_checked += 1
         if signed.tree_size > recomputed.size:
             report.fail(

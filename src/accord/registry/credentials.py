@@ -132,4 +132,7 @@ def resolve_token(session: Session, token: str, now: datetime) -> Caller:
     client = session.get(Client, row.client_id)
     if client is None or client.revoked_at is not None:
         raise Unauthorised("the bearer token's client is revoked")
+    if client.rotated_at is not None and row.issued_at <= client.rotated_at:
+        # Covers a token issued with the old secret while a rotation was committing.
+        raise Unauthorised("the bearer token was issued before the client's secret was rotated")
     return Caller(client.body_id, client.client_id, tuple(client.scopes))

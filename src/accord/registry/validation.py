@@ -129,12 +129,17 @@ def _date_problems(spec: AgreementSpec, gateway) -> list[str]:  # noqa: ANN001
     return problems
 
 
+MAX_DURATION = timedelta(days=100 * 366)
+
+
 def _retention_problems(retention: str) -> list[str]:
     try:
         duration = isodate.parse_duration(retention)
-    except (isodate.ISO8601Error, ValueError):
-        return [f"retention: '{retention}' is not an ISO 8601 duration such as P1Y or P6M"]
-    as_days = duration if isinstance(duration, timedelta) else duration.totimedelta(start=date(2000, 1, 1))
+        as_days = duration if isinstance(duration, timedelta) else duration.totimedelta(start=date(2000, 1, 1))
+    except (isodate.ISO8601Error, ValueError, OverflowError):
+        return [f"retention: '{retention}' is not an ISO 8601 duration of at most 100 years, such as P1Y or P6M"]
     if as_days <= timedelta(0):
         return [f"retention: '{retention}' must be longer than zero"]
+    if as_days > MAX_DURATION:
+        return [f"retention: '{retention}' is longer than 100 years"]
     return []

@@ -7,11 +7,14 @@ from accord.policy.model import AccessRequest, AgreementTerms
 
 def reasons(request: AccessRequest, terms: AgreementTerms, requests_today: int) -> list[str]:
     found = []
-    if request.records < 1:
+    # A request covers at least as many records as the people it names: the declared
+    # count cannot be used to slip a larger request under the limit.
+    records = max(request.records, len(set(request.subjects)))
+    if records < 1:
         found.append("a request must cover at least one record")
-    if terms.max_records_per_request is not None and request.records > terms.max_records_per_request:
+    if terms.max_records_per_request is not None and records > terms.max_records_per_request:
         found.append(
-            f"{request.records} records exceeds agreement '{terms.id}' limit of "
+            f"{records} records exceeds agreement '{terms.id}' limit of "
             f"{terms.max_records_per_request} per request"
         )
     if terms.max_requests_per_day is not None and requests_today >= terms.max_requests_per_day:
