@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +20,9 @@ from accord.privacy.pseudonymise import AUDIT_SUBJECTS, derive_key, person_key
 from accord.storage import migrate
 from accord.storage.engine import engine_for, session_factory, transaction
 from accord.storage.group_commit import GroupCommitter
+
+
+_GROUP_COMMIT_LOCK = threading.Lock()
 
 
 @dataclass
@@ -63,9 +67,11 @@ class Hub:
 
     @property
     def group_commit(self) -> GroupCommitter:
-        """The process's group-commit writer; API writes go through it."""
+        """The process's one group-commit writer; API writes go through it."""
         if self._group_commit is None:
-            self._group_commit = GroupCommitter(self.sessions)
+            with _GROUP_COMMIT_LOCK:
+                if self._group_commit is None:
+                    self._group_commit = GroupCommitter(self.sessions)
         return self._group_commit
 
     @property

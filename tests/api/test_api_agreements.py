@@ -181,3 +181,14 @@ def test_the_public_cannot_tell_a_draft_from_an_unknown_agreement(api: Api) -> N
     # An active agreement is public, and its consultation is over: 409 with the reason.
     closed = api.client.post("/register/agreements/warm-home-discount-2026/comments", json=comment)
     api.problem(closed, 409, "not in public consultation")
+
+
+def test_another_bodys_draft_is_indistinguishable_from_no_agreement(api: Api) -> None:
+    drafted = api.client.post("/v1/agreements", json=valid_agreement("private-draft"), headers=api.auth("council"))
+    assert drafted.status_code == 201
+    draft = api.problem(api.client.get("/v1/agreements/private-draft", headers=api.auth("energy")), 404)
+    unknown = api.problem(api.client.get("/v1/agreements/no-such-draft", headers=api.auth("energy")), 404)
+    assert draft["detail"].replace("private-draft", "X") == unknown["detail"].replace("no-such-draft", "X")
+    moved = _transition(api, "private-draft", "energy", "consultation")
+    api.problem(moved, 404)
+    assert api.client.get("/v1/agreements/private-draft", headers=api.auth("council")).status_code == 200

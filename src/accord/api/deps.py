@@ -13,7 +13,7 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from accord.clock import utcnow
-from accord.errors import Forbidden, InvalidInput, Unauthorised
+from accord.errors import Forbidden, InvalidInput, NotFound, Unauthorised
 from accord.registry.credentials import Caller, resolve_token
 from accord.runtime import Hub
 
@@ -86,3 +86,17 @@ def require_party_or_admin(caller: Caller, body_ids: set[str], what: str) -> Non
     if caller.is_admin or caller.body_id in body_ids:
         return
     raise Forbidden(f"only a party to {what} or the hub operator may do this")
+
+
+def visible_agreement(caller: Caller, agreement) -> None:  # noqa: ANN001
+    """Only parties (and the hub operator) act on an agreement through the API.
+
+    A published agreement is on the public register anyway, so a non-party is told
+    it may not act (403); another body's draft is private, so a non-party sees no
+    difference between it and no agreement at all (404).
+    """
+    if caller.is_admin or caller.body_id in {p.body_id for p in agreement.parties}:
+        return
+    if agreement.status == "draft":
+        raise NotFound(f"no agreement '{agreement.id}' exists")
+    raise Forbidden("only a party to this agreement or the hub operator may do this")

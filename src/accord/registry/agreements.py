@@ -28,6 +28,8 @@ def create_draft(
     default_consultation_weeks: int = 8,
 ) -> Agreement:
     """Validate a draft against the framework and registry, then store it."""
+    if not 1 <= len(actor) <= 64:
+        raise InvalidInput("the actor drafting an agreement must be named in 1 to 64 characters")
     problems = agreement_problems(session, framework, spec)
     if problems:
         raise InvalidInput(f"agreement '{spec.name}' is refused", problems)

@@ -53,7 +53,7 @@ class Caller:
 def create_client(session: Session, body_id: str, now: datetime, label: str = "") -> IssuedSecret:
     body: Body = get_body(session, body_id)
     scopes = [BODY_SCOPE] + ([ADMIN_SCOPE] if body.body_type == "hub_operator" else [])
-    client_id = f"{body_id}.{secrets.token_hex(6)}"
+    client_id = f"{body_id[:48]}.{secrets.token_hex(6)}"  # fits the 64-character column for any body id
     secret = secrets.token_urlsafe(32)
     session.add(
         Client(

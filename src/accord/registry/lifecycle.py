@@ -44,6 +44,8 @@ def transition(
     reason: str = "",
 ) -> Agreement:
     current = agreement.status
+    if not 1 <= len(actor) <= 200:
+        raise InvalidInput("the actor must be named in 1 to 200 characters")
     if to not in TRANSITIONS:
         raise InvalidInput(f"'{to}' is not an agreement status (one of {', '.join(STATUSES)})")
     if to not in TRANSITIONS[current]:

@@ -38,20 +38,32 @@ class GroupCommitter:
         self._thread = threading.Thread(target=self._loop, name="accord-group-commit", daemon=True)
         self._lock = threading.Lock()
         self._started = False
+        self._closed = False
         self.batches = 0
         self.units = 0
 
     def run(self, work: Callable[[Session], T]) -> T:
         """Run ``work(session)`` in a committed transaction and return its result (or raise its error)."""
+        if self._closed:
+            raise RuntimeError("the hub is closing; the write was not made")
         self._ensure_started()
         future: Future = Future()
         self._queue.put((work, future))
         return future.result()
 
     def close(self) -> None:
+        """Finish what is queued, then refuse new work."""
+        self._closed = True
         if self._started:
             self._queue.put(_STOP)
-            self._thread.join(10)
+            self._thread.join(30)
+        while True:  # anything that arrived after the writer stopped is failed, not left waiting
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not _STOP and item[1].set_running_or_notify_cancel():
+                item[1].set_exception(RuntimeError("the hub closed before the write was made"))
 
     def _ensure_started(self) -> None:
         if not self._started:
@@ -85,11 +97,11 @@ class GroupCommitter:
         try:
             results = [work(session) for work, _ in live]
             session.commit()
-        except BaseException:  # noqa: BLE001 - isolate the failing unit below
+        except BaseException as exc:  # noqa: BLE001 - isolate the failing unit below
             session.rollback()
             session.close()
             if len(live) == 1:
-                self._run_alone(*live[0])
+                live[0][1].set_exception(exc)  # it ran alone already: its error is its own
             else:
                 for work, future in live:
                     self._run_alone(work, future)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from accord.api.deps import CallerDep, HubDep, IdempotencyKeyDep, require_party_or_admin
+from accord.api.deps import CallerDep, HubDep, IdempotencyKeyDep, visible_agreement
 from accord.api.idempotency import run_write
 from accord.clock import utcnow
 from accord.errors import Forbidden
@@ -65,7 +65,7 @@ def create_agreement(
 def get_agreement(hub: HubDep, caller: CallerDep, agreement_id: str) -> dict:
     with hub.transaction() as session:
         agreement = agreements.get_agreement(session, agreement_id)
-        require_party_or_admin(caller, {p.body_id for p in agreement.parties}, "this agreement")
+        visible_agreement(caller, agreement)
         return agreements.register_entry(agreement, hub.framework, utcnow().date())
 
 
@@ -81,7 +81,7 @@ def transition(
     def work(session):
         now = utcnow()
         agreement = agreements.get_agreement(session, agreement_id)
-        require_party_or_admin(caller, {p.body_id for p in agreement.parties}, "this agreement")
+        visible_agreement(caller, agreement)
         if body.to in ADMIN_ONLY and not caller.is_admin:
             raise Forbidden(f"only the hub operator may make an agreement {body.to}")
         lifecycle.transition(
