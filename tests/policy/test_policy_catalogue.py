@@ -14,7 +14,15 @@ from policy_support import NOW, FakeAgreement, FakeContext, context_in_state, re
 
 # Written out from the issue and the source documents, not read from ACTIONS.
 ACTION_GATEWAYS: dict[str, set[str] | None] = {
-    "dataset.read": None,
+    # Records only where records are the minimal answer (not fuel or water poverty,
+    # fraud or research, which get flags, leads or de-identified extracts).
+    "dataset.read": {
+        "public_service_delivery:multiple_disadvantages",
+        "public_service_delivery:tv_retuning",
+        "civil_registration",
+        "debt",
+        "statistics",
+    },
     "identity.verify": None,
     "eligibility.check": {"public_service_delivery"},
     "events.receive": {"civil_registration"},
@@ -32,7 +40,10 @@ def test_catalogue_declares_exactly_the_expected_actions() -> None:
 def test_every_gateway_an_action_names_exists_in_the_framework() -> None:
     framework = load_framework()
     for action in ACTIONS.values():
-        assert set(action.gateways or ()) <= set(framework.gateways), action.name
+        for entry in action.gateways or ():
+            gateway, _, objective = entry.partition(":")
+            assert gateway in framework.gateways, (action.name, entry)
+            assert not objective or objective in framework.gateways[gateway].objectives, (action.name, entry)
         assert action.description and action.result
 
 
@@ -58,3 +69,22 @@ def test_action_under_each_gateway(action: str, gateway: str) -> None:
         assert not decision.allowed
         assert decision.reasons == (f"action '{action}' is not permitted under the {gateway} gateway",)
         assert decision.agreement_id == "agr-x"
+
+
+@pytest.mark.parametrize(
+    ("action", "objective", "allowed"),
+    [
+        ("dataset.read", "multiple_disadvantages", True),
+        ("dataset.read", "fuel_poverty", False),
+        ("dataset.read", "water_poverty", False),
+        ("eligibility.check", "fuel_poverty", True),
+    ],
+)
+def test_objective_bound_actions(action: str, objective: str, allowed: bool) -> None:
+    gateway = "public_service_delivery"
+    context = FakeContext([FakeAgreement(terms("agr-x", gateway=gateway, objective=objective))])
+    request = replace(request_for("recipient", "gateway", "exact"), action=action, purpose=f"{gateway}:{objective}")
+    decision = decide(context, request, NOW)
+    assert decision.allowed is allowed, decision.reasons
+    if not allowed:
+        assert decision.reasons == (f"action '{action}' is not permitted under the {gateway} gateway ({objective})",)

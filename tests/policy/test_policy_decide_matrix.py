@@ -172,9 +172,15 @@ def test_a_request_under_another_agreements_purpose_uses_that_agreement() -> Non
             FakeAgreement(terms("fraud-active", gateway="fraud", objective=None)),
         ]
     )
-    decision = decide(context, request_for("recipient", "wrong_gateway", "exact"), NOW)
+    # Under the fraud gateway the minimal answer is a lead, so the action is records.match.
+    request = replace(request_for("recipient", "wrong_gateway", "exact"), action="records.match")
+    decision = decide(context, request, NOW)
     assert decision.allowed
     assert decision.agreement_id == "fraud-active"
+    # Asking for the records themselves under fraud is refused.
+    records = decide(context, request_for("recipient", "wrong_gateway", "exact"), NOW)
+    assert not records.allowed
+    assert "action 'dataset.read' is not permitted under the fraud gateway" in records.reasons
 
 
 def test_naming_an_agreement_restricts_the_decision_to_it() -> None:

@@ -1,7 +1,10 @@
 """Every action a body can ask the hub to perform on a dataset, declared as data.
 
 ``decide`` refuses any action not in this catalogue. ``gateways`` limits an
-action to agreements under those legal gateways (None: any gateway).
+action to agreements under those legal gateways, or ``gateway:objective`` for
+one objective of a gateway (None: any gateway). The minimal answer each
+purpose needs decides it: an energy supplier gets an eligibility flag, never
+records; fraud gets leads; research gets de-identified extracts.
 """
 
 from __future__ import annotations
@@ -16,6 +19,11 @@ class Action:
     result: str
     gateways: tuple[str, ...] | None = None
 
+    def permits(self, gateway: str, objective: str | None) -> bool:
+        if self.gateways is None:
+            return True
+        return gateway in self.gateways or (objective is not None and f"{gateway}:{objective}" in self.gateways)
+
 
 ACTIONS: dict[str, Action] = {
     action.name: action
@@ -24,6 +32,13 @@ ACTIONS: dict[str, Action] = {
             "dataset.read",
             "Receive the permitted fields of records in another body's dataset.",
             "records, minimised to the fields the agreement names",
+            gateways=(
+                "public_service_delivery:multiple_disadvantages",
+                "public_service_delivery:tv_retuning",
+                "civil_registration",
+                "debt",
+                "statistics",
+            ),
         ),
         Action(
             "identity.verify",

@@ -60,8 +60,9 @@ def decide(context: PolicyContext, request: AccessRequest, now: datetime) -> Dec
         if found:
             off_purpose += found
             continue
-        if action.gateways is not None and terms.gateway not in action.gateways:
-            found = [f"action '{action.name}' is not permitted under the {terms.gateway} gateway"]
+        if not action.permits(terms.gateway, terms.objective):
+            where = f"{terms.gateway} gateway" + (f" ({terms.objective})" if terms.objective else "")
+            found = [f"action '{action.name}' is not permitted under the {where}"]
         if not found:
             found = status.reasons(terms, today)
         keep: tuple[str, ...] = ()
