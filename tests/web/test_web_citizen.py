@@ -159,3 +159,19 @@ def test_the_development_provider_offers_the_demos_synthetic_people_when_present
     assert bundled == ["Jordan Example", "Sam Sample", "Priya Placeholder"]
     (tmp_path / citizens.CITIZENS_FILE).write_text('[{"name": "Ada Synth", "nino": "AB123456C"}]')
     assert citizens.demo_citizens(tmp_path) == [citizens.DemoCitizen(name="Ada Synth", nino="AB123456C")]
+
+
+def test_a_refused_fraud_request_is_embargoed_like_an_allowed_one(logged: Site) -> None:
+    # Too many records for the fraud pilot, and a field it does not disclose: both refused.
+    _decide(logged, "northshire-council", "fraud", ["surname", "nino"], [SAM] * 1, action="records.match")
+    hub = logged.hub
+    request = AccessRequest(
+        body_id="northshire-council", officer="o", action="records.match", dataset_id="dwp-benefits",
+        purpose="fraud", fields=("surname",), records=5000, subjects=(hub.person_key("nino", SAM),),
+    )
+    with hub.transaction() as session:
+        decision, _ = request_access(session, hub.framework, request, now=utcnow(), request_id="too-many")
+    assert not decision.allowed
+    _sign_in(logged, SAM)
+    purposes = [e["purpose"] for e in logged.client.get("/citizen/accesses.json").json()["accesses"]]
+    assert "fraud" not in purposes  # neither refusal tips Sam off while the pilot's embargo lasts

@@ -95,6 +95,7 @@ def decide(context: PolicyContext, request: AccessRequest, now: datetime) -> Dec
                 "audit": "recorded in the Accord audit log",
                 "embargo": terms.embargo,
             },
+            daily_limit=terms.max_requests_per_day,
         )
     reasons = objections or off_purpose
     return deny(reasons, candidates[0].id if len(candidates) == 1 else None)

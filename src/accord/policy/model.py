@@ -60,6 +60,7 @@ class Decision:
     permitted_fields: tuple[str, ...] = ()
     removed_fields: tuple[str, ...] = ()
     obligations: dict = field(default_factory=dict)
+    daily_limit: int | None = None  # for the caller to claim atomically when it records the access
 
     def as_dict(self) -> dict:
         return {

@@ -9,24 +9,66 @@ are written in the caller's session, which commits them with the access.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import isodate
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from accord.audit.log import AuditRecord, append
 from accord.framework import Framework
 from accord.policy import AccessRequest, Decision, decide
 from accord.policy.context import SqlPolicyContext
-from accord.storage.models import DecisionRecord
+from accord.storage.models import AgreementUsage, DecisionRecord
+from accord.storage.upsert import insert_if_absent
 
 
-def embargo_end(decision: Decision, now: datetime) -> datetime | None:
-    duration = decision.obligations.get("embargo") if decision.allowed else None
-    if not duration:
-        return None
+def _after(duration: str, now: datetime) -> datetime:
     parsed = isodate.parse_duration(duration)
     return now + (parsed if isinstance(parsed, timedelta) else parsed.totimedelta(start=now))
+
+
+def embargo_end(
+    context: SqlPolicyContext, framework: Framework, request: AccessRequest, decision: Decision, now: datetime
+) -> datetime | None:
+    """When the citizen may see this entry (None: at once).
+
+    An allowed access carries its agreement's embargo. A refused one, under a gateway
+    that allows embargoes, carries the longest embargo of the body's agreements for
+    that gateway: otherwise a refusal would show the person what the hidden allowed
+    accesses are about.
+    """
+    if decision.allowed:
+        duration = decision.obligations.get("embargo")
+        return _after(duration, now) if duration else None
+    gateway = framework.gateway(request.gateway)
+    if gateway is None or not gateway.embargo_allowed:
+        return None
+    ends = [
+        _after(terms.embargo, now)
+        for terms in context.candidate_agreements(request.body_id, request.dataset_id)
+        if terms.gateway == request.gateway and terms.embargo
+    ]
+    return max(ends, default=None)
+
+
+def claim_daily_request(session: Session, decision: Decision, body_id: str, now: datetime) -> bool:
+    """Count this allowed request against its agreement's daily limit, atomically.
+
+    The policy's own count is a pre-check; this conditional UPDATE is the authority,
+    so concurrent requests (threads or processes) can never together pass the limit.
+    """
+    if not decision.allowed or decision.daily_limit is None:
+        return True
+    key = {"agreement_id": decision.agreement_id, "body_id": body_id, "day": now.astimezone(UTC).date()}
+    insert_if_absent(session, AgreementUsage.__table__, {**key, "used": 0})
+    claimed = session.execute(
+        update(AgreementUsage)
+        .where(*(getattr(AgreementUsage, column) == value for column, value in key.items()))
+        .where(AgreementUsage.used < decision.daily_limit)
+        .values(used=AgreementUsage.used + 1)
+    )
+    return claimed.rowcount == 1
 
 
 def request_access(
@@ -38,7 +80,17 @@ def request_access(
     request_id: str,
     client_id: str | None = None,
 ) -> tuple[Decision, DecisionRecord]:
-    decision = decide(SqlPolicyContext(session, framework), request, now)
+    context = SqlPolicyContext(session, framework)
+    decision = decide(context, request, now)
+    if not claim_daily_request(session, decision, request.body_id, now):
+        decision = Decision(
+            False,
+            (f"agreement '{decision.agreement_id}' allows {decision.daily_limit} requests a day; all are used",),
+            request.action,
+            request.purpose,
+            now,
+            decision.agreement_id,
+        )
     record = DecisionRecord(
         decided_at=now,
         request_id=request_id,
@@ -77,7 +129,7 @@ def request_access(
             records=request.records,
             reasons=decision.reasons,
             request_id=request_id,
-            embargo_until=embargo_end(decision, now),
+            embargo_until=embargo_end(context, framework, request, decision, now),
             details={"fields_requested": list(request.fields), "removed_fields": list(decision.removed_fields)},
         ),
     )

@@ -231,6 +231,21 @@ class DecisionRecord(Base):
     __table_args__ = (Index("ix_decisions_usage", "agreement_id", "body_id", "allowed", "decided_at"),)
 
 
+class AgreementUsage(Base):
+    """Allowed requests per agreement, body and UTC day: the authority for daily limits.
+
+    Claimed with one conditional UPDATE (``used < limit``), so concurrent requests,
+    in one process or many, can never together exceed the limit.
+    """
+
+    __tablename__ = "agreement_usage"
+
+    agreement_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    body_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    used: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class IdempotencyKey(Base):
     """A write already done for (client, key): a retry gets the stored response."""
 
