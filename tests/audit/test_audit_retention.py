@@ -54,7 +54,7 @@ def test_replies_older_than_a_day_are_deleted_and_the_deletion_is_logged_once(hu
             "new": timedelta(0),
         },
     )
-    assert run(hub) == {"idempotency replies": 2}
+    assert run(hub) == {"idempotency replies": 2, "citizen sessions": 0, "expired API tokens": 0}
     assert remaining_keys(hub) == ["fresh", "new"]
     [logged] = deletion_entries(hub)
     assert logged["kind"] == "retention.deletion"
@@ -67,8 +67,9 @@ def test_replies_older_than_a_day_are_deleted_and_the_deletion_is_logged_once(hu
 
 def test_a_run_that_deletes_nothing_logs_nothing(hub: Hub) -> None:
     add_replies(hub, {"fresh": timedelta(hours=1)})
-    assert run(hub) == {"idempotency replies": 0}
-    assert run(hub) == {"idempotency replies": 0}
+    nothing = {"idempotency replies": 0, "citizen sessions": 0, "expired API tokens": 0}
+    assert run(hub) == nothing
+    assert run(hub) == nothing
     assert deletion_entries(hub) == []
     assert remaining_keys(hub) == ["fresh"]
 
@@ -112,3 +113,23 @@ def test_the_deletion_and_its_audit_entry_roll_back_together(hub: Hub) -> None:
         pass
     assert remaining_keys(hub) == ["old"]
     assert deletion_entries(hub) == []
+
+
+def test_ended_citizen_sessions_and_expired_tokens_are_deleted(hub: Hub) -> None:
+    from accord.demo.seed import seed_registry
+    from accord.registry.credentials import create_client, issue_token
+    from accord.storage.models import CitizenSession, Token
+
+    with hub.transaction() as session:
+        seed_registry(session, hub.framework, NOW)
+        issued = create_client(session, "dwp", NOW)
+        issue_token(session, issued.client_id, issued.client_secret, NOW - timedelta(hours=2), 900)  # expired
+        issue_token(session, issued.client_id, issued.client_secret, NOW, 900)  # live
+        for name, ended, expires in (("ended", NOW, NOW + timedelta(hours=1)), ("live", None, NOW + timedelta(hours=1)),
+                                     ("expired", None, NOW - timedelta(minutes=1))):
+            session.add(CitizenSession(id_hash=name, person_key="pk_x", created_at=NOW, expires_at=expires, ended_at=ended))
+    assert run(hub) == {"idempotency replies": 0, "citizen sessions": 2, "expired API tokens": 1}
+    with hub.transaction() as session:
+        assert session.scalars(select(CitizenSession.id_hash)).all() == ["live"]
+        assert len(session.scalars(select(Token.token_hash)).all()) == 1
+    assert sorted(e["details"]["payload"] for e in deletion_entries(hub)) == ["citizen sessions", "expired API tokens"]

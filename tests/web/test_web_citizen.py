@@ -175,3 +175,12 @@ def test_a_refused_fraud_request_is_embargoed_like_an_allowed_one(logged: Site) 
     _sign_in(logged, SAM)
     purposes = [e["purpose"] for e in logged.client.get("/citizen/accesses.json").json()["accesses"]]
     assert "fraud" not in purposes  # neither refusal tips Sam off while the pilot's embargo lasts
+
+
+def test_signing_out_ends_the_session_even_for_a_copied_cookie(logged: Site) -> None:
+    _sign_in(logged, SAM)
+    copied = next(c for c in logged.client.cookies.jar if c.name == "accord_citizen").value
+    page = logged.client.get("/citizen")
+    assert logged.client.post("/citizen/sign-out", data={"form_token": _token(page.text)}).status_code in (200, 303)
+    logged.client.cookies.set("accord_citizen", copied, path="/citizen")
+    assert logged.client.get("/citizen/accesses.json").status_code == 401

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, or_
 from sqlalchemy.orm import Session
 
 from accord.audit.log import AuditRecord, append
-from accord.storage.models import IdempotencyKey
+from accord.storage.models import CitizenSession, IdempotencyKey, Token
 
 IDEMPOTENCY_RETENTION = timedelta(hours=24)
 
@@ -26,8 +26,28 @@ def _idempotency_replies(session: Session, now: datetime) -> int:
     return result.rowcount or 0
 
 
+def _citizen_sessions(session: Session, now: datetime) -> int:
+    """Ended or expired sign-ins (they hold a pseudonymous person key)."""
+    result = session.execute(
+        delete(CitizenSession).where(
+            or_(CitizenSession.ended_at.is_not(None), CitizenSession.expires_at < now)
+        )
+    )
+    return result.rowcount or 0
+
+
+def _expired_tokens(session: Session, now: datetime) -> int:
+    """API bearer tokens past their expiry or revoked more than a day ago."""
+    result = session.execute(
+        delete(Token).where(or_(Token.expires_at < now, Token.revoked_at < now - timedelta(days=1)))
+    )
+    return result.rowcount or 0
+
+
 PAYLOADS: dict[str, Callable[[Session, datetime], int]] = {
     "idempotency replies": _idempotency_replies,
+    "citizen sessions": _citizen_sessions,
+    "expired API tokens": _expired_tokens,
 }
 
 

@@ -246,6 +246,21 @@ class AgreementUsage(Base):
     used: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class CitizenSession(Base):
+    """A citizen's sign-in, so that signing out ends it even if the cookie was copied.
+
+    Only a hash of the session id (held in the signed cookie) is stored.
+    """
+
+    __tablename__ = "citizen_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
 class IdempotencyKey(Base):
     """A write already done for (client, key): a retry gets the stored response."""
 

@@ -10,8 +10,10 @@ person's entries; embargoed ones stay hidden until their embargo ends.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
+from datetime import timedelta
 from typing import Annotated
 
 from authlib.integrations.starlette_client import OAuth, OAuthError
@@ -26,6 +28,7 @@ from accord.errors import InvalidInput
 from accord.privacy.pseudonymise import derive_key
 from accord.runtime import Hub
 from accord.services import citizens
+from accord.storage.models import CitizenSession
 
 router = APIRouter(include_in_schema=False)
 SESSION_COOKIE = "accord_citizen"
@@ -66,9 +69,23 @@ def _render(request: Request, template: str, status: int = 200, **context: objec
     return request.app.state.pages.render(template, status=status, current="citizen", **context)
 
 
+def _session_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
 def _signed_in(request: Request) -> dict | None:
+    """The signed-in person, if the cookie names a session that has not ended or expired."""
     person = request.session.get("person")
-    return person if isinstance(person, dict) and person.get("key") else None
+    session_id = request.session.get("sid")
+    if not (isinstance(person, dict) and person.get("key") and isinstance(session_id, str)):
+        return None
+    with _hub(request).transaction() as db:
+        row = db.get(CitizenSession, _session_hash(session_id))
+        live = row is not None and row.ended_at is None and row.expires_at > utcnow() and row.person_key == person["key"]
+    if not live:
+        request.session.clear()
+        return None
+    return person
 
 
 def _form_token(request: Request) -> str:
@@ -147,7 +164,7 @@ def development_sign_in(
             form_token=_form_token(request),
             error="Select the person you want to sign in as",
         )
-    _start_session(request, hub.person_key("nino", chosen.nino), chosen.name)
+    _start_session(request, hub, hub.person_key("nino", chosen.nino), chosen.name)
     return RedirectResponse("/citizen", status_code=303)
 
 
@@ -173,12 +190,24 @@ async def oidc_callback(request: Request) -> Response:
         key = hub.person_key(hub.settings.oidc_identifier_scheme, identifier)
     except InvalidInput as exc:
         return problem(request, 403, f"the identity provider's identifier was not usable: {exc.detail}")
-    _start_session(request, key, str(claims.get("name") or claims.get("given_name") or "you"))
+    _start_session(request, hub, key, str(claims.get("name") or claims.get("given_name") or "you"))
     return RedirectResponse("/citizen", status_code=303)
 
 
-def _start_session(request: Request, person_key: str, name: str) -> None:
+def _start_session(request: Request, hub: Hub, person_key: str, name: str) -> None:
     request.session.clear()
+    session_id = secrets.token_urlsafe(32)
+    now = utcnow()
+    with hub.transaction() as db:
+        db.add(
+            CitizenSession(
+                id_hash=_session_hash(session_id),
+                person_key=person_key,
+                created_at=now,
+                expires_at=now + timedelta(minutes=hub.settings.citizen_session_minutes),
+            )
+        )
+    request.session["sid"] = session_id
     request.session["person"] = {"key": person_key, "name": name[:200]}
     request.session["form_token"] = secrets.token_urlsafe(32)
 
@@ -187,5 +216,11 @@ def _start_session(request: Request, person_key: str, name: str) -> None:
 def sign_out(request: Request, form_token: Annotated[str, Form(max_length=100)] = "") -> Response:
     if _signed_in(request) and not _form_token_ok(request, form_token):
         return _render(request, "citizen_expired.html", status=403, title="You were not signed out", back="/citizen")
+    session_id = request.session.get("sid")
+    if isinstance(session_id, str):
+        with _hub(request).transaction() as db:
+            row = db.get(CitizenSession, _session_hash(session_id))
+            if row is not None and row.ended_at is None:
+                row.ended_at = utcnow()  # a copy of the cookie no longer signs anyone in
     request.session.clear()
     return RedirectResponse("/citizen", status_code=303)
