@@ -29,7 +29,6 @@ import base64
 import hashlib
 import json
 import os
-import platform
 import random
 import shutil
 import sqlite3
@@ -56,6 +55,7 @@ from accord.config import load_settings  # noqa: E402
 from accord.runtime import Hub  # noqa: E402
 from accord.services import audit as audit_service  # noqa: E402
 from accord.storage.models import AuditEntry, AuditHead, AuditNode  # noqa: E402
+from machine import describe  # noqa: E402 - bench/machine.py, beside this script
 
 RESULTS = ROOT / "bench" / "results"
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -93,33 +93,9 @@ def fmt_ms(s: dict) -> str:
 
 
 def machine() -> dict:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem_gb = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
-    except OSError:
-        pass
     import sqlalchemy
 
-    return {
-        "nproc": os.cpu_count(),
-        "cpu_model": cpu,
-        "memory_gb": mem_gb,
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "sqlalchemy": sqlalchemy.__version__,
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-    }
+    return describe(sqlite=sqlite3.sqlite_version, sqlalchemy=sqlalchemy.__version__)
 
 
 def source_state() -> dict:

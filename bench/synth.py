@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+from machine import describe  # noqa: E402 - bench/machine.py, beside this script
 RESULTS = ROOT / "bench" / "results"
 SEED = 20240601
 GB = 1024**3
@@ -51,25 +51,10 @@ def say(message: str = "") -> None:
 
 
 def machine() -> dict:
-    cpu, mem_gb = "unknown", None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
-    except OSError:
-        pass
     import numpy
     import pyarrow
 
-    return {
-        "nproc": os.cpu_count(), "cpu_model": cpu, "memory_gb": mem_gb, "kernel": platform.release(),
-        "python": platform.python_version(), "numpy": numpy.__version__, "pyarrow": pyarrow.__version__,
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-    }
+    return describe(numpy=numpy.__version__, pyarrow=pyarrow.__version__)
 
 
 # --------------------------------------------------------------------------- memory of a process tree

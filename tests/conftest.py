@@ -14,7 +14,6 @@ import os
 import uuid
 import warnings
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -102,14 +101,3 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for hub in _migrated.values():
         hub.close()
     _migrated.clear()
-
-
-# ---------------------------------------------------------------- test data
-
-
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-TODAY = NOW.date()
-
-
-def yesterday(days: int = 1) -> date:
-    return TODAY - timedelta(days=days)

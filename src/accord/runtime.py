@@ -33,6 +33,7 @@ class Hub:
     sessions: sessionmaker[Session]
     _signing_key: Ed25519PrivateKey | None = field(default=None, repr=False)
     _subject_key: bytes | None = field(default=None, repr=False)
+    _idempotency_key: bytes | None = field(default=None, repr=False)
     _group_commit: GroupCommitter | None = field(default=None, repr=False)
 
     @classmethod
@@ -76,7 +77,10 @@ class Hub:
 
     @property
     def idempotency_key(self) -> bytes:
-        return derive_key(self.settings.secret_key.get_secret_value(), "accord/api/idempotency/v1")
+        """Key for hashing write requests kept for idempotent replay (derived once)."""
+        if self._idempotency_key is None:
+            self._idempotency_key = derive_key(self.settings.secret_key.get_secret_value(), "accord/api/idempotency/v1")
+        return self._idempotency_key
 
     def close(self) -> None:
         if self._group_commit is not None:

@@ -20,8 +20,6 @@ from registry_support import (
     NOW,
     SUSPENDED,
     drafted,
-    memory_registry,
-    rolled_back,
     seed,
     spec,
 )
@@ -36,18 +34,6 @@ ALLOWED = {
     "revoked": set(),
 }
 PAIRS = list(itertools.product(ALLOWED, ALLOWED))
-
-
-@pytest.fixture(scope="module")
-def registry_db():  # noqa: ANN201
-    engine = memory_registry()
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def session(registry_db):  # noqa: ANN001, ANN201
-    yield from rolled_back(registry_db)
 
 
 def _when(start: str, to: str):  # noqa: ANN202

@@ -16,7 +16,7 @@ from accord.errors import Conflict, InvalidInput, NotFound
 from accord.registry import agreements
 from accord.registry.validation import agreement_problems
 from accord.storage.models import Agreement, AgreementEvent, AgreementField, AgreementParty, DatasetField
-from registry_support import EXAMPLES, FRAMEWORK, NOW, memory_registry, rolled_back, seed, spec
+from registry_support import EXAMPLES, FRAMEWORK, NOW, seed, spec
 
 SF = "supporting-families-northshire"  # public_service_delivery:multiple_disadvantages, dwp -> northshire-council
 WHD = "warm-home-discount-2026"  # public_service_delivery:fuel_poverty, dwp -> brightwatt-energy
@@ -121,18 +121,6 @@ CASES = [
     ("unknown area", SF, {"areas": ["England", "Narnia"]},
      "areas: 'Narnia' is not one of England, Wales, Scotland, Northern Ireland"),
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def registry_db():  # noqa: ANN201
-    engine = memory_registry()
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def session(registry_db):  # noqa: ANN001, ANN201
-    yield from rolled_back(registry_db)
 
 
 @pytest.mark.parametrize("example", sorted(set(EXAMPLES) - {"supplier-research-request"}))

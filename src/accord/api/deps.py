@@ -82,12 +82,6 @@ IdempotencyKeyDep = Annotated[
 ]
 
 
-def require_party_or_admin(caller: Caller, body_ids: set[str], what: str) -> None:
-    if caller.is_admin or caller.body_id in body_ids:
-        return
-    raise Forbidden(f"only a party to {what} or the hub operator may do this")
-
-
 def visible_agreement(caller: Caller, agreement) -> None:  # noqa: ANN001
     """Only parties (and the hub operator) act on an agreement through the API.
 

@@ -8,9 +8,11 @@ import json
 from datetime import datetime
 
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from accord.errors import InvalidInput
+from accord.clock import utcnow
+from accord.errors import Conflict, InvalidInput
 from accord.storage.models import IdempotencyKey
 
 
@@ -56,11 +58,6 @@ def run_write(hub, caller, key: str | None, request, payload: object, work, reda
     ``redact(body)`` gives the body to keep for replays, for responses that
     carry something shown once (a client secret), which must never be stored.
     """
-    from sqlalchemy.exc import IntegrityError
-
-    from accord.clock import utcnow
-    from accord.errors import Conflict
-
     print_ = fingerprint(request.method, request.url.path, payload, hub.idempotency_key)
 
     def unit(session):  # noqa: ANN001, ANN202 - one transaction: replay check, the write, the replay record

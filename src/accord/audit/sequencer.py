@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -55,8 +55,8 @@ def integrate_batch(session: Session, now: datetime, limit: int = DEFAULT_BATCH)
     session.execute(AuditNode.__table__.insert(), new_nodes)
     session.execute(
         update(AuditEntry.__table__)
-        .where(AuditEntry.__table__.c.id == _bind("entry_id"))
-        .values(leaf_index=_bind("new_index")),
+        .where(AuditEntry.__table__.c.id == bindparam("entry_id"))
+        .values(leaf_index=bindparam("new_index")),
         assignments,
     )
     keys = decompose(0, size)
@@ -68,12 +68,6 @@ def integrate_batch(session: Session, now: datetime, limit: int = DEFAULT_BATCH)
     head.updated_at = now
     session.flush()
     return len(pending)
-
-
-def _bind(name: str):  # noqa: ANN202
-    from sqlalchemy import bindparam
-
-    return bindparam(name)
 
 
 def integrate(sessions: sessionmaker[Session], now_fn, limit: int = DEFAULT_BATCH, max_batches: int = 1000) -> int:  # noqa: ANN001

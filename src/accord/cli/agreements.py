@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from accord.cli.common import console, open_hub, parse_as, print_json, read_structured
+from accord.cli.common import console, open_hub, parse_as, print_json
 from accord.clock import utcnow
 from accord.errors import InvalidInput
+from accord.files import read_structured
 from accord.registry import agreements, lifecycle
 from accord.registry.specs import AgreementSpec
 

@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from accord.cli.common import console, open_hub, parse_as, read_structured
+from accord.cli.common import console, open_hub, parse_as
 from accord.clock import utcnow
+from accord.files import read_structured
 from accord.registry import datasets
 from accord.registry.specs import DatasetSpec
 

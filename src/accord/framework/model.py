@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
-import isodate
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
-
-_EPOCH = date(2000, 1, 1)  # anchor for turning calendar durations (P2Y) into days
+from accord.durations import to_timedelta
 
 
 class Objective(BaseModel):
@@ -40,7 +38,7 @@ class Gateway(BaseModel):
     @classmethod
     def _duration(cls, value: str | None) -> str | None:
         if value is not None:
-            isodate.parse_duration(value)
+            to_timedelta(value)
         return value
 
     @model_validator(mode="after")
@@ -58,10 +56,7 @@ class Gateway(BaseModel):
         return set(self.recipients) | set(extra)
 
     def pilot_limit(self) -> timedelta | None:
-        if not self.pilot_max_duration:
-            return None
-        duration = isodate.parse_duration(self.pilot_max_duration)
-        return duration if isinstance(duration, timedelta) else duration.totimedelta(start=_EPOCH)
+        return to_timedelta(self.pilot_max_duration) if self.pilot_max_duration else None
 
 
 class Framework(BaseModel):

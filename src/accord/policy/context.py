@@ -1,15 +1,15 @@
-"""The policy's view of storage: candidate agreements and usage so far."""
+"""The policy's view of storage: candidate agreements and their usage today."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accord.framework import Framework
 from accord.policy.model import AgreementTerms
-from accord.storage.models import Agreement, AgreementField, AgreementParty, DecisionRecord
+from accord.storage.models import Agreement, AgreementField, AgreementParty, AgreementUsage
 
 
 class SqlPolicyContext:
@@ -54,13 +54,7 @@ class SqlPolicyContext:
         return sorted(result, key=lambda t: (t.status != "active", t.id))
 
     def allowed_requests_since(self, agreement_id: str, body_id: str, since: datetime) -> int:
-        return self.session.scalar(
-            select(func.count())
-            .select_from(DecisionRecord)
-            .where(
-                DecisionRecord.agreement_id == agreement_id,
-                DecisionRecord.body_id == body_id,
-                DecisionRecord.allowed.is_(True),
-                DecisionRecord.decided_at >= since,
-            )
-        ) or 0
+        # The usage counter that services.access claims with each allowed request under a
+        # limit: one primary-key read, and the same number that enforces the limit.
+        usage = self.session.get(AgreementUsage, (agreement_id, body_id, since.astimezone(UTC).date()))
+        return usage.used if usage is not None else 0

@@ -31,7 +31,9 @@ from accord.policy.rules import fields, limits, purpose, status
 class PolicyContext(Protocol):
     def candidate_agreements(self, body_id: str, dataset_id: str) -> list[AgreementTerms]: ...
 
-    def allowed_requests_since(self, agreement_id: str, body_id: str, since: datetime) -> int: ...
+    def allowed_requests_since(self, agreement_id: str, body_id: str, since: datetime) -> int:
+        """Allowed requests by the body under the agreement since ``since``, the start of a UTC day."""
+        ...
 
 
 def decide(context: PolicyContext, request: AccessRequest, now: datetime) -> Decision:
@@ -70,7 +72,12 @@ def decide(context: PolicyContext, request: AccessRequest, now: datetime) -> Dec
         if not found:
             keep, removed, found = fields.permitted(request, terms)
         if not found:
-            used = context.allowed_requests_since(terms.id, request.body_id, start_of_day)
+            # Usage is looked up only when there is a daily limit to hold it against.
+            used = (
+                context.allowed_requests_since(terms.id, request.body_id, start_of_day)
+                if terms.max_requests_per_day is not None
+                else 0
+            )
             found = limits.reasons(request, terms, used)
         if found:
             objections += found

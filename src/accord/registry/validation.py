@@ -6,11 +6,11 @@ fault, so a data-sharing officer can fix a draft in one pass.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
-import isodate
 from sqlalchemy.orm import Session
 
+from accord.durations import to_timedelta
 from accord.framework import Framework
 from accord.registry.specs import AgreementSpec
 from accord.storage.models import Body, Dataset
@@ -134,9 +134,8 @@ MAX_DURATION = timedelta(days=100 * 366)
 
 def _retention_problems(retention: str) -> list[str]:
     try:
-        duration = isodate.parse_duration(retention)
-        as_days = duration if isinstance(duration, timedelta) else duration.totimedelta(start=date(2000, 1, 1))
-    except (isodate.ISO8601Error, ValueError, OverflowError):
+        as_days = to_timedelta(retention)
+    except ValueError:
         return [f"retention: '{retention}' is not an ISO 8601 duration of at most 100 years, such as P1Y or P6M"]
     if as_days <= timedelta(0):
         return [f"retention: '{retention}' must be longer than zero"]

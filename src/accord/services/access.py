@@ -9,23 +9,18 @@ are written in the caller's session, which commits them with the access.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-import isodate
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from accord.audit.log import AuditRecord, append
+from accord.durations import to_timedelta
 from accord.framework import Framework
 from accord.policy import AccessRequest, Decision, decide
 from accord.policy.context import SqlPolicyContext
 from accord.storage.models import AgreementUsage, DecisionRecord
 from accord.storage.upsert import insert_if_absent
-
-
-def _after(duration: str, now: datetime) -> datetime:
-    parsed = isodate.parse_duration(duration)
-    return now + (parsed if isinstance(parsed, timedelta) else parsed.totimedelta(start=now))
 
 
 def embargo_end(
@@ -40,12 +35,12 @@ def embargo_end(
     """
     if decision.allowed:
         duration = decision.obligations.get("embargo")
-        return _after(duration, now) if duration else None
+        return now + to_timedelta(duration, now) if duration else None
     gateway = framework.gateway(request.gateway)
     if gateway is None or not gateway.embargo_allowed:
         return None
     ends = [
-        _after(terms.embargo, now)
+        now + to_timedelta(terms.embargo, now)
         for terms in context.candidate_agreements(request.body_id, request.dataset_id)
         if terms.gateway == request.gateway and terms.embargo
     ]

@@ -107,7 +107,7 @@ def consistency(hub: Hub, first: int, second: int | None = None) -> dict:
 
 def entry(hub: Hub, leaf_index: int) -> dict:
     with hub.transaction() as session:
-        found = entry_by_leaf(session, leaf_index) if 0 <= leaf_index < 2**62 else None  # leaf_index is INTEGER
+        found = entry_by_leaf(session, leaf_index) if 0 <= leaf_index < 2**62 else None  # beyond any 64-bit leaf index
         if found is None:
             raise NotFound(f"no audit entry at leaf {leaf_index}")
         return {"leaf_index": leaf_index, "payload": found.payload}

@@ -228,8 +228,6 @@ class DecisionRecord(Base):
     records: Mapped[int] = mapped_column(Integer, default=1)
     obligations: Mapped[dict] = mapped_column(JSON)
 
-    __table_args__ = (Index("ix_decisions_usage", "agreement_id", "body_id", "allowed", "decided_at"),)
-
 
 class AgreementUsage(Base):
     """Allowed requests per agreement, body and UTC day: the authority for daily limits.

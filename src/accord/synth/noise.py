@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from accord.errors import InvalidInput
+from accord.files import read_structured
 
 BODY_KEYS = (
     "dwp", "hmrc", "gro", "council-tax", "electoral", "energy", "dvla",
@@ -131,23 +132,7 @@ def _apply(base: BodyNoise, overrides: dict, where: str, body: str) -> BodyNoise
 
 def load_noise_file(path: Path) -> dict[str, BodyNoise]:
     """Read noise settings from a YAML (or JSON) file, naming the file and position of any error."""
-    import yaml
-
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidInput(f"{path}: no such noise file") from None
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise InvalidInput(f"{path}: cannot be read ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InvalidInput(f"{path}: invalid YAML{where}") from None
-    return noise_from_mapping(data, str(path))
+    return noise_from_mapping(read_structured(Path(path), "noise file"), str(path))
 
 
 def noise_as_dict(noise: dict[str, BodyNoise]) -> dict[str, dict[str, float]]:

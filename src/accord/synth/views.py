@@ -322,6 +322,20 @@ def _current_address(b: Block) -> np.ndarray:
 Builder = Callable[[int, Block, BodyNoise, np.random.Generator], list[Part]]
 
 
+def _nino_identity(rec: Records) -> list[tuple]:
+    """The identity columns of a body that holds NINOs (DWP, HMRC), drawn in a fixed order
+    so that output stays the same for a seed."""
+    first = rec.first_name()
+    surname = rec.surname()
+    dob = rec.date_of_birth()
+    nino = rec.nino()
+    rec.address()
+    return [
+        ("nino", nino, STR), ("first_name", first, STR), ("surname", surname, STR), ("date_of_birth", dob, DATE),
+        ("postcode", rec.postcode(), STR), ("address_line_1", rec.address_line_1(), STR),
+    ]
+
+
 def build_dwp(seed: int, b: Block, nz: BodyNoise, rng: np.random.Generator) -> list[Part]:
     when = np.where(b.died, b.dod, PERIOD_END)
     age = ((when - b.dob).astype(np.int64) / YEAR)
@@ -359,14 +373,8 @@ def build_dwp(seed: int, b: Block, nz: BodyNoise, rng: np.random.Generator) -> l
     start = _dates_between(rng, np.minimum(eligible_from, until), until)
     last_paid = PERIOD_END - rng.integers(0, 28, len(idx))
     rec = Records(b, nz, rng, idx, deceased=dead_of[idx], benefit_type=btype, award_start=start, last_paid=last_paid)
-    first = rec.first_name()
-    surname = rec.surname()
-    dob = rec.date_of_birth()
-    nino = rec.nino()
-    rec.address()
     cols = [
-        ("nino", nino, STR), ("first_name", first, STR), ("surname", surname, STR), ("date_of_birth", dob, DATE),
-        ("postcode", rec.postcode(), STR), ("address_line_1", rec.address_line_1(), STR),
+        *_nino_identity(rec),
         ("benefit_type", rec["benefit_type"], STR), ("pension_credit_guarantee", guarantee[rec.idx], BOOL),
         ("award_start", rec["award_start"], DATE), ("disability_indicator", b.disabled[rec.idx], BOOL),
         ("payment_status", np.full(rec.n, "in_payment", dtype=object), STR),
@@ -395,14 +403,8 @@ def build_hmrc(seed: int, b: Block, nz: BodyNoise, rng: np.random.Generator) -> 
     start_lo = np.maximum(b.dob[idx] + years_to_days(16), PERIOD_END - years_to_days(20))
     start = _dates_between(rng, start_lo, np.where(ended, b.dod[idx] - 1, PERIOD_END - 30))
     rec = Records(b, nz, rng, idx, deceased=is_retained, employer=employer, pay=pay, start=start, end=end)
-    first = rec.first_name()
-    surname = rec.surname()
-    dob = rec.date_of_birth()
-    nino = rec.nino()
-    rec.address()
     cols = [
-        ("nino", nino, STR), ("first_name", first, STR), ("surname", surname, STR), ("date_of_birth", dob, DATE),
-        ("postcode", rec.postcode(), STR), ("address_line_1", rec.address_line_1(), STR),
+        *_nino_identity(rec),
         ("employer_ref", b.world.employer_refs[rec["employer"]], STR),
         ("employer_name", b.world.employer_names[rec["employer"]], STR),
         ("employment_start", rec["start"], DATE), ("employment_end", rec["end"], DATE),

@@ -86,7 +86,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_decisions_agreement_id'), ['agreement_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_decisions_body_id'), ['body_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_decisions_decided_at'), ['decided_at'], unique=False)
-        batch_op.create_index('ix_decisions_usage', ['agreement_id', 'body_id', 'allowed', 'decided_at'], unique=False)
 
     op.create_table('idempotency_keys',
     sa.Column('client_id', sa.String(length=64), nullable=False),
@@ -233,7 +232,6 @@ def downgrade() -> None:
     op.drop_table('agreement_events')
     op.drop_table('idempotency_keys')
     with op.batch_alter_table('decisions', schema=None) as batch_op:
-        batch_op.drop_index('ix_decisions_usage')
         batch_op.drop_index(batch_op.f('ix_decisions_decided_at'))
         batch_op.drop_index(batch_op.f('ix_decisions_body_id'))
         batch_op.drop_index(batch_op.f('ix_decisions_agreement_id'))
