@@ -10,6 +10,7 @@ from accord import __version__
 from accord.api import openapi, problems
 from accord.api.middleware import RequestLimits
 from accord.api.routes import access, agreements, audit, auth, bodies, register
+from accord.api.routes import disadvantages, eligibility, events, sharecodes, verification
 from accord.config import Settings
 from accord.runtime import Hub
 from accord.services.audit import AuditWorker
@@ -45,6 +46,8 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
     problems.install(app)
     openapi.install(app)
     for module in (auth, bodies, agreements, access, register):
+        app.include_router(module.router)
+    for module in (verification, eligibility, disadvantages, events, sharecodes):
         app.include_router(module.router)
     app.include_router(audit.public)
     app.include_router(audit.private)

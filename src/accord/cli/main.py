@@ -34,6 +34,7 @@ app.add_typer(agreements.app, name="agreements")
 app.add_typer(register.app, name="register")
 app.add_typer(audit.app, name="audit")
 app.add_typer(retention.app, name="retention")
+# Linkage and the purpose services: each adds its own import and registration line below.
 
 
 def run() -> None:

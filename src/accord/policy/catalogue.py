@@ -58,6 +58,18 @@ ACTIONS: dict[str, Action] = {
             gateways=("civil_registration",),
         ),
         Action(
+            "deceased.check",
+            "Learn whether a person is recorded as deceased, to stop letters to them.",
+            "a deceased / not recorded flag; nothing else about the person",
+            gateways=("civil_registration",),
+        ),
+        Action(
+            "households.identify",
+            "Learn which households in the requester's area meet two or more of the objective's factors.",
+            "household references with the factors met, minimised to what the agreement permits",
+            gateways=("public_service_delivery:multiple_disadvantages",),
+        ),
+        Action(
             "records.match",
             "Match records across bodies to find leads for review.",
             "leads for human review, never findings",

@@ -342,3 +342,8 @@ class AuditCheckpoint(Base):
     root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     note: Mapped[str] = mapped_column(Text)
+
+
+# The purpose services' tables live beside their services' concerns, in accord.storage.tables;
+# imported here, after Base, so that Base.metadata holds every table.
+from accord.storage.tables import events, jobs, linkage, sharecodes  # noqa: E402,F401

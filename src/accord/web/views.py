@@ -35,6 +35,10 @@ def install(app: FastAPI) -> None:
     app.state.csrf = csrf.CsrfGuard(app.state.hub.settings.secret_key.get_secret_value())
     app.include_router(router)
     citizen.install(app)
+    from accord.web import disadvantages_pages, eligibility_pages, events_pages, sharecodes_pages, verification_pages
+
+    for pages in (verification_pages, eligibility_pages, disadvantages_pages, events_pages, sharecodes_pages):
+        app.include_router(pages.router)
     rendering.mount_assets(app)
 
 
