@@ -11,6 +11,7 @@ PostgreSQL is unreachable its tests are skipped, unless ACCORD_REQUIRE_POSTGRES=
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -80,21 +81,35 @@ def _hub_for(url: str, data_dir: Path) -> Hub:
     with hub.engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(delete(table))
+    # Files the hub keeps beside its database (holdings, job results) start empty too.
+    data_dir = hub.settings.data_dir
+    if data_dir.is_dir():
+        for child in data_dir.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
     return hub
 
 
 @pytest.fixture(params=BACKENDS)
-def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Hub:
+def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Hub:
     if request.param == "postgresql":
         url = request.getfixturevalue("postgres_database")
     else:
         url = request.getfixturevalue("sqlite_database")
-    return _hub_for(url, tmp_path)
+    return _hub_for(url, _hub_data_dir(url, tmp_path_factory))
 
 
 @pytest.fixture
-def sqlite_hub(sqlite_database: str, tmp_path: Path) -> Hub:
-    return _hub_for(sqlite_database, tmp_path)
+def sqlite_hub(sqlite_database: str, tmp_path_factory: pytest.TempPathFactory) -> Hub:
+    return _hub_for(sqlite_database, _hub_data_dir(sqlite_database, tmp_path_factory))
+
+
+def _hub_data_dir(url: str, factory: pytest.TempPathFactory) -> Path:
+    """The hub's own data directory (not a test's tmp_path, which the reset below would empty)."""
+    hub = _migrated.get(url)
+    return hub.settings.data_dir if hub is not None else factory.mktemp("hub-data")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     )
     token_ttl_seconds: int = Field(900, ge=30, le=86400, description="Lifetime of an API bearer token.")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body accepted, in bytes.")
+    max_upload_bytes: int = Field(
+        1_073_741_824, ge=1024, description="Largest file upload (CSV, Parquet or multipart body) accepted, in bytes."
+    )
     framework_file: Path | None = Field(
         None, description="Legal framework file; defaults to the bundled UK DEA 2017 Part 5 framework."
     )

@@ -121,3 +121,23 @@ def test_datasets_add_refuses_invalid_files_and_stores_nothing(accord, seeded: H
         "already registered"
     )
     assert counts(seeded) == before
+
+
+def test_datasets_load_keeps_registered_fields_and_refuses_bad_files(accord, seeded: Hub, tmp_path: Path) -> None:  # noqa: ANN001
+    from accord.services import holdings
+
+    good = tmp_path / "deaths.csv"
+    good.write_text(
+        "registration_id,first_name,surname,date_of_birth,date_of_death,postcode,notes\n"
+        "G1,Ada,Smith,1931-02-03,2026-01-02,SW1A 1AA,private\n",
+        encoding="utf-8",
+    )
+    result = accord("datasets", "load", "gro-deaths", str(good))
+    assert result.code == 0, result.err
+    assert "loaded 1 records into gro-deaths" in result.out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("registration_id,first_name\nG2,Bo\n", encoding="utf-8")
+    accord("datasets", "load", "gro-deaths", str(bad)).assert_bad_input("bad.csv", "missing column", "surname")
+    accord("datasets", "load", "gro-deaths", str(tmp_path / "absent.csv")).assert_bad_input("no such file")
+    accord("datasets", "load", "no-such-dataset", str(good)).assert_bad_input("no-such-dataset")
+    assert holdings.holding_info(seeded, "gro-deaths").rows == 1

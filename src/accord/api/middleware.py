@@ -13,12 +13,25 @@ from accord.api.problems import problem
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-class RequestLimits:
-    """Assigns X-Request-Id and refuses bodies over the limit with 413 problem+json."""
+UPLOAD_TYPES = frozenset(
+    {"text/csv", "application/vnd.apache.parquet", "application/octet-stream", "multipart/form-data"}
+)
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+
+class RequestLimits:
+    """Assigns X-Request-Id and refuses bodies over the limit with 413 problem+json.
+
+    File uploads (CSV, Parquet, multipart) have their own, larger limit; every other body the small one.
+    """
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, max_upload_bytes: int | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max(max_upload_bytes or max_body_bytes, max_body_bytes)
+
+    def _limit(self, request: Request) -> int:
+        kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        return self.max_upload_bytes if kind in UPLOAD_TYPES else self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -31,13 +44,14 @@ class RequestLimits:
 
         received = 0
         too_large = False
+        limit = self._limit(request)
 
         async def limited_receive() -> Message:
             nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     too_large = True
                     raise _BodyTooLarge
             return message
@@ -61,18 +75,18 @@ class RequestLimits:
             if not declared.isdigit():
                 await problem(request, 400, "the Content-Length header is not a number")(scope, receive, send_with_id)
                 return
-            if int(declared) > self.max_body_bytes:
-                await self._too_large(request, scope, receive, send_with_id)
+            if int(declared) > limit:
+                await self._too_large(request, limit, scope, receive, send_with_id)
                 return
 
         try:
             await self.app(scope, limited_receive, send_with_id)
         except _BodyTooLarge:
             too_large = False
-            await self._too_large(request, scope, receive, send_with_id)
+            await self._too_large(request, limit, scope, receive, send_with_id)
 
-    async def _too_large(self, request: Request, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem(request, 413, f"the request body is larger than {self.max_body_bytes} bytes")
+    async def _too_large(self, request: Request, limit: int, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem(request, 413, f"the request body is larger than {limit} bytes")
         await response(scope, receive, send)
 
 

@@ -13,6 +13,7 @@ from accord.clock import utcnow
 from accord.files import read_structured
 from accord.registry import datasets
 from accord.registry.specs import DatasetSpec
+from accord.services import holdings
 
 app = typer.Typer(help="Datasets held by bodies, with their classified fields.", no_args_is_help=True)
 
@@ -36,3 +37,13 @@ def list_(body: Annotated[str | None, typer.Option(help="Only this body's datase
         for dataset in datasets.list_datasets(session, body):
             table.add_row(dataset.id, dataset.body_id, dataset.name, str(len(dataset.fields)))
     console.print(table)
+
+
+@app.command("load")
+def load(
+    dataset_id: Annotated[str, typer.Argument(metavar="DATASET", help="The registered dataset the records belong to")],
+    path: Annotated[Path, typer.Argument(metavar="FILE", help="CSV or Parquet extract of the body's records")],
+) -> None:
+    """Load a body's current records for a dataset (the holding the purpose services match against)."""
+    info = holdings.load_holding(open_hub(), dataset_id, path)
+    console.print(f"loaded {info.rows:,} records into {dataset_id} (fields: {', '.join(info.columns)}; sha256 {info.sha256[:12]})")

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 
 from accord.api.deps import AdminDep, CallerDep, HubDep, IdempotencyKeyDep
 from accord.api.idempotency import run_write
 from accord.clock import utcnow
-from accord.errors import Forbidden
+from accord.errors import Forbidden, InvalidInput
 from accord.registry import bodies, credentials, datasets
 from accord.registry.specs import BodySpec, DatasetSpec
+from accord.services import holdings
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 
@@ -108,3 +113,47 @@ def add_dataset(
 def get_dataset(hub: HubDep, caller: CallerDep, dataset_id: str) -> dict:
     with hub.transaction() as session:
         return datasets.dataset_summary(datasets.get_dataset(session, dataset_id))
+
+
+HOLDING_TYPES = {"text/csv": ".csv", "application/vnd.apache.parquet": ".parquet", "application/octet-stream": ".parquet"}
+
+
+@router.put(
+    "/datasets/{dataset_id}/records",
+    summary="Load the body's current records for its dataset (CSV or Parquet body)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {kind: {"schema": {"type": "string", "format": "binary"}} for kind in HOLDING_TYPES},
+        }
+    },
+)
+async def load_records(hub: HubDep, caller: CallerDep, dataset_id: str, request: Request) -> dict:
+    """The holding purpose services match against; validated whole before it replaces the previous one."""
+    with hub.transaction() as session:
+        dataset = datasets.get_dataset(session, dataset_id)
+        if not caller.is_admin and dataset.body_id != caller.body_id:
+            raise Forbidden("a body may load records only into its own datasets")
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    suffix = HOLDING_TYPES.get(kind)
+    if suffix is None:
+        raise InvalidInput("send the records as text/csv or application/vnd.apache.parquet")
+    with tempfile.TemporaryDirectory(dir=hub.settings.data_dir) as scratch:
+        upload = Path(scratch) / f"upload{suffix}"
+        with upload.open("wb") as handle:
+            async for chunk in request.stream():
+                handle.write(chunk)
+        info = await run_in_threadpool(holdings.load_holding, hub, dataset_id, upload)
+    return {"dataset_id": info.dataset_id, "rows": info.rows, "fields": info.columns, "sha256": info.sha256,
+            "loaded_at": info.loaded_at}
+
+
+@router.get("/datasets/{dataset_id}/records", summary="When the dataset's records were last loaded (never the records)")
+def holding_status(hub: HubDep, caller: CallerDep, dataset_id: str) -> dict:
+    with hub.transaction() as session:
+        dataset = datasets.get_dataset(session, dataset_id)
+        if not caller.is_admin and dataset.body_id != caller.body_id:
+            raise Forbidden("only the dataset's body may see its holding")
+    info = holdings.holding_info(hub, dataset_id)
+    return {"dataset_id": info.dataset_id, "rows": info.rows, "fields": info.columns, "sha256": info.sha256,
+            "loaded_at": info.loaded_at}
