@@ -23,10 +23,12 @@ from accord.app import create_app
 from accord.cli.common import console
 from accord.clock import utcnow
 from accord.config import load_settings
+from accord.demo.context import DemoContext, service_steps
 from accord.demo.seed import seed_agreements, seed_registry
 from accord.registry import credentials, datasets
 from accord.runtime import Hub
-from accord.services import audit, citizens
+from accord.errors import AccordError
+from accord.services import audit, citizens, holdings
 
 DEMO_CLIENTS = ("accord-hub", "northshire-council", "brightwatt-energy", "dwp")
 
@@ -140,6 +142,7 @@ def demo(
     url = f"http://{settings.host}:{actual_port}"
     try:
         _run_examples(url, issued, example_requests(*people))
+        _run_services(DemoContext(url=url, hub=hub, console=console, synth_dir=demo_dir / "synth", people=people))
         _audit(hub)
         _print_next_steps(url, issued["northshire-council"])
         if serve:
@@ -181,6 +184,7 @@ def _synthetic_data(hub: Hub, demo_dir: Path) -> list[citizens.DemoCitizen]:
             table.add_row(dataset.id, f"{rows:,}", "all" if not missing else "missing: " + ", ".join(missing))
     console.print(table)
     console.print(f"Files: {out} (the answer key, never shared, is in {out / 'truth'})", highlight=False)
+    _load_holdings(hub, out)
 
     # Three living adults with a National Insurance number who have a DWP record.
     persons = pq.read_table(out / "truth" / "population" / "persons.parquet")
@@ -261,6 +265,30 @@ def _run_examples(url: str, issued: dict, requests: list) -> None:  # noqa: ANN0
                 console.print(f"  - {reason}", highlight=False)
             if decision.get("allowed"):
                 console.print(f"  permitted fields: {', '.join(decision['permitted_fields'])}", highlight=False)
+
+
+def _load_holdings(hub: Hub, out: Path) -> None:
+    """Each source body loads its synthetic records for its registered datasets."""
+    with hub.transaction() as session:
+        ids = [dataset.id for dataset in datasets.list_datasets(session)]
+    loaded = []
+    for dataset_id in ids:
+        path = out / f"{dataset_id}.parquet"
+        if path.is_file():
+            info = holdings.load_holding(hub, dataset_id, path)
+            loaded.append(f"{dataset_id} ({info.rows:,})")
+    console.print("Holdings loaded (registered fields only): " + ", ".join(loaded), highlight=False)
+
+
+def _run_services(ctx: DemoContext) -> None:
+    for name, run in service_steps():
+        console.rule(f"Purpose service: {name}")
+        started = time.perf_counter()
+        try:
+            run(ctx)
+        except (AccordError, httpx.HTTPError) as exc:
+            console.print(f"[red]{name} demo failed:[/red] {exc}", highlight=False)
+        console.print(f"[dim]{name}: {time.perf_counter() - started:.1f} s[/dim]")
 
 
 def _audit(hub: Hub) -> None:
