@@ -79,6 +79,19 @@ class Settings(BaseSettings):
         "nino", description="What that identifier is; person keys are derived from '<scheme>:<identifier>'."
     )
     citizen_session_minutes: int = Field(30, ge=5, le=720, description="How long a citizen stays signed in.")
+    share_code_days: int = Field(
+        21, ge=1, le=365, description="How long a new share code lasts unless its citizen chooses less."
+    )
+    share_code_max_days: int = Field(90, ge=1, le=365, description="The longest a citizen may make a share code last.")
+    share_code_failures_per_code: int = Field(
+        5, ge=1, le=1000, description="Wrong guesses on one share code in 24 hours before it is locked (429)."
+    )
+    share_code_failures_per_body: int = Field(
+        20, ge=1, le=100_000, description="Wrong guesses one body may make in an hour before it is refused (429)."
+    )
+    share_code_failures_per_address: int = Field(
+        5, ge=1, le=100_000, description="Wrong guesses on the anonymous check page per address and hour (429)."
+    )
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> "Settings":
