@@ -79,6 +79,17 @@ class Settings(BaseSettings):
         "nino", description="What that identifier is; person keys are derived from '<scheme>:<identifier>'."
     )
     citizen_session_minutes: int = Field(30, ge=5, le=720, description="How long a citizen stays signed in.")
+    events_max_attempts: int = Field(12, ge=1, le=100, description="Webhook attempts before an event is dead-lettered.")
+    events_retry_base_seconds: float = Field(
+        10, gt=0, le=3600, description="First webhook retry delay; doubled per attempt, with jitter."
+    )
+    events_retry_max_seconds: float = Field(3600, gt=0, le=86400, description="Longest delay between webhook attempts.")
+    events_lease_seconds: float = Field(
+        60, ge=1, le=3600, description="A claimed delivery not acknowledged by then is retried (crash recovery)."
+    )
+    events_delivery_timeout_seconds: float = Field(10, gt=0, le=300, description="Timeout of one webhook call.")
+    events_delivery_concurrency: int = Field(16, ge=1, le=512, description="Webhook calls in flight per dispatcher.")
+    events_deliver_in_server: bool = Field(True, description="Run the webhook dispatcher inside `accord serve`.")
     share_code_days: int = Field(
         21, ge=1, le=365, description="How long a new share code lasts unless its citizen chooses less."
     )
@@ -91,6 +102,15 @@ class Settings(BaseSettings):
     )
     share_code_failures_per_address: int = Field(
         5, ge=1, le=100_000, description="Wrong guesses on the anonymous check page per address and hour (429)."
+    )
+    job_workers: int = Field(1, ge=0, le=16, description="Background job workers run inside the server process.")
+    job_lease_seconds: float = Field(
+        60, ge=1, le=3600, description="How long a worker's claim on a job lasts without a heartbeat."
+    )
+    job_poll_seconds: float = Field(1.0, gt=0, le=60, description="How often an idle job worker looks for work.")
+    job_max_attempts: int = Field(3, ge=1, le=100, description="Claims of one job before it is failed for good.")
+    job_chunk_rows: int = Field(
+        100_000, ge=1, le=10_000_000, description="Input rows per job chunk (progress and checkpoint step)."
     )
 
     @model_validator(mode="after")
