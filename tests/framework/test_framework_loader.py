@@ -240,3 +240,46 @@ def test_settings_choose_the_framework_file(tmp_path: Path, raw: dict) -> None:
     with pytest.raises(ConfigurationError) as refused:
         Hub.open(settings, upgrade=False)
     assert str(broken) in str(refused.value)
+
+
+# ---------------------------------------------------------------- multiple-disadvantage factors
+
+
+def _md(raw: dict) -> dict:
+    return raw["gateways"]["public_service_delivery"]["objectives"]["multiple_disadvantages"]
+
+
+def test_multiple_disadvantages_lists_its_factors_with_indicators(framework) -> None:  # noqa: ANN001
+    objective = framework.gateways["public_service_delivery"].objectives["multiple_disadvantages"]
+    assert objective.min_factors == 2
+    assert {"worklessness", "crime_asb", "education", "children_in_need", "domestic_abuse", "health"} <= set(
+        objective.factors
+    )
+    police = [i for i in objective.factors["crime_asb"].indicators if i.field == "incident_type"]
+    assert police and set(police[0].values) == {"anti_social_behaviour", "offence"}
+    assert objective.factors["health"].indicators[0].values == (True,)  # YAML true stays a boolean
+    assert framework.gateways["public_service_delivery"].objectives["fuel_poverty"].factors == {}
+
+
+@pytest.mark.parametrize("minimum", [0, 99])
+def test_min_factors_must_fit_the_list(tmp_path: Path, raw: dict, minimum: int) -> None:
+    _md(raw)["min_factors"] = minimum
+    message = _refused(_write(tmp_path, raw))
+    assert "min_factors must be between 1 and the number of factors" in message
+
+
+def test_a_factor_needs_an_indicator(tmp_path: Path, raw: dict) -> None:
+    _md(raw)["factors"]["health"]["indicators"] = []
+    message = _refused(_write(tmp_path, raw))
+    assert "objectives.multiple_disadvantages.factors.health.indicators" in message
+
+
+def test_an_indicator_names_a_field_and_values(tmp_path: Path, raw: dict) -> None:
+    _md(raw)["factors"]["health"]["indicators"] = [{"data": "health records", "field": "Mental Health!", "values": []}]
+    message = _refused(_write(tmp_path, raw))
+    assert "factors.health.indicators.0.field" in message and "factors.health.indicators.0.values" in message
+
+
+def test_an_indicator_names_no_body(tmp_path: Path, raw: dict) -> None:
+    _md(raw)["factors"]["health"]["indicators"][0]["body"] = "northshire-nhs"
+    assert "factors.health.indicators.0.body" in _refused(_write(tmp_path, raw))

@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StrictBool, StrictInt, field_validator, model_validator
 
 from accord.durations import to_timedelta
+
+
+class Indicator(BaseModel):
+    """Where a factor shows in data: a field of a kind of record, and the values that mean "met".
+
+    Named by the kind of data ("police incidents"), never by a body, so any
+    body holding such records can supply it under an agreement.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data: str
+    field: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    values: tuple[StrictBool | StrictInt | str, ...] = Field(min_length=1)
+
+
+class Factor(BaseModel):
+    """One of an objective's listed factors; met when any of its indicators is."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str
+    indicators: tuple[Indicator, ...] = Field(min_length=1)
 
 
 class Objective(BaseModel):
@@ -17,6 +41,18 @@ class Objective(BaseModel):
     dpv_purpose: HttpUrl
     extra_disclosers: tuple[str, ...] = ()
     extra_recipients: tuple[str, ...] = ()
+    # Objectives about people meeting several listed factors (multiple disadvantages).
+    factors: dict[str, Factor] = Field(default_factory=dict)
+    min_factors: int | None = None
+
+    @model_validator(mode="after")
+    def _factors_coherent(self) -> "Objective":
+        if self.min_factors is not None and not 1 <= self.min_factors <= len(self.factors):
+            raise ValueError(f"min_factors must be between 1 and the number of factors ({len(self.factors)})")
+        for name in self.factors:
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", name):
+                raise ValueError(f"factor name '{name}' must be lower case letters, digits and underscores")
+        return self
 
 
 class Gateway(BaseModel):
