@@ -1,0 +1,549 @@
+"""Privacy-preserving record linkage: bodies encode identifiers into keyed Bloom filters; the hub links on Dice.
+
+Flow (docs/pprl.md):
+
+1. The bodies party to an agreement share a secret out of band; the hub never
+   holds it. Each derives the same key with ``derive_agreement_key(secret,
+   agreement_id, version)``, so encodings for one agreement (or key version)
+   cannot be joined with another's.
+2. Each body runs ``encode_table`` (``accord encode``) on its standardised
+   records and uploads only the result: its own record ids and one Bloom
+   filter per field (``accord.linkage.bloom``). The encoding parameters, the
+   agreement, the key version and a fingerprint of the key are recorded in
+   the schema metadata.
+3. The hub runs ``link_encoded``: it refuses encodings whose parameters or
+   keys differ, finds candidate pairs by equality of whole filters (blocking
+   reveals nothing the filters do not), computes per-field Dice coefficients
+   with NumPy popcount, and scores each pair with a Fellegi–Sunter model
+   trained by EM on per-field Dice levels.
+
+The model: u-probabilities (how often non-matching records reach each Dice
+level) come from a sample of random pairs, corrected for the few matches
+such a sample holds; m-probabilities and the share of all pairs that match
+come from EM over the candidate pairs, with the pairs blocking did not
+produce counted as non-matches. A pair's match weight is the log2 of its
+prior odds plus, for each field present on both sides, log2(m / u) of the
+pair's level; its match probability follows from the weight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from accord.errors import InvalidInput
+from accord.linkage import bloom
+
+FORMAT = "accord-pprl-field-bloom-filters"
+FORMAT_VERSION = 1
+METADATA_KEY = b"accord.pprl"
+HASHING = "hmac-sha512-random-positions, per-field HKDF keys, xor-folded"
+MIN_KEY_BYTES = 32
+DEFAULT_THRESHOLD = 0.5
+
+# Candidate pairs: records whose filters are identical on every field of a rule, for any rule.
+# Identical filters mean identical values, which deterministic filters reveal anyway.
+BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
+    ("nino",),
+    ("dob",),
+    ("first_name", "surname"),
+    ("surname", "postcode"),
+    ("first_name", "postcode"),
+    ("uprn",),
+)
+
+# Where a person lives, from the most telling field both sides hold. Only one is compared: members
+# of a household agree on all three, and counting each as independent evidence links them as one.
+LOCATION_FIELDS = ("postcode", "uprn", "address")
+
+# Dice levels for the model, highest first: identical filters, then bands of similarity.
+DICE_LEVELS: tuple[float, ...] = (1.0, 0.85, 0.7, 0.55)
+RANDOM_PAIRS = 1_000_000  # random pairs sampled to estimate u-probabilities
+PAIR_CHUNK = 4_000_000  # candidate pairs scored at a time
+EM_ITERATIONS = 200
+
+
+# --------------------------------------------------------------------------- keys
+
+
+class AgreementKey(bytes):
+    """A derived key that remembers its agreement and version, so encodings can record them."""
+
+    agreement_id: str
+    version: int
+
+    def __new__(cls, key: bytes, agreement_id: str, version: int) -> AgreementKey:
+        self = super().__new__(cls, key)
+        self.agreement_id = agreement_id
+        self.version = version
+        return self
+
+    def __repr__(self) -> str:  # never show the key itself
+        return f"AgreementKey(agreement_id={self.agreement_id!r}, version={self.version})"
+
+
+def derive_agreement_key(secret: bytes, agreement_id: str, version: int = 1) -> bytes:
+    """The Bloom-filter key for one agreement and key version (HKDF-SHA256 from the shared secret).
+
+    The secret is shared by the linked bodies out of band. A new version (a
+    rotated key) or another agreement gives an unrelated key, so encodings
+    made under one cannot be linked with encodings made under the other.
+    """
+    if not isinstance(secret, (bytes, bytearray)) or len(secret) < MIN_KEY_BYTES:
+        raise InvalidInput(f"the shared secret must be at least {MIN_KEY_BYTES} bytes")
+    if not agreement_id or not isinstance(agreement_id, str):
+        raise InvalidInput("an agreement id is required to derive a key")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise InvalidInput("the key version must be a whole number from 1")
+    info = f"accord/pprl/v1/agreement/{agreement_id}/key-version/{version}".encode()
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(bytes(secret))
+    return AgreementKey(key, agreement_id, version)
+
+
+def key_fingerprint(key: bytes) -> str:
+    """A short keyed digest that shows two encodings used the same key, without revealing it."""
+    return hmac.digest(bytes(key), b"accord/pprl/v1/key-fingerprint", hashlib.sha256)[:12].hex()
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def filter_column(field: str) -> str:
+    return f"bf_{field}"
+
+
+def encoding_parameters(key: bytes) -> dict:
+    """What an encoding records about itself: scheme, fields, filter sizes, agreement, key version, key fingerprint."""
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "hashing": HASHING,
+        "fields": [spec.as_dict() for spec in bloom.FIELD_SPECS],
+        "agreement_id": getattr(key, "agreement_id", None),
+        "key_version": getattr(key, "version", None),
+        "key_fingerprint": key_fingerprint(key),
+    }
+
+
+def encode_table(std: pa.Table, key: bytes) -> pa.Table:
+    """A standardised table as ``id`` plus one keyed, XOR-folded Bloom filter per standard field.
+
+    ``std`` has ``id`` and any of the standard fields (absent or null fields
+    give null filters); ``dob`` must already be a date column. The same input
+    and key always give the same encoding. Sex is not encoded (see
+    ``bloom.FIELD_SPECS``).
+    """
+    if not isinstance(key, (bytes, bytearray)) or len(key) < MIN_KEY_BYTES:
+        raise InvalidInput(f"the encoding key must be at least {MIN_KEY_BYTES} bytes")
+    if "id" not in std.column_names:
+        raise InvalidInput("the standardised table has no 'id' column")
+    ids = std.column("id").cast(pa.string())
+    if ids.null_count:
+        raise InvalidInput("the 'id' column has empty values")
+    names, arrays = ["id"], [ids]
+    for spec in bloom.FIELD_SPECS:
+        if spec.name in std.column_names:
+            values = std.column(spec.name)
+            if spec.tokens == "date" and not (pa.types.is_date(values.type) or pa.types.is_timestamp(values.type)
+                                              or pa.types.is_null(values.type)):
+                raise InvalidInput(f"column '{spec.name}' must hold dates (standardise the table first)")
+            if spec.tokens == "bigrams" and not pa.types.is_null(values.type):
+                values = values.cast(pa.string())
+            if pa.types.is_null(values.type):
+                column = pa.nulls(std.num_rows, type=pa.binary(spec.bits // 8))
+            else:
+                column = bloom.encode_column(values, spec, bloom.field_key(bytes(key), spec.name))
+        else:
+            column = pa.nulls(std.num_rows, type=pa.binary(spec.bits // 8))
+        names.append(filter_column(spec.name))
+        arrays.append(column)
+    metadata = {METADATA_KEY: json.dumps(encoding_parameters(key), sort_keys=True).encode()}
+    return pa.table(arrays, names=names).replace_schema_metadata(metadata)
+
+
+def is_encoded(schema: pa.Schema) -> bool:
+    """True if the schema is an Accord Bloom-filter encoding (it carries the encoding parameters)."""
+    return bool(schema.metadata) and METADATA_KEY in schema.metadata
+
+
+def encoding_of(schema: pa.Schema, source: str = "input") -> dict:
+    """The recorded encoding parameters, checked against the columns; InvalidInput if not an encoding."""
+    if not is_encoded(schema):
+        raise InvalidInput(f"{source}: not a Bloom-filter encoding (make one with `accord encode`)")
+    try:
+        params = json.loads(schema.metadata[METADATA_KEY])
+        fields = [bloom.FieldSpec(**f) for f in params["fields"]]
+    except (ValueError, TypeError, KeyError):
+        raise InvalidInput(f"{source}: the encoding parameters in its metadata are unreadable") from None
+    if params.get("format") != FORMAT or params.get("format_version") != FORMAT_VERSION:
+        raise InvalidInput(f"{source}: encoded in format {params.get('format')} version "
+                           f"{params.get('format_version')}; this Accord reads {FORMAT} version {FORMAT_VERSION}")
+    if "id" not in schema.names:
+        raise InvalidInput(f"{source}: the encoding has no 'id' column")
+    for spec in fields:
+        name = filter_column(spec.name)
+        if name not in schema.names:
+            raise InvalidInput(f"{source}: column '{name}' is missing from the encoding")
+        if schema.field(name).type != pa.binary(spec.bits // 8):
+            raise InvalidInput(f"{source}: column '{name}' is not {spec.bits}-bit filters as its metadata says")
+    return params
+
+
+def check_compatible(left: dict, right: dict) -> None:
+    """Refuse to link encodings made with different parameters, agreements, key versions or keys."""
+    if left["fields"] != right["fields"] or left.get("hashing") != right.get("hashing"):
+        raise InvalidInput("the two files were encoded with different Bloom-filter parameters; "
+                           "re-encode both with the same version of `accord encode`")
+    if left.get("agreement_id") != right.get("agreement_id"):
+        raise InvalidInput(f"the left file was encoded for agreement {left.get('agreement_id')!r} and the right "
+                           f"for {right.get('agreement_id')!r}: encodings from different agreements cannot be linked")
+    if left.get("key_version") != right.get("key_version"):
+        raise InvalidInput(f"the left file was encoded with key version {left.get('key_version')} and the right "
+                           f"with version {right.get('key_version')}: re-encode both with the same key version")
+    if left.get("key_fingerprint") != right.get("key_fingerprint"):
+        raise InvalidInput("the two files were encoded with different secrets (their key fingerprints differ): "
+                           "both bodies must use the secret shared for this agreement")
+
+
+# --------------------------------------------------------------------------- blocking
+
+
+@dataclass
+class Filters:
+    """One side's filters for linking: per field, word-major uint64 filters, validity and popcounts."""
+
+    ids: pa.Array
+    words: dict[str, np.ndarray]
+    valid: dict[str, np.ndarray]
+    counts: dict[str, np.ndarray]
+
+    @classmethod
+    def from_table(cls, table: pa.Table, fields: Sequence[bloom.FieldSpec]) -> Filters:
+        words, valid, counts = {}, {}, {}
+        for spec in fields:
+            matrix, ok = bloom.as_words(table.column(filter_column(spec.name)), spec.words)
+            words[spec.name], valid[spec.name], counts[spec.name] = matrix, ok, bloom.popcounts(matrix)
+        ids = table.column("id").cast(pa.string()).combine_chunks()
+        return cls(ids, words, valid, counts)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _finalise(h: np.ndarray) -> np.ndarray:
+    # splitmix64's finaliser: every input bit affects every output bit
+    h = h ^ (h >> np.uint64(30))
+    h = h * np.uint64(0xBF58476D1CE4E5B9)
+    h = h ^ (h >> np.uint64(27))
+    h = h * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
+
+
+def rule_keys(filters: Filters, rule: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """A 64-bit hash of the rule's filters per record, and whether every field of the rule is present."""
+    n = len(filters)
+    h = np.zeros(n, dtype=np.uint64)
+    present = np.ones(n, dtype=bool)
+    with np.errstate(over="ignore"):
+        for field in rule:
+            present &= filters.valid[field]
+            for word in filters.words[field]:
+                h = _finalise((h ^ word) + _MIX)
+    return h.view(np.int64), present
+
+
+def candidate_pairs(left_keys: Sequence[tuple[np.ndarray, np.ndarray]],
+                    right_keys: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """(left row, right row) for every pair that agrees on some rule's key, each pair once.
+
+    A pair found by an earlier rule is not produced again by a later one (as
+    Splink does), so no de-duplication pass is needed. The joins run in DuckDB.
+    """
+    if not left_keys:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+
+    def side(keys: Sequence[tuple[np.ndarray, np.ndarray]], row: str) -> pa.Table:
+        n = len(keys[0][0])
+        columns = {row: pa.array(np.arange(n, dtype=np.int64))}
+        for r, (values, present) in enumerate(keys):
+            columns[f"k{r}"] = pa.array(values, mask=~present)
+        return pa.table(columns)
+
+    left, right = side(left_keys, "i"), side(right_keys, "j")
+    selects = []
+    for r in range(len(left_keys)):
+        earlier = " OR ".join(f"coalesce(l.k{q} = r.k{q}, false)" for q in range(r))
+        where = f" WHERE NOT ({earlier})" if earlier else ""
+        selects.append(f"SELECT l.i, r.j FROM left_keys l JOIN right_keys r ON l.k{r} = r.k{r}{where}")
+    connection = duckdb.connect()
+    try:
+        connection.register("left_keys", left)
+        connection.register("right_keys", right)
+        result = connection.execute(" UNION ALL ".join(selects) + " ORDER BY 1, 2").fetchnumpy()
+    finally:
+        connection.close()
+    return np.asarray(result["i"], dtype=np.int64), np.asarray(result["j"], dtype=np.int64)
+
+
+# --------------------------------------------------------------------------- comparison
+
+
+def field_dice(left: Filters, right: Filters, field: str, li: np.ndarray, ri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dice per pair on one field, and whether the field is present on both sides."""
+    common = bloom.pair_common_bits(left.words[field], right.words[field], li, ri)
+    both = left.valid[field][li] & right.valid[field][ri]
+    return bloom.dice(common, left.counts[field][li], right.counts[field][ri]), both
+
+
+def dice_levels(dice: np.ndarray, present: np.ndarray, levels: Sequence[float] = DICE_LEVELS) -> np.ndarray:
+    """0 where missing on either side, 1 for the lowest band, up to len(levels) + 1 for identical filters."""
+    out = np.ones(len(dice), dtype=np.int8)
+    for threshold in sorted(levels):
+        out += dice >= np.float32(threshold) - np.float32(1e-6)
+    out[~present] = 0
+    return out
+
+
+def pattern_codes(level_columns: Sequence[np.ndarray], radix: int) -> np.ndarray:
+    """One integer per pair for its tuple of field levels (mixed radix)."""
+    code = np.zeros(len(level_columns[0]) if level_columns else 0, dtype=np.int64)
+    for levels in level_columns:
+        code = code * radix + levels
+    return code
+
+
+@dataclass
+class Model:
+    """A Fellegi–Sunter model on Dice levels: m and u per field and level (index 0, missing, unused)."""
+
+    fields: list[str]
+    levels: tuple[float, ...]
+    m: np.ndarray  # (fields, levels + 2)
+    u: np.ndarray
+    prior: float  # probability that two records drawn at random are the same person
+    iterations: int
+
+    @property
+    def radix(self) -> int:
+        return len(self.levels) + 2
+
+    def pattern_weights(self) -> np.ndarray:
+        """Match weight (log2 odds) of every level pattern, indexed by ``pattern_codes``."""
+        bayes = np.log2(self.m) - np.log2(self.u)
+        bayes[:, 0] = 0.0  # a field missing on either side is no evidence either way
+        weights = np.full(1, np.log2(self.prior / (1 - self.prior)))
+        for f in range(len(self.fields)):
+            weights = (weights[:, None] + bayes[f][None, :]).reshape(-1)
+        return weights
+
+    def describe(self) -> dict:
+        return {
+            "prior": self.prior, "iterations": self.iterations, "levels": list(self.levels),
+            "fields": {f: {"m": self.m[i, 1:].round(6).tolist(), "u": self.u[i, 1:].round(8).tolist()}
+                       for i, f in enumerate(self.fields)},
+        }
+
+
+# EM sessions, as in Splink's training: among pairs identical on the session's fields, estimate the
+# m-probabilities of the other fields. Pairs agreeing on date of birth or NINO are mostly the same
+# person or strangers; EM over all candidates would also find households (same surname, postcode and
+# address) and learn them as "matches".
+TRAINING_SESSIONS: tuple[tuple[str, ...], ...] = (("dob",), ("nino",), ("first_name", "surname"))
+MIN_SESSION_PAIRS = 20
+
+
+def _posterior(digits: np.ndarray, bayes: np.ndarray, prior: float) -> np.ndarray:
+    logit = np.log2(prior / (1 - prior)) + bayes[np.arange(len(bayes))[:, None], digits].sum(axis=0)
+    return 1.0 / (1.0 + np.exp2(-np.clip(logit, -60, 60)))
+
+
+def _bayes(m: np.ndarray, u: np.ndarray, active: np.ndarray) -> np.ndarray:
+    out = np.log2(m) - np.log2(u)
+    out[:, 0] = 0.0  # a field missing on either side is no evidence either way
+    out[~active] = 0.0
+    return out
+
+
+def _em(digits: np.ndarray, weight: np.ndarray, m: np.ndarray, u: np.ndarray, prior: float,
+        active: np.ndarray, total: float, learn_m: bool = True) -> tuple[np.ndarray, float, int]:
+    """EM for the prior and (if ``learn_m``) the m-probabilities of the active fields; u stays fixed."""
+    m = m.copy()
+    radix = m.shape[1]
+    iterations = 0
+    for iterations in range(1, EM_ITERATIONS + 1):  # noqa: B007 - the count is reported
+        matched = _posterior(digits, _bayes(m, u, active), prior) * weight
+        new_m = m.copy()
+        if learn_m:
+            for f in np.flatnonzero(active):
+                per_level = np.bincount(digits[f], weights=matched, minlength=radix)
+                per_level[0] = 0.0
+                if per_level.sum() > 0:
+                    new_m[f] = np.maximum(per_level / per_level.sum(), 1e-6)
+                    new_m[f, 0] = 0.0
+                    new_m[f] /= new_m[f].sum()
+                    new_m[f, 0] = 1.0
+        new_prior = float(min(max(matched.sum() / total, 1e-12), 1 - 1e-9))
+        change = max(float(np.abs(new_m - m).max()), abs(new_prior - prior) / prior)
+        m, prior = new_m, new_prior
+        if change < 1e-7:
+            break
+    return m, prior, iterations
+
+
+def fit_model(fields: Sequence[str], patterns: np.ndarray, random_levels: Sequence[np.ndarray],
+              total_pairs: int, levels: Sequence[float] = DICE_LEVELS) -> Model:
+    """Train the model: u from random pairs, m by EM sessions, then the prior by EM over all candidates.
+
+    ``patterns`` are the candidates' ``pattern_codes``; ``random_levels`` the
+    Dice levels of each field for random pairs; ``total_pairs`` the number of
+    all possible pairs (left rows x right rows), of which those not among the
+    candidates are taken to be non-matches. A random sample holds a few
+    matches too, so u is corrected for them once m and the prior are known.
+    """
+    radix = len(levels) + 2
+    nf = len(fields)
+    counts = np.bincount(patterns, minlength=radix ** nf).astype(np.float64)
+    used = np.flatnonzero(counts)
+    weight = counts[used]
+    digits = np.stack([(used // radix ** (nf - 1 - f)) % radix for f in range(nf)])  # (fields, patterns)
+    random_share = np.zeros((nf, radix))
+    for f, lv in enumerate(random_levels):
+        c = np.bincount(lv, minlength=radix).astype(np.float64)
+        c[0] = 0.0
+        random_share[f] = c / max(c.sum(), 1.0)
+    floor = 0.1 / max(len(random_levels[0]) if len(random_levels) else 1, 1)
+
+    def u_given(m: np.ndarray, prior: float) -> np.ndarray:
+        u = np.maximum((random_share - prior * m) / (1 - prior), floor)
+        u[:, 0] = 0.0
+        u /= u.sum(axis=1, keepdims=True)
+        u[:, 0] = 1.0
+        return u
+
+    top = np.arange(radix, dtype=np.float64)
+    m = np.tile(0.25 ** (radix - 1 - top), (nf, 1))  # to start: matches mostly identical, rarely far apart
+    m[:, 0] = 0.0
+    m /= m.sum(axis=1, keepdims=True)
+    m[:, 0] = 1.0
+    u = u_given(m, 0.0)
+    estimates: list[list[np.ndarray]] = [[] for _ in fields]
+    for session in TRAINING_SESSIONS:
+        if not all(f in fields for f in session):
+            continue
+        blocked = [fields.index(f) for f in session]
+        rows = np.all(digits[blocked] == radix - 1, axis=0)
+        if weight[rows].sum() < MIN_SESSION_PAIRS:
+            continue
+        active = np.ones(nf, dtype=bool)
+        active[blocked] = False
+        learned, _, _ = _em(digits[:, rows], weight[rows], m, u, 0.5, active, weight[rows].sum())
+        for f in np.flatnonzero(active):
+            estimates[f].append(learned[f])
+    for f in range(nf):
+        if estimates[f]:
+            m[f] = np.mean(estimates[f], axis=0)
+    prior = min(1.0, max(1.0, np.sqrt(total_pairs))) / total_pairs
+    everything = np.ones(nf, dtype=bool)
+    iterations = 0
+    for _ in range(3):
+        _, prior, iterations = _em(digits, weight, m, u, prior, everything, float(total_pairs), learn_m=False)
+        u = u_given(m, prior)
+    return Model(list(fields), tuple(levels), m, u, prior, iterations)
+
+
+# --------------------------------------------------------------------------- linking
+
+
+def _fields_in_both(params: dict, left: pa.Table, right: pa.Table) -> list[bloom.FieldSpec]:
+    specs = [bloom.FieldSpec(**f) for f in params["fields"]]
+    return [s for s in specs
+            if left.column(filter_column(s.name)).null_count < left.num_rows
+            and right.column(filter_column(s.name)).null_count < right.num_rows]
+
+
+def _model_fields(specs: list[bloom.FieldSpec]) -> list[bloom.FieldSpec]:
+    location = next((f for f in LOCATION_FIELDS if any(s.name == f for s in specs)), None)
+    return [s for s in specs if s.name not in LOCATION_FIELDS or s.name == location]
+
+
+def _random_pairs(n_left: int, n_right: int, seed: int = 20171) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    size = min(RANDOM_PAIRS, n_left * n_right)
+    return rng.integers(0, n_left, size), rng.integers(0, n_right, size)
+
+
+def link_encoded(left_enc: pa.Table, right_enc: pa.Table, threshold: float | None = None) -> pa.Table:
+    """Pairs of records from two encodings that are the same person: ``left_id, right_id, match_probability``.
+
+    Also ``match_weight`` (log2 odds), ``dice`` over every field both records
+    hold, and ``dice_<field>`` per field (null where either side lacks it).
+    Pairs at or above ``threshold`` (default 0.5) are returned.
+    """
+    threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+    if not 0.0 <= threshold <= 1.0:
+        raise InvalidInput(f"the threshold must be a probability between 0 and 1, not {threshold}")
+    params = encoding_of(left_enc.schema, "left")
+    check_compatible(params, encoding_of(right_enc.schema, "right"))
+    specs = _model_fields(_fields_in_both(params, left_enc, right_enc))
+    names = [s.name for s in specs]
+    if left_enc.num_rows == 0 or right_enc.num_rows == 0 or not specs:
+        return _empty_result(names)
+    left, right = Filters.from_table(left_enc, specs), Filters.from_table(right_enc, specs)
+    rules = [rule for rule in BLOCKING_RULES if all(f in names for f in rule)]
+    li, ri = candidate_pairs([rule_keys(left, r) for r in rules], [rule_keys(right, r) for r in rules])
+    radix = len(DICE_LEVELS) + 2
+    patterns = np.empty(len(li), dtype=np.int64)
+    for start in range(0, len(li), PAIR_CHUNK):
+        a, b = li[start:start + PAIR_CHUNK], ri[start:start + PAIR_CHUNK]
+        patterns[start:start + PAIR_CHUNK] = pattern_codes(
+            [dice_levels(*field_dice(left, right, f, a, b)) for f in names], radix)
+    rl, rr = _random_pairs(len(left), len(right))
+    random_levels = [dice_levels(*field_dice(left, right, f, rl, rr)) for f in names]
+    model = fit_model(names, patterns, random_levels, len(left) * len(right))
+    weights = model.pattern_weights()
+    pair_weights = weights[patterns]
+    probability = 1.0 / (1.0 + np.exp2(-np.clip(pair_weights, -60, 60)))
+    keep = np.flatnonzero(probability >= threshold)
+    return _result(left, right, names, li[keep], ri[keep], pair_weights[keep], probability[keep])
+
+
+def _result(left: Filters, right: Filters, names: Sequence[str], li: np.ndarray, ri: np.ndarray,
+            weights: np.ndarray, probability: np.ndarray) -> pa.Table:
+    columns = {
+        "left_id": left.ids.take(pa.array(li)),
+        "right_id": right.ids.take(pa.array(ri)),
+        "match_probability": pa.array(probability, type=pa.float64()),
+        "match_weight": pa.array(weights, type=pa.float64()),
+    }
+    common_total = np.zeros(len(li), dtype=np.float64)
+    count_total = np.zeros(len(li), dtype=np.float64)
+    per_field = {}
+    for f in names:
+        common = bloom.pair_common_bits(left.words[f], right.words[f], li, ri).astype(np.float64)
+        both = left.valid[f][li] & right.valid[f][ri]
+        counts = left.counts[f][li].astype(np.float64) + right.counts[f][ri]
+        common_total += np.where(both, common, 0)
+        count_total += np.where(both, counts, 0)
+        per_field[f"dice_{f}"] = pa.array(np.where(both, 2 * common / np.maximum(counts, 1), 0.0), mask=~both)
+    columns["dice"] = pa.array(np.where(count_total > 0, 2 * common_total / np.maximum(count_total, 1), 0.0))
+    columns.update(per_field)
+    return pa.table(columns)
+
+
+def _empty_result(names: Sequence[str]) -> pa.Table:
+    fields = [pa.field("left_id", pa.string()), pa.field("right_id", pa.string()),
+              pa.field("match_probability", pa.float64()), pa.field("match_weight", pa.float64()),
+              pa.field("dice", pa.float64())] + [pa.field(f"dice_{f}", pa.float64()) for f in names]
+    return pa.schema(fields).empty_table()
