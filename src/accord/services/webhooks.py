@@ -1,0 +1,426 @@
+"""Signed webhooks: sign and verify, and the dispatcher that empties the outbox.
+
+Signing. Each subscription's key is derived, never stored: HKDF over the hub's secret
+with ``accord/events/webhook/v1/<subscription id>/<version>`` as the info, shown to the
+body once as ``whsec_<base64url>``. Each call carries
+
+    Accord-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + raw body)>
+
+and ``Accord-Event-Id`` (the event's UUID, stable across retries and replays). A
+receiver recomputes the HMAC over the raw body, compares in constant time, refuses a
+timestamp more than five minutes old, and de-duplicates on the event id
+(``verify_signature`` below does the first three).
+
+Dispatching. At-least-once: a dispatcher claims due ``pending`` rows in one short
+transaction (a fresh ``claim_token``; ``next_attempt_at`` moved to the end of the
+lease; ``attempts`` counted), sends them concurrently with httpx, and records each
+outcome only for rows still carrying its token. A 2xx marks the row delivered; any
+other answer or error schedules the next attempt with exponential back-off and jitter,
+or moves it to the dead letters after ``max_attempts``. If the process dies between the
+claim and the record, the lease runs out and the row is simply due again. On
+PostgreSQL the claim skips rows locked by another dispatcher (``FOR UPDATE SKIP
+LOCKED``), so several processes share the work; on SQLite the database's single writer
+serialises claims. Before sending, each subscription's agreement is checked: a
+suspended agreement holds its events; an expired or revoked one cancels them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import random
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
+
+from accord.clock import utcnow
+from accord.privacy.pseudonymise import derive_key
+from accord.registry.agreements import effective_status
+from accord.runtime import Hub
+from accord.services.events import minimise
+from accord.storage.models import Agreement
+from accord.storage.tables.events import EventDelivery, EventSubscription, RegistrationEvent
+
+log = logging.getLogger("accord.events")
+
+SIGNATURE_HEADER = "Accord-Signature"
+TOLERANCE_SECONDS = 300
+USER_AGENT = "Accord-Webhooks/1"
+_DELIVERIES = EventDelivery.__table__
+
+
+# ------------------------------------------------------------------ signing
+
+
+def signing_secret(hub_secret: str, subscription_id: str, version: int) -> str:
+    """The subscription's webhook secret, recomputed from the hub's secret whenever needed."""
+    key = derive_key(hub_secret, f"accord/events/webhook/v1/{subscription_id}/{version}")
+    return "whsec_" + base64.urlsafe_b64encode(key).decode().rstrip("=")
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def verify_signature(secret: str, header: str, body: bytes, *, now: float | None = None,
+                     tolerance: int = TOLERANCE_SECONDS) -> bool:
+    """What a receiver does: parse ``t`` and ``v1``, check freshness, compare in constant time."""
+    parts: dict[str, list[str]] = {}
+    for item in (header or "").split(","):
+        name, sep, value = item.strip().partition("=")
+        if sep:
+            parts.setdefault(name, []).append(value)
+    try:
+        timestamp = int(parts["t"][0])
+    except (KeyError, ValueError):
+        return False
+    if abs((time.time() if now is None else now) - timestamp) > tolerance:
+        return False
+    expected = signature(secret, timestamp, body).split("v1=", 1)[1]
+    return any(hmac.compare_digest(expected, candidate) for candidate in parts.get("v1", []))
+
+
+# ------------------------------------------------------------------ dispatcher
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One claimed delivery, ready to send."""
+
+    delivery_id: int
+    token: str
+    url: str
+    body: bytes
+    event_id: str
+    sequence: int
+    kind: str
+    subscription_id: str
+    secret: str
+    attempt: int
+
+
+@dataclass
+class Outcome:
+    delivery_id: int
+    token: str
+    attempt: int
+    status: int | None
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+@dataclass
+class DispatchStats:
+    claimed: int = 0
+    delivered: int = 0
+    failed: int = 0
+    dead: int = 0
+    held: int = 0
+    cancelled: int = 0
+
+    def add(self, other: DispatchStats) -> None:
+        for name in ("claimed", "delivered", "failed", "dead", "held", "cancelled"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class DeliveryPolicy:
+    max_attempts: int
+    retry_base: float
+    retry_max: float
+    lease: float
+    timeout: float
+    concurrency: int
+
+    @classmethod
+    def from_settings(cls, settings, **overrides) -> DeliveryPolicy:  # noqa: ANN001
+        values = {
+            "max_attempts": settings.events_max_attempts,
+            "retry_base": settings.events_retry_base_seconds,
+            "retry_max": settings.events_retry_max_seconds,
+            "lease": settings.events_lease_seconds,
+            "timeout": settings.events_delivery_timeout_seconds,
+            "concurrency": settings.events_delivery_concurrency,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def backoff(self, attempt: int) -> float:
+        """Delay after the ``attempt``-th failure: exponential, capped, with 'equal jitter'."""
+        ceiling = min(self.retry_max, self.retry_base * 2 ** min(attempt - 1, 30))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+@dataclass
+class Dispatcher:
+    """Claims due outbox rows, sends them signed, records what happened."""
+
+    hub: Hub
+    policy: DeliveryPolicy
+    batch_size: int = 0
+    transport: httpx.AsyncBaseTransport | None = None
+    clock: Callable[[], datetime] = utcnow
+    stats: DispatchStats = field(default_factory=DispatchStats)
+
+    @classmethod
+    def for_hub(cls, hub: Hub, transport: httpx.AsyncBaseTransport | None = None, **overrides) -> Dispatcher:
+        return cls(hub, DeliveryPolicy.from_settings(hub.settings, **overrides), transport=transport)
+
+    def __post_init__(self) -> None:
+        if not self.batch_size:
+            self.batch_size = max(4 * self.policy.concurrency, 32)
+        self._secret = self.hub.settings.secret_key.get_secret_value()
+
+    # ---------------------------------------------------------- claim
+
+    def claim(self, limit: int | None = None) -> list[Outgoing]:
+        """Claim up to ``limit`` due deliveries in one transaction (see the module docstring)."""
+        limit = limit or self.batch_size
+        now = self.clock()
+        with self.hub.transaction() as session:
+            due = (
+                select(EventDelivery.id)
+                .join(EventSubscription, EventSubscription.id == EventDelivery.subscription_id)
+                .where(EventDelivery.state == "pending", EventDelivery.next_attempt_at <= now,
+                       EventSubscription.state == "active")
+                .order_by(EventDelivery.next_attempt_at, EventDelivery.id)
+                .limit(limit)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                due = due.with_for_update(skip_locked=True, of=EventDelivery)
+            ids = list(session.scalars(due))
+            if not ids:
+                return []
+            token = secrets.token_hex(16)
+            session.execute(
+                update(EventDelivery)
+                .where(EventDelivery.id.in_(ids), EventDelivery.state == "pending",
+                       EventDelivery.next_attempt_at <= now)
+                .values(claim_token=token, attempts=EventDelivery.attempts + 1, last_attempt_at=now,
+                        next_attempt_at=now + timedelta(seconds=self.policy.lease))
+                .execution_options(synchronize_session=False)
+            )
+            rows = session.execute(
+                select(EventDelivery, RegistrationEvent, EventSubscription)
+                .join(RegistrationEvent, RegistrationEvent.sequence == EventDelivery.event_sequence)
+                .join(EventSubscription, EventSubscription.id == EventDelivery.subscription_id)
+                .where(EventDelivery.claim_token == token)
+                .order_by(EventDelivery.id)
+            ).all()
+            return self._prepare(session, rows, token, now)
+
+    def _prepare(self, session: Session, rows: list, token: str, now: datetime) -> list[Outgoing]:
+        agreements = {row[2].agreement_id for row in rows}
+        status = {
+            a.id: effective_status(a, now.astimezone(UTC).date()) if a.start_date <= now.date() else "not started"
+            for a in session.scalars(select(Agreement).where(Agreement.id.in_(agreements)))
+        }
+        outgoing, held, cancelled = [], [], []
+        secrets_by_subscription: dict[str, str] = {}
+        for delivery, event, subscription in rows:
+            agreement_status = status.get(subscription.agreement_id, "missing")
+            if agreement_status == "active":
+                secret = secrets_by_subscription.get(subscription.id)
+                if secret is None:
+                    secret = signing_secret(self._secret, subscription.id, subscription.secret_version)
+                    secrets_by_subscription[subscription.id] = secret
+                view = minimise(event, delivery.fields)
+                view["subscription"] = subscription.id
+                view["agreement"] = subscription.agreement_id
+                outgoing.append(
+                    Outgoing(delivery.id, token, subscription.url, json.dumps(view, separators=(",", ":")).encode(),
+                             event.id, event.sequence, event.kind, subscription.id, secret, delivery.attempts)
+                )
+            elif agreement_status in ("suspended", "not started"):
+                held.append({"b_id": delivery.id, "b_error": f"held: agreement '{subscription.agreement_id}' is "
+                             f"{agreement_status}", "b_at": now + timedelta(seconds=self.policy.retry_max)})
+            else:
+                cancelled.append({"b_id": delivery.id, "b_error": f"cancelled: agreement '{subscription.agreement_id}'"
+                                  f" is {agreement_status}"})
+        if held:  # not an attempt: the receiver was never called
+            session.execute(
+                update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("b_id"))
+                .values(attempts=_DELIVERIES.c.attempts - 1, claim_token=None, last_error=bindparam("b_error"),
+                        next_attempt_at=bindparam("b_at")),
+                held,
+            )
+        if cancelled:
+            session.execute(
+                update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("b_id"))
+                .values(state="cancelled", claim_token=None, last_error=bindparam("b_error")),
+                cancelled,
+            )
+        self.stats.held += len(held)
+        self.stats.cancelled += len(cancelled)
+        self.stats.claimed += len(outgoing)
+        return outgoing
+
+    # ---------------------------------------------------------- send
+
+    async def send(self, client: httpx.AsyncClient, item: Outgoing) -> Outcome:
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "Accord-Event-Id": item.event_id,
+            "Accord-Event-Kind": item.kind,
+            "Accord-Event-Sequence": str(item.sequence),
+            "Accord-Subscription-Id": item.subscription_id,
+            "Accord-Delivery-Attempt": str(item.attempt),
+            SIGNATURE_HEADER: signature(item.secret, timestamp, item.body),
+        }
+        try:
+            response = await client.post(item.url, content=item.body, headers=headers)
+        except httpx.HTTPError as exc:
+            return Outcome(item.delivery_id, item.token, item.attempt, None, _describe(exc))
+        if 200 <= response.status_code < 300:
+            return Outcome(item.delivery_id, item.token, item.attempt, response.status_code, None)
+        return Outcome(item.delivery_id, item.token, item.attempt, response.status_code,
+                       f"the receiver answered {response.status_code}")
+
+    # ---------------------------------------------------------- record
+
+    def settle(self, outcomes: list[Outcome]) -> None:
+        """Record outcomes, only for rows still held under the claim that sent them."""
+        now = self.clock()
+        delivered = [{"b_id": o.delivery_id, "b_token": o.token, "b_status": o.status} for o in outcomes if o.ok]
+        retry, dead = [], []
+        for o in outcomes:
+            if o.ok:
+                continue
+            row = {"b_id": o.delivery_id, "b_token": o.token, "b_status": o.status, "b_error": (o.error or "")[:500]}
+            if o.attempt >= self.policy.max_attempts:
+                dead.append(row)
+            else:
+                retry.append({**row, "b_at": now + timedelta(seconds=self.policy.backoff(o.attempt))})
+        claimed = (_DELIVERIES.c.id == bindparam("b_id")) & (_DELIVERIES.c.claim_token == bindparam("b_token"))
+        with self.hub.transaction() as session:
+            if delivered:
+                session.execute(
+                    update(_DELIVERIES).where(claimed).values(
+                        state="delivered", delivered_at=now, last_status=bindparam("b_status"), last_error=None,
+                        claim_token=None),
+                    delivered,
+                )
+            if retry:
+                session.execute(
+                    update(_DELIVERIES).where(claimed).values(
+                        next_attempt_at=bindparam("b_at"), last_status=bindparam("b_status"),
+                        last_error=bindparam("b_error"), claim_token=None),
+                    retry,
+                )
+            if dead:
+                session.execute(
+                    update(_DELIVERIES).where(claimed).values(
+                        state="dead", last_status=bindparam("b_status"), last_error=bindparam("b_error"),
+                        claim_token=None),
+                    dead,
+                )
+        self.stats.delivered += len(delivered)
+        self.stats.failed += len(retry)
+        self.stats.dead += len(dead)
+
+    # ---------------------------------------------------------- loops
+
+    def client(self) -> httpx.AsyncClient:
+        limits = httpx.Limits(max_connections=self.policy.concurrency, max_keepalive_connections=self.policy.concurrency)
+        return httpx.AsyncClient(timeout=self.policy.timeout, limits=limits, transport=self.transport,
+                                 follow_redirects=False)
+
+    async def deliver_batch(self, client: httpx.AsyncClient, gate: asyncio.Semaphore) -> int:
+        """Claim, send and record one batch; returns how many were claimed (0: nothing due)."""
+        items = await asyncio.to_thread(self.claim)
+        if not items:
+            return 0
+
+        async def one(item: Outgoing) -> Outcome:
+            async with gate:
+                return await self.send(client, item)
+
+        outcomes = await asyncio.gather(*(one(item) for item in items))
+        await asyncio.to_thread(self.settle, list(outcomes))
+        return len(items)
+
+    async def run(self, stop: threading.Event, *, poll: float = 1.0, until_idle: bool = False, lanes: int = 2) -> None:
+        """Deliver until ``stop`` is set (or, with ``until_idle``, until nothing is due).
+
+        Several lanes each claim, send and record their own batches, so the database
+        work of one overlaps the network waits of another.
+        """
+        gate = asyncio.Semaphore(self.policy.concurrency)
+        async with self.client() as client:
+
+            async def lane() -> None:
+                while not stop.is_set():
+                    try:
+                        sent = await self.deliver_batch(client, gate)
+                    except Exception:  # noqa: BLE001 - a database hiccup must not stop delivery
+                        log.exception("event delivery batch failed; its claims will be retried after the lease")
+                        sent = 0
+                    if sent == 0:
+                        if until_idle:
+                            return
+                        await _sleep_unless(stop, poll)
+
+            await asyncio.gather(*(lane() for _ in range(max(1, lanes))))
+
+    def deliver_due(self) -> DispatchStats:
+        """Deliver everything due now (retries scheduled for later stay pending); for the CLI and tests."""
+        before = DispatchStats()
+        before.add(self.stats)
+        asyncio.run(self.run(threading.Event(), until_idle=True))
+        done = DispatchStats()
+        for name in ("claimed", "delivered", "failed", "dead", "held", "cancelled"):
+            setattr(done, name, getattr(self.stats, name) - getattr(before, name))
+        return done
+
+
+async def _sleep_unless(stop: threading.Event, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not stop.is_set() and time.monotonic() < deadline:
+        await asyncio.sleep(min(0.05, seconds))
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}"[:500] if text else type(exc).__name__
+
+
+class DeliveryWorker:
+    """The dispatcher on a thread of its own, beside the audit worker in the server process."""
+
+    def __init__(self, hub: Hub, *, poll: float = 1.0, transport: httpx.AsyncBaseTransport | None = None,
+                 **overrides) -> None:  # noqa: ANN003
+        self.dispatcher = Dispatcher.for_hub(hub, transport=transport, **overrides)
+        self.poll = poll
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="accord-events", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 30) -> None:
+        """Finish the batches in flight, then stop; anything unfinished is retried after its lease."""
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self.dispatcher.run(self._stop, poll=self.poll))
+        except Exception:  # noqa: BLE001 - logged; the outbox keeps everything for the next start
+            log.exception("the event dispatcher stopped")
