@@ -36,9 +36,16 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
     async def lifespan(_app: FastAPI):  # noqa: ANN202 - the server process runs the audit worker
         worker = AuditWorker(hub)
         worker.start()
+        from accord.services.webhooks import DeliveryWorker  # civil-registration webhooks (outbox)
+
+        deliveries = DeliveryWorker(hub) if hub.settings.events_deliver_in_server else None
+        if deliveries is not None:
+            deliveries.start()
         try:
             yield
         finally:
+            if deliveries is not None:
+                deliveries.stop()
             worker.stop()
 
     app = FastAPI(title="Accord", version=__version__, description=DESCRIPTION, lifespan=lifespan)
