@@ -35,6 +35,8 @@ app.add_typer(register.app, name="register")
 app.add_typer(audit.app, name="audit")
 app.add_typer(retention.app, name="retention")
 # Linkage and the purpose services: each adds its own import and registration line below.
+from accord.cli import events as events_cli  # noqa: E402
+app.add_typer(events_cli.app, name="events")
 
 
 def run() -> None:

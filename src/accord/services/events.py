@@ -667,11 +667,13 @@ def feed(
     limit: int,
     subscription_id: str | None,
     now: datetime,
+    acknowledge: bool = True,
 ) -> dict[str, Any]:
     """Events decided for the body's subscriptions, after a cursor, oldest first, minimised.
 
     Passing ``after`` acknowledges everything up to it (the stored cursor only moves
-    forward); without it the feed continues from the cursor last acknowledged.
+    forward; ``acknowledge=False`` for an operator's look that must not move it);
+    without it the feed continues from the cursor last acknowledged.
     """
     if not 1 <= limit <= 1000:
         raise InvalidInput("limit must be between 1 and 1000")
@@ -687,7 +689,7 @@ def feed(
         return {"events": [], "next": after or 0, "more": False}
     if after is None:
         after = min(s.feed_cursor for s in subscriptions)
-    else:
+    elif acknowledge:
         session.execute(
             update(EventSubscription)
             .where(EventSubscription.id.in_([s.id for s in subscriptions]), EventSubscription.feed_cursor < after)
