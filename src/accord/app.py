@@ -41,9 +41,16 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
         deliveries = DeliveryWorker(hub) if hub.settings.events_deliver_in_server else None
         if deliveries is not None:
             deliveries.start()
+        from accord.services.jobs import Worker as JobWorker  # durable background jobs (eligibility)
+
+        job_workers = [JobWorker(hub) for _ in range(hub.settings.job_workers)]
+        for job_worker in job_workers:
+            job_worker.start()
         try:
             yield
         finally:
+            for job_worker in job_workers:
+                job_worker.stop()
             if deliveries is not None:
                 deliveries.stop()
             worker.stop()

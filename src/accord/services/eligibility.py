@@ -342,11 +342,10 @@ def stage(hub: Hub, source: Path, fmt: str, *, mapping: dict[str, str] | None = 
         raise InvalidInput(f"{name}: send the customer list as CSV or Parquet")
     if not source.is_file():
         raise InvalidInput(f"{name}: no such file")
-    encoded = _encoded_columns(source, fmt, name)
-    if encoded:
+    if is_encoded_list(source, fmt):
         raise InvalidInput(
-            f"{name}: the list is PPRL-encoded (columns {', '.join(encoded)}), but privacy-preserving linkage "
-            "(accord.linkage.pprl) is not available on this hub; send plain identifiers"
+            f"{name}: the list is PPRL-encoded (accord encode); eligibility jobs match plain identifiers only "
+            "for now, so send the customer list itself"
         )
     table = validate(read_upload(source, fmt, name), mapping=mapping, reference=reference, name=name)
     job_id = jobs.new_job_id()
@@ -367,25 +366,19 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _encoded_columns(source: Path, fmt: str, name: str) -> list[str]:
-    """Columns that hold Bloom-filter encodings (``accord encode`` output), if any."""
+def is_encoded_list(source: Path, fmt: str) -> bool:
+    """True for a Parquet file made by ``accord encode`` (Bloom filters, with its encoding parameters)."""
+    if fmt != "parquet":
+        return False
     try:
-        from accord.linkage import pprl  # noqa: F401 - optional until the linkage engine ships it
-    except ImportError:
-        pprl = None
-    with _connect() as connection:
-        try:
-            reader = "read_csv(?, header = true, all_varchar = true)" if fmt == "csv" else "read_parquet(?)"
-            described = connection.execute(f"DESCRIBE SELECT * FROM {reader}", [str(source)]).fetchall()
-        except duckdb.Error as exc:
-            raise InvalidInput(f"{name}: cannot be read as {fmt.upper()} ({_first_line(exc)})") from None
-    columns = [row[0] for row in described]
-    if pprl is not None and hasattr(pprl, "is_encoded"):
-        try:
-            return columns if pprl.is_encoded(columns) else []
-        except Exception:  # noqa: BLE001 - an unexpected interface: fall back to the column names
-            pass
-    return [c for c in columns if c.endswith("_bf") or c.startswith("bf_") or c in ("bloom", "clk")]
+        from accord.linkage import pprl
+    except ImportError:  # the linkage engine without privacy-preserving linkage
+        return False
+    try:
+        schema = pq.read_schema(source)
+    except (OSError, pa.ArrowException):
+        return False
+    return pprl.is_encoded(schema)
 
 
 def submit(hub: Hub, source: Path, *, agreement_id: str, body_id: str, officer: str,

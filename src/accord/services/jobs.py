@@ -39,6 +39,8 @@ the result and sets the job's final state in the worker's last transaction.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import importlib
 import logging
 import os
@@ -57,6 +59,7 @@ from sqlalchemy.orm import Session
 
 from accord.clock import utcnow
 from accord.errors import AccordError, Conflict, NotFound
+from accord.privacy.pseudonymise import derive_key
 from accord.runtime import Hub
 from accord.storage.tables.jobs import FINISHED_STATES, Job
 
@@ -221,6 +224,37 @@ def result_file(hub: Hub, job_id: str, body_id: str, now: datetime | None = None
     if path is None or not path.is_file():
         raise Gone(f"the results of job {job_id} are no longer held")
     return path
+
+
+# ------------------------------------------------------------------ the status page link
+
+STATUS_PAGE_KEY = "accord/jobs/status-page/v1"
+
+
+def status_key(hub: Hub, job_id: str) -> str:
+    """The secret part of a job's status page address, given only to the submitting body.
+
+    A keyed hash of the job id: the page shows state and progress (never results)
+    to whoever holds the link, as a body's officers have no browser sign-in.
+    """
+    key = derive_key(hub.settings.secret_key.get_secret_value(), STATUS_PAGE_KEY)
+    return hmac.new(key, job_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def status_page_path(hub: Hub, job_id: str, prefix: str) -> str:
+    return f"{prefix}/{job_id}?key={status_key(hub, job_id)}"
+
+
+def job_by_status_key(hub: Hub, job_id: str, key: str) -> Job | None:
+    if not (0 < len(job_id) <= 40 and job_id.isprintable()) or not hmac.compare_digest(
+        status_key(hub, job_id), key or ""
+    ):
+        return None
+    with hub.transaction() as session:
+        job = session.get(Job, job_id)
+        if job is not None:
+            session.expunge(job)
+        return job
 
 
 # ------------------------------------------------------------------ cancelling

@@ -16,6 +16,7 @@ from sqlalchemy import delete, or_
 from sqlalchemy.orm import Session
 
 from accord.audit.log import AuditRecord, append
+from accord.services.jobs import expire_results as _job_results
 from accord.storage.models import CitizenSession, IdempotencyKey, Token
 
 IDEMPOTENCY_RETENTION = timedelta(hours=24)
@@ -48,6 +49,7 @@ PAYLOADS: dict[str, Callable[[Session, datetime], int]] = {
     "idempotency replies": _idempotency_replies,
     "citizen sessions": _citizen_sessions,
     "expired API tokens": _expired_tokens,
+    "job results past their agreement's retention": _job_results,
 }
 
 

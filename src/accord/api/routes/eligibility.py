@@ -1,7 +1,174 @@
-"""Fuel-poverty eligibility (Warm Home Discount) jobs: an eligible / not matched flag per account."""
+"""Fuel-poverty eligibility (Warm Home Discount) jobs: an eligible / not matched flag per account.
+
+A face only: validation, the policy and the job itself are accord.services.eligibility and
+accord.services.jobs. Every route acts only on the caller's own jobs: another body's job id
+is answered exactly like one that does not exist. See docs/eligibility.md.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+import tempfile
+from pathlib import Path as FilePath
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from accord.api.deps import CallerDep, HubDep, IdempotencyKeyDep, OfficerDep, RequestIdDep
+from accord.api.idempotency import run_write
+from accord.clock import utcnow
+from accord.errors import InvalidInput
+from accord.linkage.standardise import parse_mapping
+from accord.services import eligibility, jobs
+from accord.storage.tables.jobs import Job
 
 router = APIRouter(prefix="/v1", tags=["eligibility"])
+
+UPLOAD_TYPES = {"text/csv": "csv", "application/vnd.apache.parquet": "parquet", "application/octet-stream": "parquet"}
+JobId = Annotated[str, Path(max_length=40, description="A job id (job-...)")]
+PAGE_PREFIX = "/eligibility/jobs"
+
+
+def _links(hub, job_id: str) -> dict:  # noqa: ANN001
+    base = f"/v1/eligibility/jobs/{job_id}"
+    return {
+        "self": base,
+        "cancel": f"{base}/cancel",
+        "results": f"{base}/results",
+        "status_page": jobs.status_page_path(hub, job_id, PAGE_PREFIX),
+    }
+
+
+def _shown(hub, view: dict) -> dict:  # noqa: ANN001
+    return {**view, "links": _links(hub, view["id"])}
+
+
+@router.post(
+    "/eligibility/jobs",
+    status_code=202,
+    summary="Submit a customer list (CSV or Parquet body) for a Warm Home Discount eligibility job",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {kind: {"schema": {"type": "string", "format": "binary"}} for kind in UPLOAD_TYPES},
+        }
+    },
+    responses={202: {"description": "The job is queued; poll its status, then fetch its results"}},
+)
+async def submit(
+    hub: HubDep,
+    caller: CallerDep,
+    officer: OfficerDep,
+    request_id: RequestIdDep,
+    request: Request,
+    agreement: Annotated[str, Query(max_length=64, description="The fuel-poverty agreement, e.g. warm-home-discount-2026")],
+    reference: Annotated[
+        str | None, Query(max_length=200, description="The account reference column (default: account_reference or account_ref)")
+    ] = None,
+    mapping: Annotated[
+        str | None,
+        Query(alias="map", max_length=2000, description="Matching fields to columns: first_name=forename,postcode=supply_postcode"),
+    ] = None,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> JSONResponse:
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    fmt = UPLOAD_TYPES.get(kind)
+    if fmt is None:
+        raise InvalidInput("send the customer list as the request body, as text/csv or application/vnd.apache.parquet")
+    fields = parse_mapping(mapping, "map")
+    with hub.transaction() as session:
+        terms = eligibility.terms_for(session, agreement, caller.body_id)
+    hub.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=hub.settings.data_dir, prefix=".upload-") as scratch:
+        upload = FilePath(scratch) / f"customers.{fmt}"
+        with upload.open("wb") as handle:
+            async for chunk in request.stream():
+                handle.write(chunk)
+        staged = await run_in_threadpool(
+            eligibility.stage, hub, upload, fmt, mapping=fields, reference=reference, name="the customer list"
+        )
+    now = utcnow()
+    try:
+        await run_in_threadpool(
+            eligibility.precheck, hub, terms, body_id=caller.body_id, officer=officer, records=staged.rows,
+            request_id=request_id, client_id=caller.client_id, now=now,
+        )
+
+        def work(session):  # noqa: ANN001, ANN202
+            job = eligibility.create_job(session, hub, staged, terms, body_id=caller.body_id, officer=officer,
+                                         client_id=caller.client_id, request_id=request_id, now=now)
+            return 202, _shown(hub, jobs.view(job, now))
+
+        payload = {"agreement": agreement, "reference": reference, "map": fields, "sha256": staged.sha256,
+                   "officer": officer}
+        response = await run_in_threadpool(run_write, hub, caller, idempotency_key, request, payload, work)
+    finally:
+        with hub.transaction() as session:
+            created = session.get(Job, staged.job_id) is not None
+        if not created:  # refused, failed or an idempotent replay: the staged copy is not needed
+            jobs.delete_work_files(staged.directory)
+    job_id = _job_id_of(response) if response.status_code == 202 else None
+    if job_id:
+        response.headers["Location"] = f"/v1/eligibility/jobs/{job_id}"
+    return response
+
+
+def _job_id_of(response: JSONResponse) -> str | None:
+    try:
+        return json.loads(response.body)["id"]
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+@router.get("/eligibility/jobs", summary="Your body's eligibility jobs, newest first (state and progress only)")
+def list_jobs(
+    hub: HubDep,
+    caller: CallerDep,
+    state: Annotated[str | None, Query(pattern="^(queued|running|succeeded|failed|cancelled)$")] = None,
+) -> list[dict]:
+    now = utcnow()
+    with hub.transaction() as session:
+        found = jobs.list_jobs(session, body_id=caller.body_id, state=state)
+        return [_shown(hub, jobs.view(job, now)) for job in found if job.kind == eligibility.KIND]
+
+
+@router.get("/eligibility/jobs/{job_id}", summary="A job's state and progress (only for the body that submitted it)")
+def status(hub: HubDep, caller: CallerDep, job_id: JobId) -> dict:
+    with hub.transaction() as session:
+        return _shown(hub, jobs.view(jobs.visible_job(session, job_id, caller.body_id)))
+
+
+@router.post(
+    "/eligibility/jobs/{job_id}/cancel",
+    summary="Cancel a job: at once if queued, between chunks if running; partial results are deleted",
+)
+def cancel(hub: HubDep, caller: CallerDep, job_id: JobId) -> JSONResponse:
+    view = jobs.cancel(hub, job_id, caller.body_id)
+    return JSONResponse(_shown(hub, view), status_code=200 if view["state"] == "cancelled" else 202)
+
+
+@router.get(
+    "/eligibility/jobs/{job_id}/results",
+    summary="The results as CSV (account_reference, result) for the submitting body; 410 once past retention",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "account_reference,result per account"}},
+)
+def results(hub: HubDep, caller: CallerDep, job_id: JobId) -> StreamingResponse:
+    path = jobs.result_file(hub, job_id, caller.body_id)
+    try:
+        handle = path.open("rb")  # opened now: a retention sweep unlinking it mid-download cannot cut it short
+    except FileNotFoundError:
+        raise jobs.Gone(f"the results of job {job_id} are no longer held") from None
+
+    def stream():  # noqa: ANN202
+        with handle:
+            while block := handle.read(1 << 16):
+                yield block
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{job_id}-results.csv"', "Cache-Control": "no-store"},
+    )
