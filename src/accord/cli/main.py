@@ -37,6 +37,12 @@ app.add_typer(retention.app, name="retention")
 # Linkage and the purpose services: each adds its own import and registration line below.
 from accord.cli import events as events_cli  # noqa: E402
 app.add_typer(events_cli.app, name="events")
+from accord.cli import sharecodes as sharecodes_cli  # noqa: E402
+app.add_typer(sharecodes_cli.app, name="share-codes")
+from accord.cli import eligibility as eligibility_cli  # noqa: E402
+app.add_typer(eligibility_cli.app, name="eligibility")
+from accord.cli import jobs as jobs_cli  # noqa: E402
+app.add_typer(jobs_cli.app, name="jobs")
 
 
 def run() -> None:

@@ -178,15 +178,16 @@ def _add_years(day: date, years: int) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
-def licence_valid_to(issued: date, born: date | None) -> date:
-    """Photocard validity: 10 years from issue, ending before the 70th birthday if that is sooner;
-    a licence issued at 70 or over lasts 3 years (the renewal rule for older drivers)."""
-    if born is not None:
-        seventy = _add_years(born, 70)
-        if issued >= seventy:
-            return _add_years(issued, 3) - timedelta(days=1)
-        return min(_add_years(issued, 10), seventy) - timedelta(days=1)
-    return _add_years(issued, 10) - timedelta(days=1)
+def licence_valid_to(issued: date, born: date | None) -> date | None:
+    """When the licence ends, by DVLA's rule for car licences: on the day before the holder's 70th
+    birthday, and 3 years at a time for a licence issued at 70 or over. The extract holds no
+    renewals, so a licence is taken to end at the first of those dates (None without a birth date)."""
+    if born is None:
+        return None
+    seventy = _add_years(born, 70)
+    if issued >= seventy:
+        return _add_years(issued, 3) - timedelta(days=1)
+    return seventy - timedelta(days=1)
 
 
 def _iso(value: object) -> str | None:
@@ -205,20 +206,25 @@ def _address(row: dict, today: date) -> dict:
     return {"address": ", ".join(p for p in parts if p) or None}
 
 
+def _born(row: dict) -> date | None:
+    born = row.get("date_of_birth")
+    return born if isinstance(born, date) else None
+
+
 def _status(row: dict, today: date) -> dict:
     issued = row.get("licence_issue_date")
-    if not isinstance(issued, date):
+    ends = licence_valid_to(issued, _born(row)) if isinstance(issued, date) else None
+    if ends is None:
         return {"licence_status": None}
-    valid = licence_valid_to(issued, row.get("date_of_birth") if isinstance(row.get("date_of_birth"), date) else None)
-    return {"licence_status": "valid" if today <= valid else "expired"}
+    return {"licence_status": "valid" if issued <= today <= ends else "expired"}
 
 
 def _dates(row: dict, today: date) -> dict:
     issued = row.get("licence_issue_date")
     if not isinstance(issued, date):
         return {"licence_valid_from": None, "licence_valid_to": None}
-    born = row.get("date_of_birth") if isinstance(row.get("date_of_birth"), date) else None
-    return {"licence_valid_from": issued.isoformat(), "licence_valid_to": licence_valid_to(issued, born).isoformat()}
+    ends = licence_valid_to(issued, _born(row))
+    return {"licence_valid_from": issued.isoformat(), "licence_valid_to": ends.isoformat() if ends else None}
 
 
 def _points(row: dict, today: date) -> dict:
@@ -246,9 +252,10 @@ class Item:
 ITEMS: dict[str, Item] = {
     item.name: item
     for item in (
-        Item("licence_status", "Licence status", "Whether the licence is valid today", ("licence_issue_date",), _status),
-        Item("licence_dates", "Licence valid from and to", "When the photocard licence was issued and when it ends",
-             ("licence_issue_date",), _dates),
+        Item("licence_status", "Licence status", "Whether the licence is valid today",
+             ("licence_issue_date", "date_of_birth"), _status),
+        Item("licence_dates", "Licence valid from and to", "When the licence was issued and when it ends",
+             ("licence_issue_date", "date_of_birth"), _dates),
         Item("penalty_points", "Penalty points", "Penalty points on the licence", ("penalty_points",), _points),
         Item("entitlements", "Vehicles you can drive", "The categories of vehicle on the licence", ("entitlements",),
              _entitlements),
