@@ -383,7 +383,7 @@ def is_encoded_list(source: Path, fmt: str) -> bool:
 
 def submit(hub: Hub, source: Path, *, agreement_id: str, body_id: str, officer: str,
            mapping: dict[str, str] | None = None, reference: str | None = None, request_id: str | None = None,
-           client_id: str | None = None, name: str | None = None) -> dict:
+           client_id: str | None = None, name: str | None = None, chunk_rows: int | None = None) -> dict:
     """Validate, check the policy and queue a job in one go (the CLI's path; the API adds idempotency)."""
     fmt = FORMATS.get(source.suffix.lower())
     name = name or str(source)
@@ -399,7 +399,7 @@ def submit(hub: Hub, source: Path, *, agreement_id: str, body_id: str, officer: 
                  client_id=client_id, now=now)
         with hub.transaction() as session:
             job = create_job(session, hub, staged, terms, body_id=body_id, officer=officer, client_id=client_id,
-                             request_id=request_id, now=now)
+                             request_id=request_id, now=now, chunk_rows=chunk_rows)
             return jobs.view(job, now)
     except BaseException:
         jobs.delete_work_files(staged.directory)
@@ -407,7 +407,7 @@ def submit(hub: Hub, source: Path, *, agreement_id: str, body_id: str, officer: 
 
 
 def create_job(session: Session, hub: Hub, staged: Staged, terms: Terms, *, body_id: str, officer: str,
-               client_id: str | None, request_id: str, now: datetime) -> Job:
+               client_id: str | None, request_id: str, now: datetime, chunk_rows: int | None = None) -> Job:
     return jobs.create(
         session,
         job_id=staged.job_id,
@@ -419,7 +419,7 @@ def create_job(session: Session, hub: Hub, staged: Staged, terms: Terms, *, body
         request_id=request_id,
         params={"fields": list(staged.fields), "upload_sha256": staged.sha256},
         total=staged.rows,
-        chunk_rows=hub.settings.job_chunk_rows,
+        chunk_rows=chunk_rows or hub.settings.job_chunk_rows,
         now=now,
     )
 
