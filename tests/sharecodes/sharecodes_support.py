@@ -1,0 +1,115 @@
+"""Support for the share-code tests: synthetic drivers, a hub holding DVLA's records, page helpers.
+
+The drivers come from a small synthetic population (accord.synth): DVLA's extract is loaded as
+DVLA's holding, and the answer key links each licence to its holder's National Insurance number,
+standing in for what the driver knows about themselves (their NINO to sign in, their licence).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+from fastapi.testclient import TestClient
+
+from accord.app import create_app
+from accord.clock import utcnow
+from accord.demo.seed import seed_registry
+from accord.runtime import Hub
+from accord.services import citizens, sharecodes
+from accord.services.holdings import load_holding
+
+HIRE = "swiftwheels-hire"
+PROBLEM = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class Driver:
+    name: str
+    nino: str
+    licence: str
+    postcode: str
+    row: dict  # DVLA's record as loaded, for field-by-field checks
+
+    @property
+    def suffix(self) -> str:
+        return self.licence[-8:]
+
+
+def synthetic_drivers(synth_dir: Path, count: int = 6) -> list[Driver]:
+    """Living licence holders with a NINO, a postcode and a date of birth on DVLA's record."""
+    query = f"""
+        SELECT p.first_name || ' ' || p.surname AS name, p.nino, d.*
+        FROM read_parquet('{synth_dir / "dvla-drivers.parquet"}') d
+        JOIN read_parquet('{synth_dir / "truth" / "dvla-drivers.parquet"}') t USING (record_id)
+        JOIN read_parquet('{synth_dir / "truth" / "population" / "persons.parquet"}') p USING (person_id)
+        WHERE p.nino IS NOT NULL AND p.date_of_death IS NULL AND d.postcode IS NOT NULL
+          AND d.date_of_birth IS NOT NULL AND d.licence_issue_date IS NOT NULL AND d.driver_number IS NOT NULL
+        ORDER BY d.record_id
+        LIMIT {count}
+    """
+    with duckdb.connect() as connection:
+        result = connection.execute(query)
+        names = [d[0] for d in result.description]
+        rows = [dict(zip(names, values, strict=True)) for values in result.fetchall()]
+    drivers = []
+    for row in rows:
+        name, nino = row.pop("name"), row.pop("nino")
+        drivers.append(Driver(name, nino, row["driver_number"], row["postcode"], row))
+    return drivers
+
+
+def prepare(hub: Hub, synth_dir: Path, drivers: list[Driver]) -> Hub:
+    """The example register, DVLA's holding, and the drivers offered at development sign-in."""
+    with hub.transaction() as session:
+        seed_registry(session, hub.framework, utcnow())
+    load_holding(hub, sharecodes.DATASET, synth_dir / "dvla-drivers.parquet")
+    people = [{"name": d.name, "nino": d.nino} for d in drivers]
+    (hub.settings.data_dir / citizens.CITIZENS_FILE).write_text(json.dumps(people), encoding="utf-8")
+    return hub
+
+
+def key(hub: Hub, driver: Driver) -> str:
+    return hub.person_key("nino", driver.nino)
+
+
+def make(hub: Hub, driver: Driver, items: list[str], **options) -> sharecodes.CreatedCode:  # noqa: ANN003
+    options.setdefault("purpose", "vehicle_hire")
+    return sharecodes.create(
+        hub, key(hub, driver), licence_number=driver.licence, postcode=driver.postcode, items=items, **options
+    )
+
+
+def by_body(body_id: str = HIRE, officer: str = "hire desk 2") -> sharecodes.Redeemer:
+    return sharecodes.Redeemer.body(body_id, officer)
+
+
+def client(hub: Hub) -> TestClient:
+    return TestClient(create_app(hub=hub), raise_server_exceptions=False)
+
+
+_FORM_TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
+_CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+
+
+def form_token(html: str) -> str:
+    found = _FORM_TOKEN.search(html)
+    assert found, "the page has no form token"
+    return found.group(1)
+
+
+def csrf_token(html: str) -> str:
+    found = _CSRF.search(html)
+    assert found, "the page has no anti-forgery token"
+    return found.group(1)
+
+
+def sign_in(web: TestClient, driver: Driver) -> None:
+    page = web.get("/citizen/sign-in")
+    response = web.post(
+        "/citizen/sign-in", data={"person": driver.nino, "form_token": form_token(page.text)}, follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
