@@ -43,6 +43,8 @@ from accord.cli import eligibility as eligibility_cli  # noqa: E402
 app.add_typer(eligibility_cli.app, name="eligibility")
 from accord.cli import jobs as jobs_cli  # noqa: E402
 app.add_typer(jobs_cli.app, name="jobs")
+from accord.cli import link as link_cli  # noqa: E402
+app.add_typer(link_cli.app, name="link")
 
 
 def run() -> None:

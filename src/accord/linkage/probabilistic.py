@@ -157,6 +157,7 @@ class LinkageModel:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(self.to_json())
+            os.chmod(tmp, 0o644)  # not a secret: field names and probabilities
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
