@@ -45,6 +45,8 @@ from accord.cli import jobs as jobs_cli  # noqa: E402
 app.add_typer(jobs_cli.app, name="jobs")
 from accord.cli import link as link_cli  # noqa: E402
 app.add_typer(link_cli.app, name="link")
+from accord.cli import verification as verification_cli  # noqa: E402
+app.add_typer(verification_cli.app, name="verification")
 
 
 def run() -> None:
