@@ -263,10 +263,10 @@ def _check_references(references: pa.ChunkedArray, column: str, name: str) -> pa
         )
     if pc.count_distinct(stripped).as_py() != len(stripped):
         with _connect() as connection:
-            connection.register("refs", pa.table({"ref": stripped}))
+            connection.register("refs", pa.table({"ref": stripped, "row": pa.array(range(1, len(stripped) + 1))}))
             rows = connection.execute(
-                "SELECT row, first_row FROM (SELECT rowid + 1 AS row, ref, min(rowid + 1) OVER (PARTITION BY ref) "
-                "AS first_row FROM refs) WHERE row > first_row ORDER BY row LIMIT 1"
+                "SELECT row, first_row FROM (SELECT row, min(row) OVER (PARTITION BY ref) AS first_row FROM refs) "
+                "WHERE row > first_row ORDER BY row LIMIT 1"
             ).fetchall()
         row, first = rows[0]
         raise InvalidInput(

@@ -1,0 +1,182 @@
+"""Support for the eligibility tests: synthetic data, its truth, a seeded hub and an API client.
+
+The synthetic population (20,000 persons, seed 2026, DWP and energy suppliers' views) is made
+once per test session. ``truly_eligible`` is the answer key: a Brightwatt customer is eligible
+when the person behind the account (by the synth truth) is in DWP's benefit records with
+Pension Credit Guarantee Credit; it never looks at names or postcodes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import csv
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from accord.app import create_app
+from accord.clock import utcnow
+from accord.demo.seed import seed_agreements, seed_registry
+from accord.linkage.standardise import standardise_nino
+from accord.registry.credentials import create_client
+from accord.runtime import Hub
+from accord.services import holdings
+from accord.storage.models import AuditEntry, AuditSubject, DecisionRecord
+from accord.storage.tables.jobs import Job
+
+AGREEMENT = "warm-home-discount-2026"
+SUPPLIER = "brightwatt-energy"
+CUSTOMERS = "brightwatt-customers.parquet"
+CLAIMANTS = "dwp-benefits.parquet"
+PROBLEM = "application/problem+json"
+
+
+def truly_eligible(synth: Path) -> dict[str, bool]:
+    """account_ref -> whether the account holder really receives Pension Credit Guarantee Credit."""
+    with duckdb.connect() as connection:
+        rows = connection.execute(
+            f"""
+            WITH qualifying AS (
+                SELECT DISTINCT t.person_id FROM read_parquet('{synth / CLAIMANTS}') d
+                JOIN read_parquet('{synth / 'truth' / CLAIMANTS}') t USING (record_id)
+                WHERE d.pension_credit_guarantee)
+            SELECT c.account_ref, q.person_id IS NOT NULL
+            FROM read_parquet('{synth / CUSTOMERS}') c
+            JOIN read_parquet('{synth / 'truth' / CUSTOMERS}') t USING (record_id)
+            LEFT JOIN qualifying q USING (person_id)
+            """
+        ).fetchall()
+    return dict(rows)
+
+
+def qualifying_ninos(synth: Path) -> set[str]:
+    with duckdb.connect() as connection:
+        rows = connection.execute(
+            f"SELECT DISTINCT nino FROM read_parquet('{synth / CLAIMANTS}') WHERE pension_credit_guarantee "
+            "AND nino IS NOT NULL"
+        ).fetchall()
+    return {nino for (value,) in rows if (nino := standardise_nino(value))}  # typo'd NINOs name nobody
+
+
+def customers_csv(synth: Path, target: Path, limit: int | None = None) -> Path:
+    """The supplier's list as CSV text, as a supplier would export it."""
+    with duckdb.connect() as connection:
+        connection.execute(
+            f"COPY (SELECT * FROM read_parquet('{synth / CUSTOMERS}') {f'LIMIT {limit}' if limit else ''}) "
+            f"TO '{target}' (FORMAT csv, HEADER true)"
+        )
+    return target
+
+
+def seed(hub: Hub, synth: Path) -> None:
+    """The example register, and DWP's benefit records loaded as its holding."""
+    now = utcnow()
+    with hub.transaction() as session:
+        seed_registry(session, hub.framework, now)
+        seed_agreements(session, hub.framework, now)
+    holdings.load_holding(hub, "dwp-benefits", synth / CLAIMANTS)
+
+
+@contextmanager
+def tuned(hub: Hub, **settings: object) -> Iterator[Hub]:
+    """The same database and files, with some settings changed (e.g. a short lease)."""
+    copy = dataclasses.replace(hub, settings=hub.settings.model_copy(update=settings))
+    try:
+        yield copy
+    finally:
+        if copy._group_commit is not None:
+            copy._group_commit.close()
+
+
+def read_results(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def job_row(hub: Hub, job_id: str) -> Job:
+    with hub.transaction() as session:
+        job = session.get(Job, job_id)
+        session.expunge(job)
+        return job
+
+
+def count(hub: Hub, model) -> int:  # noqa: ANN001
+    with hub.transaction() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def decisions(hub: Hub) -> list[DecisionRecord]:
+    with hub.transaction() as session:
+        found = list(session.scalars(select(DecisionRecord).order_by(DecisionRecord.id)))
+        session.expunge_all()
+        return found
+
+
+def audit_payloads(hub: Hub) -> list[str]:
+    with hub.transaction() as session:
+        return list(session.scalars(select(AuditEntry.payload).order_by(AuditEntry.id)))
+
+
+def subjects_of_decision(hub: Hub, request_id: str) -> set[str]:
+    with hub.transaction() as session:
+        return set(
+            session.scalars(
+                select(AuditSubject.person_key)
+                .join(AuditEntry, AuditEntry.id == AuditSubject.entry_id)
+                .where(AuditEntry.request_id == request_id, AuditEntry.kind == "access.decision")
+            )
+        )
+
+
+def job_dirs(hub: Hub) -> list[str]:
+    root = hub.settings.data_dir / "jobs"
+    return sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+
+
+class Api:
+    """An in-process API client with a token per body."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.client = TestClient(create_app(hub=hub), raise_server_exceptions=False)
+        self.tokens: dict[str, str] = {}
+
+    def token(self, body: str) -> str:
+        if body not in self.tokens:
+            with self.hub.transaction() as session:
+                issued = create_client(session, body, utcnow(), label="test")
+            response = self.client.post(
+                "/oauth/token",
+                data={"grant_type": "client_credentials", "client_id": issued.client_id,
+                      "client_secret": issued.client_secret},
+            )
+            assert response.status_code == 200, response.text
+            self.tokens[body] = response.json()["access_token"]
+        return self.tokens[body]
+
+    def headers(self, body: str = SUPPLIER, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(body)}", "X-Accord-Officer": "test officer",
+                **{k.replace("_", "-"): v for k, v in extra.items()}}
+
+    def submit(self, content: bytes, *, body: str = SUPPLIER, content_type: str = "text/csv",
+               agreement: str = AGREEMENT, **params: str):  # noqa: ANN201
+        headers = self.headers(body, content_type=content_type)
+        if "idempotency_key" in params:
+            headers["Idempotency-Key"] = params.pop("idempotency_key")
+        return self.client.post("/v1/eligibility/jobs", params={"agreement": agreement, **params},
+                                content=content, headers=headers)
+
+    @staticmethod
+    def problem(response, status: int, contains: str | None = None) -> dict:  # noqa: ANN001
+        assert response.status_code == status, f"expected {status}, got {response.status_code}: {response.text}"
+        assert response.headers["content-type"].startswith(PROBLEM), response.headers["content-type"]
+        body = response.json()
+        assert body["status"] == status and isinstance(body["detail"], str) and " " in body["detail"]
+        if contains is not None:
+            text = " ".join([body["detail"], *body.get("problems", [])])
+            assert contains.lower() in text.lower(), f"{contains!r} not in {text!r}"
+        return body
