@@ -568,7 +568,8 @@ class Redeemer:
 
     @classmethod
     def checker(cls, hub: Hub, address: str, organisation: str) -> "Redeemer":
-        stated = re.sub(r"\s+", " ", organisation).strip()[:150]
+        printable = "".join(c for c in organisation if c.isprintable() or c.isspace())
+        stated = re.sub(r"\s+", " ", printable).strip()[:150]
         return cls(address_caller(hub, address), None, f"{stated} (name given by the checker, not verified)", True)
 
 
