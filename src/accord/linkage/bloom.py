@@ -36,9 +36,12 @@ import pyarrow.compute as pc
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from accord.linkage.standardise import canonical_first_name
+
 PAD = ord("_")  # bigrams are taken over "_" + value + "_", so first and last letters weigh as much as the rest
 CHUNK_ROWS = 131_072  # distinct values encoded at a time: bounds the token arrays to tens of MB
-_TAG = 1 << 40  # date tokens: a tag above any bigram code, so token kinds never collide within a field
+_TAG = 1 << 14  # date tokens: tag * _TAG + value, so year, month, day and pair tokens never collide
+DENSE_CODES = 1 << 20  # token codes below this are indexed through a lookup table rather than a sort
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class FieldSpec:
     """How one standard field is encoded: its tokens, filter length (after folding) and bits per token."""
 
     name: str
-    tokens: str  # "bigrams" or "date"
+    tokens: str  # "bigrams", "given-name bigrams" (nicknames as the formal name) or "date"
     bits: int  # filter length after XOR-folding: a multiple of 64
     hashes: int  # bit positions set per token (k), at most 32
 
@@ -63,7 +66,7 @@ class FieldSpec:
 # Sex is not encoded: a filter of a two-valued field has two patterns, which would show every
 # record's sex to the hub, for little weight in the match.
 FIELD_SPECS: tuple[FieldSpec, ...] = (
-    FieldSpec("first_name", "bigrams", 128, 10),
+    FieldSpec("first_name", "given-name bigrams", 128, 10),
     FieldSpec("middle_name", "bigrams", 128, 10),
     FieldSpec("surname", "bigrams", 128, 10),
     FieldSpec("dob", "date", 64, 8),
@@ -83,33 +86,29 @@ def field_key(key: bytes, field: str) -> bytes:
 # --------------------------------------------------------------------------- tokens
 
 
-def _string_parts(values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Offsets, UTF-8 bytes and validity of a string array, as NumPy views (no copy of the text)."""
+def bigram_tokens(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(row, code) for every padded bigram of every non-empty value; code = first byte * 256 + second.
+
+    Arrow pads every value at once ("_" + value + "_"); the bigrams are then the
+    adjacent byte pairs of its data buffer, less the pairs that straddle two values.
+    """
     if not pa.types.is_string(values.type):
         values = values.cast(pa.string())
-    n = len(values)
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32, count=n + 1 + values.offset)[values.offset:]
-    data_buffer = values.buffers()[2]
-    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
-    valid = values.is_valid().to_numpy(zero_copy_only=False)
-    return offsets.astype(np.int64), data, valid
-
-
-def bigram_tokens(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(row, code) for every padded bigram of every non-empty value; code = first byte * 256 + second."""
-    offsets, data, valid = _string_parts(values)
-    lengths = np.diff(offsets)
-    lengths[~valid] = 0
-    per_row = np.where(lengths > 0, lengths + 1, 0)
-    total = int(per_row.sum())
-    rows = np.repeat(np.arange(len(lengths), dtype=np.int64), per_row)
-    starts = np.cumsum(per_row) - per_row
-    j = np.arange(total, dtype=np.int64) - starts[rows]  # bigram number within its value: 0 .. length
-    at = offsets[:-1][rows] + j  # byte after the bigram's first character
-    padded = np.concatenate([data, np.array([PAD], np.uint8)])
-    first = np.where(j == 0, PAD, padded[np.maximum(at - 1, 0)]).astype(np.uint64)
-    second = np.where(j == lengths[rows], PAD, padded[np.minimum(at, len(data))]).astype(np.uint64)
-    return rows, first * 256 + second
+    values = pc.if_else(pc.equal(pc.binary_length(values), 0), pa.scalar(None, pa.string()), values)
+    padded = pc.binary_join_element_wise(chr(PAD), values, chr(PAD), "")
+    n = len(padded)
+    offsets = np.frombuffer(padded.buffers()[1], dtype=np.int32, count=n + 1 + padded.offset)[padded.offset:]
+    begin, end = int(offsets[0]), int(offsets[-1])
+    if end - begin < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.uint64)
+    data = np.frombuffer(padded.buffers()[2], dtype=np.uint8, count=end)[begin:]
+    codes = data[:-1].astype(np.uint64) * 256 + data[1:]
+    straddle = (offsets[1:-1] - begin - 1).astype(np.int64)  # last byte of each value but the final one
+    keep = np.ones(len(codes), dtype=bool)
+    keep[straddle[(straddle >= 0) & (straddle < len(codes))]] = False
+    lengths = np.diff(offsets).astype(np.int64)  # padded length, 0 for nulls
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.maximum(lengths - 1, 0))
+    return rows, codes[keep]
 
 
 def date_tokens(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -126,7 +125,23 @@ def date_tokens(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return np.repeat(rows, 4), codes.reshape(-1).astype(np.uint64)
 
 
-TOKENISERS = {"bigrams": bigram_tokens, "date": date_tokens}
+def _formal_given_name(name: str | None) -> str | None:
+    if not name:
+        return name
+    head, _, rest = name.partition(" ")
+    formal = canonical_first_name(head) or head
+    return f"{formal} {rest}" if rest else formal
+
+
+def given_name_tokens(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Bigrams of a given name with its first word as the formal name (Bill -> william), so nicknames agree."""
+    if not pa.types.is_string(values.type):
+        values = values.cast(pa.string())
+    formal = pa.array([_formal_given_name(v) for v in values.to_pylist()], type=pa.string())
+    return bigram_tokens(formal)
+
+
+TOKENISERS = {"bigrams": bigram_tokens, "given-name bigrams": given_name_tokens, "date": date_tokens}
 
 
 # --------------------------------------------------------------------------- filters
@@ -145,6 +160,18 @@ def token_masks(fkey: bytes, codes: np.ndarray, spec: FieldSpec) -> np.ndarray:
     return np.packbits(bits, axis=1, bitorder="little").view("<u8")
 
 
+def _distinct(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(codes, return_inverse=True), in linear time for small codes (bigrams, date parts)."""
+    if codes.max() >= DENSE_CODES:
+        return np.unique(codes, return_inverse=True)
+    seen = np.zeros(int(codes.max()) + 1, dtype=bool)
+    seen[codes] = True
+    distinct = np.flatnonzero(seen)
+    index = np.zeros(len(seen), dtype=np.int64)
+    index[distinct] = np.arange(len(distinct))
+    return distinct.astype(np.uint64), index[codes]
+
+
 def encode_values(values: pa.Array, spec: FieldSpec, fkey: bytes) -> np.ndarray:
     """Folded filters for ``values`` as an (n, words) uint64 array; rows of null values are all zero."""
     n = len(values)
@@ -152,7 +179,7 @@ def encode_values(values: pa.Array, spec: FieldSpec, fkey: bytes) -> np.ndarray:
     rows, codes = TOKENISERS[spec.tokens](values)
     if len(rows) == 0:
         return out
-    distinct, inverse = np.unique(codes, return_inverse=True)
+    distinct, inverse = _distinct(codes)
     masks = token_masks(fkey, distinct, spec)
     w = spec.words
     start = 0
