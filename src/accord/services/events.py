@@ -316,7 +316,7 @@ def record_events(
 
 def minimise(event: RegistrationEvent, fields: Iterable[str]) -> dict[str, Any]:
     """The one redaction function for events leaving the hub: only the decided fields."""
-    allowed = list(dict.fromkeys(fields))
+    allowed = set(fields)
     return {
         "id": event.id,
         "sequence": event.sequence,
@@ -324,7 +324,7 @@ def minimise(event: RegistrationEvent, fields: Iterable[str]) -> dict[str, Any]:
         "registered_at": event.registered_at.isoformat(),
         "recorded_at": event.recorded_at.isoformat(),
         "recorded_by": event.recorded_by,
-        "data": {name: event.payload[name] for name in allowed if name in event.payload},
+        "data": {name: value for name, value in event.payload.items() if name in allowed},
     }
 
 
@@ -417,6 +417,11 @@ def create_subscription(
     if url is not None:
         url = check_webhook_url(url, production=hub.settings.environment == "production")
     agreement = _agreement_for(session, hub.framework, body_id, wanted, agreement_id, now)
+    if fields is not None:
+        everything = {f for kind in wanted for f in _disclosed(agreement, kind.dataset_id)}
+        extra = [f for f in fields if f not in everything]
+        if extra:
+            raise InvalidInput(f"fields: not disclosed under '{agreement.id}': {', '.join(extra)}")
     per_kind: dict[str, list[str]] = {}
     for kind in wanted:
         disclosed = _disclosed(agreement, kind.dataset_id)
@@ -426,11 +431,6 @@ def create_subscription(
                 f"fields: none of the fields asked for is disclosed for {kind.name} events "
                 f"under '{agreement.id}' ({', '.join(disclosed)})"
             )
-    if fields is not None:
-        everything = {f for kind in wanted for f in _disclosed(agreement, kind.dataset_id)}
-        extra = [f for f in fields if f not in everything]
-        if extra:
-            raise InvalidInput(f"fields: not disclosed under '{agreement.id}': {', '.join(extra)}")
     subscription = EventSubscription(
         id=new_id("sub"),
         body_id=body_id,

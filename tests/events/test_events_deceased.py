@@ -1,0 +1,143 @@
+"""The deceased check: true only on a full match, nothing else disclosed, always decided and audited."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from events_support import EventsApi, counts
+from sqlalchemy import select
+
+from accord.linkage.deterministic import MATCH, PARTIAL, verify
+from accord.linkage.standardise import standardise_record
+from accord.services import holdings
+from accord.storage.models import AuditEntry, AuditSubject, DecisionRecord
+
+ANSWER_KEYS = {"deceased", "decision_id", "agreement_id", "decided_at", "request_id"}
+DEAD = {"first_name": "Margaret", "surname": "Holloway", "date_of_birth": "1941-03-17"}
+
+
+@pytest.fixture(autouse=True)
+def no_deaths_holding(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The hub fixture keeps one data directory per database: leave no GRO holding behind."""
+    hub = request.getfixturevalue("api" if "api" in request.fixturenames else "sqlite_api").hub
+
+    def clear() -> None:
+        for suffix in (".parquet", ".json"):
+            (holdings.holdings_dir(hub) / f"gro-deaths{suffix}").unlink(missing_ok=True)
+
+    clear()
+    yield
+    clear()
+
+
+def check(api: EventsApi, who: str = "dwp", **person: str):  # noqa: ANN201
+    return api.client.post("/v1/deceased-checks", json=person, headers=api.auth(who))
+
+
+def test_a_recorded_death_says_deceased_and_nothing_more(api: EventsApi) -> None:
+    api.recorded(1)
+    response = check(api, **DEAD)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert set(answer) == ANSWER_KEYS
+    assert answer["deceased"] is True and answer["agreement_id"] == "gro-deaths-to-dwp"
+    text = json.dumps(answer)
+    for value in ("2026-11-18", "NE1 4ST", "D000001"):  # date of death, postcode, registration
+        assert value not in text
+
+
+def test_a_living_person_is_not_deceased(api: EventsApi) -> None:
+    api.recorded(1)
+    answer = check(api, first_name="Peter", surname="Okafor", date_of_birth="1980-06-02").json()
+    assert answer["deceased"] is False and set(answer) == ANSWER_KEYS
+
+
+def test_a_small_typo_still_matches_through_the_cascade(api: EventsApi) -> None:
+    api.recorded(1)
+    assert check(api, **{**DEAD, "first_name": "Margret"}).json()["deceased"] is True
+    assert check(api, **{**DEAD, "date_of_birth": "1941-03-18"}).json()["deceased"] is False
+
+
+def test_a_partial_match_does_not_say_deceased(api: EventsApi) -> None:
+    api.recorded(1)
+    sister = {**DEAD, "first_name": "Elizabeth"}  # same surname and date of birth, another person
+    grade = verify(
+        standardise_record({"first_name": "Elizabeth", "surname": "Holloway", "dob": "1941-03-17"}),
+        [standardise_record({"first_name": "Margaret", "surname": "Holloway", "dob": "1941-03-17",
+                             "postcode": "NE1 4ST"})],
+    ).grade
+    assert grade == PARTIAL  # the cascade calls it partial ...
+    assert check(api, **sister).json()["deceased"] is False  # ... and partial is not deceased
+
+
+def test_gros_deaths_holding_is_checked_too(api: EventsApi, tmp_path: Path) -> None:
+    source = tmp_path / "deaths.csv"
+    source.write_text(
+        "registration_id,first_name,surname,date_of_birth,date_of_death,postcode\n"
+        "DX1,Harold,Pemberton,1935-12-01,2026-10-02,LS6 2AB\n",
+        encoding="utf-8",
+    )
+    holdings.load_holding(api.hub, "gro-deaths", source)
+    person = {"first_name": "Harold", "surname": "Pemberton", "date_of_birth": "1935-12-01"}
+    assert verify(standardise_record({**person, "dob": person["date_of_birth"]}),
+                  [standardise_record({**person, "dob": "1935-12-01", "postcode": "LS6 2AB"})]).grade == MATCH
+    assert check(api, **person).json()["deceased"] is True
+    assert check(api, **{**person, "first_name": "Henry"}).json()["deceased"] is False
+
+
+def test_each_check_is_decided_and_audited_with_the_person_as_subject(api: EventsApi) -> None:
+    nino = "JG103759A"
+    answer = check(api, **DEAD, nino=nino).json()
+    with api.hub.transaction() as session:
+        decision = session.get(DecisionRecord, answer["decision_id"])
+        assert decision.action == "deceased.check" and decision.allowed and decision.dataset_id == "gro-deaths"
+        key = api.hub.person_key("nino", nino)
+        entries = session.scalars(
+            select(AuditEntry).join(AuditSubject, AuditSubject.entry_id == AuditEntry.id)
+            .where(AuditSubject.person_key == key)
+        ).all()
+    assert [json.loads(e.payload)["action"] for e in entries] == ["deceased.check"]
+    assert nino not in entries[0].payload and "Holloway" not in entries[0].payload
+
+
+def test_a_body_without_an_agreement_is_refused_and_the_refusal_recorded(api: EventsApi) -> None:
+    api.token("hmrc")
+    body = api.problem(check(api, "hmrc", **DEAD), 403, "no agreement")
+    assert "deceased" not in body
+    with api.hub.transaction() as session:
+        refusal = session.get(DecisionRecord, body["decision_id"])
+    assert refusal.body_id == "hmrc" and not refusal.allowed and refusal.action == "deceased.check"
+
+
+@pytest.mark.parametrize(
+    ("change", "mentions"),
+    [
+        ({"date_of_birth": "2999-01-01"}, "date_of_birth"),
+        ({"date_of_birth": "17/03/1941"}, "date_of_birth"),
+        ({"nino": "not-a-nino"}, "national insurance"),
+        ({"surname": None}, "surname"),
+        ({"surname": ""}, "surname"),
+        ({"date_of_death": "2026-01-01"}, "date_of_death"),
+        ({"first_name": "x" * 101}, "first_name"),
+    ],
+)
+def test_bad_details_are_refused_and_nothing_is_recorded(sqlite_api: EventsApi, change: dict, mentions: str) -> None:
+    api = sqlite_api
+    api.token("dwp")
+    person = {k: v for k, v in {**DEAD, **change}.items() if v is not None}
+    before = counts(api.hub)
+    api.problem(check(api, **person), 422, mentions)
+    assert counts(api.hub) == before
+
+
+def test_malformed_and_unauthenticated_checks_are_problems(sqlite_api: EventsApi) -> None:
+    api = sqlite_api
+    api.problem(api.client.post("/v1/deceased-checks", content=b"[", headers={**api.auth("dwp"),
+                "Content-Type": "application/json"}), 400)
+    api.problem(api.client.post("/v1/deceased-checks", json=DEAD), 401)
+    api.problem(api.client.post("/v1/deceased-checks", json=DEAD, headers=api.auth("dwp", officer=None)), 422,
+                "officer")
+    api.problem(api.client.post("/v1/deceased-checks", json=[DEAD], headers=api.auth("dwp")), 422)
