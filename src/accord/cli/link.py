@@ -49,7 +49,11 @@ class LinkGroup(TyperGroup):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] in self.commands:
             # The subcommand form: this group's own (linking) parameters keep their defaults.
-            click.Command.parse_args(self, ctx, [])
+            no_args_is_help, self.no_args_is_help = self.no_args_is_help, False
+            try:
+                click.Command.parse_args(self, ctx, [])
+            finally:
+                self.no_args_is_help = no_args_is_help
             ctx._protected_args, ctx.args = [args[0]], args[1:]
             return ctx.args
         return super().parse_args(ctx, args)

@@ -237,16 +237,17 @@ def _ids(table: pa.Table, id_column: str | None, source: str) -> pa.Array:
     if id_column is None:
         return pa.array([str(i) for i in range(1, table.num_rows + 1)], type=pa.string())
     ids = _as_text(table.column(id_column), source, id_column)
-    empty = pc.or_(pc.is_null(ids), pc.equal(ids, ""))
+    empty = pc.fill_null(pc.equal(ids, ""), True)
     if pc.any(empty).as_py():
         row = pc.index(empty, True).as_py() + 1
         raise InvalidInput(f"{source}: id column '{id_column}' is empty at row {row}")
-    counts = pc.value_counts(ids)
-    repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
-    if len(repeated):
-        row = pc.index(ids, repeated[0]).as_py() + 1
-        raise InvalidInput(f"{source}: id column '{id_column}' repeats the id at row {row} "
-                           f"({len(repeated)} ids appear more than once); ids must be unique")
+    codes = pc.dictionary_encode(ids).indices.to_numpy(zero_copy_only=False)
+    first_seen = np.zeros(len(codes), dtype=bool)
+    first_seen[np.unique(codes, return_index=True)[1]] = True
+    if not first_seen.all():
+        row = int(np.flatnonzero(~first_seen)[0]) + 1
+        raise InvalidInput(f"{source}: id column '{id_column}' repeats an id at row {row} "
+                           f"({int((~first_seen).sum())} repeated rows); ids must be unique")
     return ids
 
 
@@ -425,7 +426,7 @@ def _standardise_dates(con: duckdb.DuckDBPyConnection, dictionary: pa.Array, ind
                coalesce(sum(n) FILTER (WHERE try_cast(regexp_extract(tv, '{_SLASHED}', 2) AS INTEGER) > 12), 0),
                coalesce(sum(n) FILTER (WHERE tv IS NOT NULL), 0),
                coalesce(sum(n) FILTER (WHERE regexp_matches(tv, '{_SLASHED}')), 0)
-        FROM t JOIN n USING (i)""").fetchone()
+        FROM t JOIN n USING (i)""").fetchall()[0]
     allowed = int(tolerance * present)
     if first_big and second_big:
         if min(first_big, second_big) > allowed:

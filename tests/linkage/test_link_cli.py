@@ -1,0 +1,299 @@
+"""`accord link`: every mode from the command line, CSV and Parquet, column mapping, stored models, bad input."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+import typer
+from link_support import SYNTH_MAP, LEFT, RIGHT, make_bodies, pair_set, read_pairs, report, score, view
+from sqlalchemy import select
+
+from accord.cli import common, main
+from accord.cli import link as link_cli
+from accord.clock import utcnow
+from accord.config import load_settings
+from accord.demo.seed import seed_agreements, seed_registry
+from accord.runtime import Hub
+from accord.storage.tables.linkage import LinkageModelRecord
+
+ACTIVE = "paye-for-official-statistics"
+IN_CONSULTATION = "debt-pilot-northshire"
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+class Run:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, _ANSI.sub("", out), _ANSI.sub("", err)
+
+    @property
+    def err_lines(self) -> list[str]:
+        return [line for line in self.err.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_bodies(tmp_path_factory.mktemp("link-cli") / "synth", persons=2500, seed=5)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    data = tmp_path / "data"
+    monkeypatch.setenv("ACCORD_DATA_DIR", str(data))
+    for name in ("ACCORD_DATABASE_URL", "ACCORD_ENVIRONMENT", "ACCORD_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(common.console, "_width", 250)
+    monkeypatch.chdir(tmp_path)
+    return data
+
+
+@pytest.fixture
+def accord(data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> Callable[..., Run]:
+    """The real entry point (accord.cli.main:run) in this process, with sys.argv patched."""
+    def invoke(*args: object) -> Run:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["accord", *map(str, args)])
+        try:
+            main.run()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+
+    return invoke
+
+
+@pytest.fixture
+def hub(data_dir: Path):  # noqa: ANN201 - the CLI's database, with the example register and agreements
+    opened = Hub.open(load_settings())
+    with opened.transaction() as session:
+        seed_registry(session, opened.framework, utcnow())
+        seed_agreements(session, opened.framework, utcnow())
+    yield opened
+    opened.close()
+
+
+def _mapped_args() -> list[str]:
+    return ["--left-map", SYNTH_MAP, "--right-map", SYNTH_MAP]
+
+
+def _no_partial_files(directory: Path) -> list[str]:
+    return [p.name for p in directory.iterdir() if ".partial-" in p.name]
+
+
+# --------------------------------------------------------------------------- linking
+
+
+def test_csv_with_its_own_column_names_links_like_parquet(accord: Callable[..., Run], synth: Path,
+                                                          tmp_path: Path) -> None:
+    # The same DVLA records as a CSV file, columns named its own way and dates written DD/MM/YYYY.
+    dvla = pq.read_table(view(synth, RIGHT))
+    dates = pc.strftime(dvla.column("date_of_birth"), format="%d/%m/%Y")
+    renamed = pa.table({
+        "licence_ref": dvla.column("record_id"), "forename": dvla.column("first_name"),
+        "family_name": dvla.column("surname"), "born": dates, "post_code": dvla.column("postcode"),
+        "home": dvla.column("address_line_1"), "middle_name": dvla.column("middle_name"), "sex": dvla.column("sex"),
+    })
+    csv_in = tmp_path / "dvla.csv"
+    pacsv.write_csv(renamed, csv_in)
+    model = tmp_path / "model.json"
+
+    first = accord("link", view(synth, LEFT), view(synth, RIGHT), "--out", tmp_path / "pairs.parquet",
+                   *_mapped_args(), "--model", model)
+    assert first.code == 0, first.err
+    assert "model trained and written to" in first.out and model.is_file()
+    right_map = "first_name=forename,surname=family_name,dob=born,postcode=post_code,address=home"
+    second = accord("link", view(synth, LEFT), csv_in, "--out", tmp_path / "pairs.csv", "--left-map", SYNTH_MAP,
+                    "--right-map", right_map, "--right-id", "licence_ref", "--model", model)
+    assert second.code == 0, second.err
+    assert "model read from" in second.out
+    parquet_pairs, csv_pairs = read_pairs(tmp_path / "pairs.parquet"), read_pairs(tmp_path / "pairs.csv")
+    assert parquet_pairs.num_rows > 500
+    assert pair_set(csv_pairs) == pair_set(parquet_pairs)
+    assert csv_pairs.column_names[:3] == ["left_id", "right_id", "match_probability"]
+    assert (tmp_path / "pairs.csv").read_text().startswith("left_id,right_id,match_probability,match_weight,")
+    got = score(parquet_pairs, synth)
+    report(f"\naccord link probabilistic: {got}")
+    assert got.f1 >= 0.98
+    assert not first.err_lines and not second.err_lines  # no progress noise when not on a terminal
+
+
+def test_agreement_model_is_trained_once_then_reused(accord: Callable[..., Run], hub: Hub, synth: Path,
+                                                     tmp_path: Path) -> None:
+    args = [view(synth, LEFT), view(synth, RIGHT), *_mapped_args(), "--agreement", ACTIVE]
+    first = accord("link", *args, "--out", tmp_path / "first.parquet")
+    assert first.code == 0, first.err
+    assert f"stored as agreement {ACTIVE}'s version 1" in first.out
+
+    from splink.internals.linker_components.training import LinkerTraining
+
+    def no_training(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the stored model should be used: no EM step")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(LinkerTraining, "estimate_parameters_using_expectation_maximisation", no_training)
+        patch.setattr(LinkerTraining, "estimate_u_using_random_sampling", no_training)
+        second = accord("link", *args, "--out", tmp_path / "second.parquet")
+    assert second.code == 0, second.err
+    assert f"agreement {ACTIVE}'s model version 1" in second.out
+    assert read_pairs(tmp_path / "second.parquet").equals(read_pairs(tmp_path / "first.parquet"))
+    with hub.transaction() as session:
+        stored = session.scalars(select(LinkageModelRecord)).all()
+        assert [(r.agreement_id, r.version) for r in stored] == [(ACTIVE, 1)]
+        assert stored[0].training["left_rows"] == pq.read_metadata(view(synth, LEFT)).num_rows
+
+    third = accord("link", *args, "--out", tmp_path / "third.parquet", "--retrain")
+    assert third.code == 0, third.err
+    assert f"stored as agreement {ACTIVE}'s version 2" in third.out
+
+
+def test_deterministic_and_pprl_modes(accord: Callable[..., Run], synth: Path, tmp_path: Path) -> None:
+    det = accord("link", view(synth, LEFT), view(synth, RIGHT), "--out", tmp_path / "det.csv", *_mapped_args(),
+                 "--mode", "deterministic")
+    assert det.code == 0, det.err
+    det_pairs = read_pairs(tmp_path / "det.csv")
+    assert det_pairs.column_names[:3] == ["left_id", "right_id", "match_probability"]
+    assert {"grade", "rule"} <= set(det_pairs.column_names)
+    assert score(det_pairs, synth).precision >= 0.95
+
+    pprl = accord("link", view(synth, LEFT), view(synth, RIGHT), "--out", tmp_path / "pprl.parquet",
+                  *_mapped_args(), "--mode", "pprl", "--threshold", "0.9")
+    assert pprl.code == 0, pprl.err
+    assert "fresh random key" in pprl.err
+    pprl_pairs = read_pairs(tmp_path / "pprl.parquet")
+    assert pprl_pairs.column_names[:3] == ["left_id", "right_id", "match_probability"]
+    assert pc.min(pprl_pairs.column("match_probability")).as_py() >= 0.9
+    assert score(pprl_pairs, synth).f1 >= 0.95
+
+
+def test_threshold_keeps_only_likelier_pairs(accord: Callable[..., Run], synth: Path, tmp_path: Path) -> None:
+    model = tmp_path / "m.json"
+    low = accord("link", view(synth, LEFT), view(synth, RIGHT), "--out", tmp_path / "low.parquet", *_mapped_args(),
+                 "--model", model, "--threshold", "0.01")
+    high = accord("link", view(synth, LEFT), view(synth, RIGHT), "--out", tmp_path / "high.parquet",
+                  *_mapped_args(), "--model", model, "--threshold", "0.999")
+    assert low.code == 0 and high.code == 0, low.err + high.err
+    low_pairs, high_pairs = read_pairs(tmp_path / "low.parquet"), read_pairs(tmp_path / "high.parquet")
+    assert pair_set(high_pairs) < pair_set(low_pairs)
+    assert pc.min(high_pairs.column("match_probability")).as_py() >= 0.999
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def _assert_bad_input(run: Run, out: Path, *mentions: str) -> None:
+    assert run.code == 2, f"exit {run.code}\n{run.out}\n{run.err}"
+    assert len(run.err_lines) == 1, run.err
+    line = run.err_lines[0]
+    assert line.startswith("error: "), line
+    for text in mentions:
+        assert text in line, f"{text!r} not in {line!r}"
+    assert "Traceback" not in run.out + run.err
+    assert not out.exists()
+    assert not _no_partial_files(out.parent)
+
+
+def test_missing_mapped_column(accord: Callable[..., Run], synth: Path, tmp_path: Path) -> None:
+    out = tmp_path / "pairs.csv"
+    run = accord("link", view(synth, LEFT), view(synth, RIGHT), "--out", out, "--left-map", "dob=birth_date")
+    _assert_bad_input(run, out, "LEFT hmrc-paye.parquet", "column 'birth_date' (mapped to dob) is not in the input")
+
+
+def test_empty_file(accord: Callable[..., Run], synth: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    out = tmp_path / "pairs.parquet"
+    _assert_bad_input(accord("link", view(synth, LEFT), empty, "--out", out, *_mapped_args()), out,
+                      "RIGHT empty.csv", "is empty")
+
+
+def test_undecodable_text(accord: Callable[..., Run], synth: Path, tmp_path: Path) -> None:
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("record_id,first_name,surname\n1,Ana,Mu\u00f1oz\n".encode("latin-1"))
+    out = tmp_path / "pairs.csv"
+    _assert_bad_input(accord("link", latin, view(synth, RIGHT), "--out", out, "--right-map", SYNTH_MAP), out,
+                      "LEFT latin.csv", "line 2 is not UTF-8 text")
+
+
+def test_unparseable_date_column(accord: Callable[..., Run], synth: Path, tmp_path: Path) -> None:
+    dates = tmp_path / "dates.csv"
+    dates.write_text("record_id,first_name,surname,dob\n1,Ann,Lee,yesterday\n2,Bob,Roe,1970-01-02\n",
+                     encoding="utf-8")
+    out = tmp_path / "pairs.csv"
+    _assert_bad_input(accord("link", view(synth, LEFT), dates, "--out", out, "--left-map", SYNTH_MAP), out,
+                      "RIGHT dates.csv", "column 'dob'", "not dates in a known format", "row 1")
+
+
+@pytest.mark.parametrize(("extra", "mentions"), [
+    (["--out", "pairs.json"], ["must be a .csv or .parquet file"]),
+    (["--out", "pairs.csv", "--threshold", "1.5"], ["--threshold must be a probability"]),
+    (["--out", "pairs.csv", "--mode", "fuzzy"], ["--mode must be one of deterministic, probabilistic, pprl"]),
+    (["--out", "pairs.csv", "--mode", "deterministic", "--engine", "spark"], ["applies to --mode probabilistic"]),
+    (["--out", "pairs.csv", "--mode", "pprl", "--secret-file", "s.key"], ["--secret-file needs --agreement"]),
+    (["--out", "nowhere/pairs.csv"], ["does not exist"]),
+    (["--out", "pairs.csv", "--agreement", "no-such-agreement"], ["no agreement 'no-such-agreement' exists"]),
+    (["--out", "pairs.csv", "--agreement", IN_CONSULTATION], [f"agreement '{IN_CONSULTATION}' is consultation"]),
+])
+def test_bad_options(accord: Callable[..., Run], hub: Hub, synth: Path, tmp_path: Path, extra: list[str],
+                     mentions: list[str]) -> None:
+    out = tmp_path / extra[1]
+    args = [view(synth, LEFT), view(synth, RIGHT), *_mapped_args(), *extra]
+    run = accord("link", *args)
+    assert run.code == 2 and len(run.err_lines) == 1, run.err
+    for text in mentions:
+        assert text in run.err_lines[0]
+    assert not out.exists()
+
+
+def test_a_failure_while_linking_leaves_no_output(accord: Callable[..., Run], synth: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from accord.linkage import probabilistic
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(probabilistic, "predict", broken)
+    out = tmp_path / "pairs.parquet"
+    run = accord("link", view(synth, LEFT), view(synth, RIGHT), "--out", out, *_mapped_args(),
+                 "--model", tmp_path / "m.json")
+    assert run.code == 1 and "disk full" in run.err
+    assert not out.exists() and not _no_partial_files(tmp_path)
+
+
+# --------------------------------------------------------------------------- one group, two forms
+
+
+def test_subcommands_and_linking_share_the_group(accord: Callable[..., Run], monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple[str, bool]] = []
+
+    def probe(matches: Path, flag: bool = typer.Option(False, "--flag")) -> None:
+        seen.append((str(matches), flag))
+
+    link_cli.app.command("probe")(probe)
+    try:
+        run = accord("link", "probe", "some.parquet", "--flag")
+    finally:
+        link_cli.app.registered_commands.pop()
+    assert run.code == 0, run.err
+    assert seen == [("some.parquet", True)]
+    usage = accord("link", "--help")
+    assert usage.code == 0 and "accord link LEFT RIGHT --out OUT" in usage.out
+    missing = accord("link", "only-left.csv")
+    assert missing.code == 2 and "give two input files" in missing.err
+
+
+def test_evaluate_is_wired_when_link_tools_exists(accord: Callable[..., Run]) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("accord.cli.link_tools") is None:
+        pytest.skip("accord.cli.link_tools (accord link evaluate) is not there yet")
+    run = accord("link", "evaluate", "--help")
+    assert run.code == 0 and "--truth-left" in run.out
