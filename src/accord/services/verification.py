@@ -110,7 +110,7 @@ MAX_BATCH = 10_000
 TARGET_TTL_SECONDS = 2.0
 UNKNOWN_PURPOSE = "unknown"
 
-_LABELS = {
+FIELD_LABELS = {
     "first_name": "first name", "middle_name": "middle name", "surname": "surname", "dob": "date of birth",
     "postcode": "postcode", "address": "address", "nino": "National Insurance number",
 }
@@ -139,7 +139,7 @@ def standardise_applicant(raw: Mapping[str, Any], where: str = "applicant", toda
         value = raw.get(name)
         if not _present(value):
             if name in REQUIRED_FIELDS:
-                problems.append(f"{where}.{name}: enter the applicant's {_LABELS[name]}")
+                problems.append(f"{where}.{name}: enter the applicant's {FIELD_LABELS[name]}")
             continue
         if not isinstance(value, (str, date)) or (isinstance(value, str) and len(value) > 200):
             problems.append(f"{where}.{name}: must be text of at most 200 characters")
@@ -147,7 +147,7 @@ def standardise_applicant(raw: Mapping[str, Any], where: str = "applicant", toda
         if name in ("first_name", "middle_name", "surname"):
             std = standardise_name(value)
             if std is None:
-                problems.append(f"{where}.{name}: the {_LABELS[name]} must contain letters")
+                problems.append(f"{where}.{name}: the {FIELD_LABELS[name]} must contain letters")
         elif name == "dob":
             std = parse_date(value)
             if std is None:
@@ -285,9 +285,9 @@ def read_applications(data: bytes, name: str, *, mapping: Mapping[str, str] | No
             given, value = raw[std][row], values[std][row]
             if value is None:
                 if _present(given):
-                    problems.append(f"row {row + 1}, column '{column}': not a valid {_LABELS[std]}")
+                    problems.append(f"row {row + 1}, column '{column}': not a valid {FIELD_LABELS[std]}")
                 elif std in REQUIRED_FIELDS:
-                    problems.append(f"row {row + 1}, column '{column}': the {_LABELS[std]} is missing")
+                    problems.append(f"row {row + 1}, column '{column}': the {FIELD_LABELS[std]} is missing")
                 continue
             if std == "dob" and value > today:
                 problems.append(f"row {row + 1}, column '{column}': the date of birth is in the future")
@@ -355,6 +355,7 @@ class Target:
     dataset_id: str | None
     purpose: str
     field_map: Mapping[str, str] = field(default_factory=dict)  # standard field -> dataset field
+    disclosed: tuple[str, ...] = ()  # the dataset fields the agreement names
 
 
 def _field_map(registered: Iterable[str]) -> dict[str, str]:
@@ -392,7 +393,8 @@ def resolve_target(session: Session, body_id: str, is_admin: bool, agreement_id:
         dataset_id = disclosed[0] if disclosed else None
     dataset = session.get(Dataset, dataset_id) if dataset_id else None
     registered = [f.name for f in dataset.fields] if dataset is not None else []
-    return Target(agreement_id, dataset_id, purpose, _field_map(registered))
+    disclosed = tuple(item.field_name for item in agreement.data if item.dataset_id == dataset_id)
+    return Target(agreement_id, dataset_id, purpose, _field_map(registered), disclosed)
 
 
 class TargetCache:
@@ -614,9 +616,18 @@ def prepare(hub: Hub, *, body_id: str, is_admin: bool, agreement_id: str, datase
 
 
 def requested_fields(prepared: Prepared) -> tuple[str, ...]:
-    """The source fields the check would compare: those the applicants gave that the dataset holds."""
+    """The source fields the check asks for: those the applicants gave that the dataset holds, and its NINO.
+
+    The NINO is asked for even when no applicant gave one: it tells two people with
+    the same name and date of birth apart (an ambiguous check is only "partial"),
+    and it names the person whose record matched in the audit log. It is asked
+    for only when the agreement names it, so an agreement that refuses requests
+    for fields it does not name never refuses a check because of it.
+    """
     given = {name for application in prepared.applications for name in application.applicant}
     field_map = prepared.target.field_map
+    if field_map.get("nino") in prepared.target.disclosed:
+        given.add("nino")
     fields = [field_map.get(name, name) for name in COMPARED_FIELDS if name in given]
     return tuple(dict.fromkeys(fields))
 
