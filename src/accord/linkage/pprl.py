@@ -32,13 +32,18 @@ import hashlib
 import hmac
 import json
 import os
+import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from dataclasses import dataclass
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -183,18 +188,24 @@ def is_encoded(schema: pa.Schema) -> bool:
     return bool(schema.metadata) and METADATA_KEY in schema.metadata
 
 
-def encoding_of(schema: pa.Schema, source: str = "input") -> dict:
-    """The recorded encoding parameters, checked against the columns; InvalidInput if not an encoding."""
-    if not is_encoded(schema):
-        raise InvalidInput(f"{source}: not a Bloom-filter encoding (make one with `accord encode`)")
+def parameters(raw: bytes, source: str = "input") -> tuple[dict, list[bloom.FieldSpec]]:
+    """Encoding parameters from their JSON, and the field specs; InvalidInput if unreadable or another format."""
     try:
-        params = json.loads(schema.metadata[METADATA_KEY])
+        params = json.loads(raw)
         fields = [bloom.FieldSpec(**f) for f in params["fields"]]
     except (ValueError, TypeError, KeyError):
         raise InvalidInput(f"{source}: the encoding parameters in its metadata are unreadable") from None
     if params.get("format") != FORMAT or params.get("format_version") != FORMAT_VERSION:
         raise InvalidInput(f"{source}: encoded in format {params.get('format')} version "
                            f"{params.get('format_version')}; this Accord reads {FORMAT} version {FORMAT_VERSION}")
+    return params, fields
+
+
+def encoding_of(schema: pa.Schema, source: str = "input") -> dict:
+    """The recorded encoding parameters, checked against the columns; InvalidInput if not an encoding."""
+    if not is_encoded(schema):
+        raise InvalidInput(f"{source}: not a Bloom-filter encoding (make one with `accord encode`)")
+    params, fields = parameters(schema.metadata[METADATA_KEY], source)
     if "id" not in schema.names:
         raise InvalidInput(f"{source}: the encoding has no 'id' column")
     for spec in fields:
@@ -220,6 +231,109 @@ def check_compatible(left: dict, right: dict) -> None:
     if left.get("key_fingerprint") != right.get("key_fingerprint"):
         raise InvalidInput("the two files were encoded with different secrets (their key fingerprints differ): "
                            "both bodies must use the secret shared for this agreement")
+
+
+# --------------------------------------------------------------------------- files
+
+ENCODED_SUFFIXES = (".parquet", ".csv")
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def sidecar_path(path: Path) -> Path:
+    """Where a CSV encoding's parameters are kept (CSV has no metadata): ``OUT.csv.pprl.json``."""
+    return path.with_name(path.name + ".pprl.json")
+
+
+def _to_hex(column: pa.Array) -> pa.Array:
+    width = column.type.byte_width
+    raw = np.frombuffer(column.buffers()[1], dtype=np.uint8, count=(len(column) + column.offset) * width)
+    raw = raw[column.offset * width:].reshape(len(column), width)
+    text = np.empty((len(column), 2 * width), dtype=np.uint8)
+    text[:, 0::2], text[:, 1::2] = _HEX[raw >> 4], _HEX[raw & 15]
+    offsets = np.arange(len(column) + 1, dtype=np.int32) * (2 * width)
+    validity = column.buffers()[0] if column.null_count else None
+    return pa.StringArray.from_buffers(len(column), pa.py_buffer(offsets), pa.py_buffer(text.tobytes()),
+                                       validity, column.null_count, 0)
+
+
+def _from_hex(column: pa.Array, width: int, source: str, name: str) -> pa.Array:
+    bad = InvalidInput(f"{source}: column '{name}' does not hold {width * 8}-bit filters as hexadecimal")
+    column = column.cast(pa.string())
+    filled = column.fill_null("0" * 2 * width)
+    if len(filled) and not pc.all(pc.equal(pc.binary_length(filled), 2 * width)).as_py():
+        raise bad
+    start = int(np.frombuffer(filled.buffers()[1], np.int32, count=filled.offset + 1)[filled.offset])
+    text = np.frombuffer(filled.buffers()[2], dtype=np.uint8, count=start + len(filled) * 2 * width)[start:]
+    lookup = np.full(256, 255, dtype=np.uint8)
+    lookup[_HEX] = np.arange(16, dtype=np.uint8)
+    lookup[np.frombuffer(b"ABCDEF", np.uint8)] = np.arange(10, 16, dtype=np.uint8)
+    nibbles = lookup[text.reshape(len(filled), 2 * width)]
+    if (nibbles == 255).any():
+        raise bad
+    data = (nibbles[:, 0::2] << 4) | nibbles[:, 1::2]
+    flat = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(column), [None, pa.py_buffer(data.tobytes())])
+    return pc.if_else(column.is_valid(), flat, pa.nulls(len(column), pa.binary(width)))
+
+
+def write_encoded(table: pa.Table, path: Path) -> None:
+    """Write an encoding as Parquet (parameters in its metadata) or CSV (hexadecimal filters, parameters in
+    ``sidecar_path``), under temporary names renamed into place, so a failure leaves nothing behind."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in ENCODED_SUFFIXES:
+        raise InvalidInput(f"{path.name}: an encoding is written as .parquet or .csv")
+    if not is_encoded(table.schema):
+        raise InvalidInput("the table is not a Bloom-filter encoding")
+    tag = f".partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp = path.with_name(f".{path.name}{tag}")
+    written: list[tuple[Path, Path]] = [(tmp, path)]
+    try:
+        if suffix == ".parquet":
+            pq.write_table(table, tmp, compression="zstd")
+        else:
+            columns = [_to_hex(c.combine_chunks()) if pa.types.is_fixed_size_binary(c.type) else c
+                       for c in table.columns]
+            pacsv.write_csv(pa.table(columns, names=table.column_names), tmp)
+            side = sidecar_path(path)
+            side_tmp = side.with_name(f".{side.name}{tag}")
+            side_tmp.write_bytes(table.schema.metadata[METADATA_KEY] + b"\n")
+            written.insert(0, (side_tmp, side))
+        for source, target in written:
+            os.replace(source, target)
+    finally:
+        for source, _ in written:
+            source.unlink(missing_ok=True)
+
+
+def read_encoded(path: Path, source: str | None = None) -> pa.Table:
+    """An encoding written by ``write_encoded`` (Parquet, or CSV with its sidecar), checked; InvalidInput if not."""
+    path = Path(path)
+    source = source or str(path)
+    suffix = path.suffix.lower()
+    if suffix not in ENCODED_SUFFIXES:
+        raise InvalidInput(f"{source}: an encoding is a .parquet or .csv file")
+    if not path.is_file():
+        raise InvalidInput(f"{source}: no such file")
+    try:
+        if suffix == ".parquet":
+            table = pq.read_table(path)
+        else:
+            side = sidecar_path(path)
+            if not side.is_file():
+                raise InvalidInput(f"{source}: a CSV encoding needs its parameters file {side.name} beside it")
+            metadata = side.read_bytes().strip()
+            _, fields = parameters(metadata, f"{source} ({side.name})")
+            widths = {filter_column(spec.name): spec.bits // 8 for spec in fields}
+            table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in ["id", *widths]}, strings_can_be_null=True))
+            columns = [_from_hex(table.column(name).combine_chunks(), widths[name], source, name)
+                       if name in widths else table.column(name) for name in table.column_names]
+            table = pa.table(columns, names=table.column_names).replace_schema_metadata({METADATA_KEY: metadata})
+    except (pa.ArrowInvalid, OSError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidInput(f"{source}: cannot be read as an encoding ({first_line})") from None
+    encoding_of(table.schema, source)
+    return table
 
 
 # --------------------------------------------------------------------------- blocking
