@@ -49,6 +49,8 @@ from accord.cli import encode as encode_cli  # noqa: E402
 app.command("encode")(encode_cli.encode)
 from accord.cli import verification as verification_cli  # noqa: E402
 app.add_typer(verification_cli.app, name="verification")
+from accord.cli import disadvantages as disadvantages_cli  # noqa: E402
+app.add_typer(disadvantages_cli.app, name="disadvantages")
 
 
 def run() -> None:

@@ -251,7 +251,7 @@ def plan(hub: Hub, *, body_id: str, officer: str, agreement_id: str, request_id:
                                        client_id=client_id)
         if decision.allowed:  # only called after the pure check refused, or for no agreement at all
             raise AssertionError("a refusal was expected from the decision point")
-        return Identification(False, (*why, *decision.reasons), body_id, agreement_id, request_id, (row.id,), least)
+        return Identification(False, why or decision.reasons, body_id, agreement_id, request_id, (row.id,), least)
 
     with hub.transaction() as session:
         agreement = _visible_agreement(session, agreement_id, body_id)
@@ -336,7 +336,7 @@ def _read(hub: Hub, connection: duckdb.DuckDBPyConnection, source: Source) -> pa
     if not columns:
         return pa.table({})
     select = ", ".join('"' + name.replace('"', '""') + '"' for name in columns)
-    return connection.execute(f"SELECT {select} FROM read_parquet(?)", [str(path)]).to_arrow_table()
+    return connection.sql(f"SELECT {select} FROM read_parquet(?)", params=[str(path)]).to_arrow_table()
 
 
 def _standard(table: pa.Table, source: str) -> pa.Table:

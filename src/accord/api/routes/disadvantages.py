@@ -1,7 +1,97 @@
-"""Multiple disadvantages (Troubled Families): households meeting two or more factors."""
+"""Multiple disadvantages (Troubled Families): households meeting two or more factors.
+
+A council posts the agreement it asks under; the answer lists its own household
+references (UPRN, council-tax account references) with the names of the factors
+met. A refusal is a 403 problem that says it was recorded (``decision_ids``,
+``reasons``). Every call is a new, audited decision: there is no Idempotency-Key
+replay, because replaying would mean keeping the households in the hub, and the
+answer is marked ``Cache-Control: no-store`` for the same reason.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from accord.api.deps import CallerDep, HubDep, OfficerDep, RequestIdDep
+from accord.api.problems import PROBLEM, TITLES
+from accord.services import disadvantages
 
 router = APIRouter(prefix="/v1", tags=["disadvantages"])
+
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.:-]{0,63}$")]
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+class IdentifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agreement: Name = Field(description="The council's multiple_disadvantages agreement, e.g. supporting-families-northshire")
+    min_factors: Annotated[int, Field(ge=1, le=100)] | None = Field(
+        None, description="Factors a household must meet; at least the objective's minimum (2), the default"
+    )
+
+
+class HouseholdReference(BaseModel):
+    uprn: str | None = Field(None, description="The property's UPRN, as on the council's own household list")
+    account_refs: list[str] | None = Field(None, description="The council's own council-tax account references")
+
+
+class IdentifiedHousehold(BaseModel):
+    reference: HouseholdReference
+    factors: list[str] = Field(description="Names of the factors met (see factors_considered); never a value")
+
+
+class IdentifyResponse(BaseModel):
+    allowed: bool
+    reasons: list[str]
+    agreement_id: str | None
+    request_id: str
+    decision_ids: list[int] = Field(description="One recorded decision per dataset read")
+    area: str = Field(description="The council whose household list bounds the answer")
+    min_factors: int
+    factors_considered: list[str] = Field(description="Factors whose indicators the permitted data holds")
+    sources: list[str] = Field(description="Datasets read: the council's own and those the agreement discloses")
+    count: int
+    households: list[IdentifiedHousehold]
+    obligations: dict
+
+
+@router.post(
+    "/households/multiple-disadvantages",
+    response_model=IdentifyResponse,
+    response_model_exclude_none=True,
+    summary="Households in the council's area meeting two or more of the objective's factors",
+    responses={
+        403: {"description": "Refused (recorded): not a recipient, no such agreement, not active, over a limit",
+              "content": {PROBLEM: {}}},
+        409: {"description": "A source has no records loaded, or the council has no household list",
+              "content": {PROBLEM: {}}},
+    },
+)
+def identify_households(
+    hub: HubDep, caller: CallerDep, officer: OfficerDep, request_id: RequestIdDep, body: IdentifyRequest,
+    request: Request,
+) -> JSONResponse:
+    result = disadvantages.identify(
+        hub, body_id=caller.body_id, officer=officer, agreement_id=body.agreement, request_id=request_id,
+        client_id=caller.client_id, min_factors=body.min_factors,
+    )
+    if not result.allowed:
+        problem = {
+            "type": "about:blank",
+            "title": TITLES[403],
+            "status": 403,
+            "detail": "the request was refused under the agreement's terms; the refusal was recorded",
+            "instance": request.url.path,
+            "problems": list(result.reasons),
+            "reasons": list(result.reasons),
+            "decision_ids": list(result.decision_ids),
+            "request_id": request_id,
+        }
+        return JSONResponse(problem, status_code=403, media_type=PROBLEM, headers=NO_STORE)
+    answer = IdentifyResponse.model_validate(result.public()).model_dump(mode="json", exclude_none=True)
+    return JSONResponse(answer, headers=NO_STORE)
