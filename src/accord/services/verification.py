@@ -162,7 +162,7 @@ def standardise_applicant(raw: Mapping[str, Any], where: str = "applicant", toda
         elif name == "nino":
             std = standardise_nino(value)
             if std is None:
-                problems.append(f"{where}.nino: not a valid National Insurance number (like QQ123456C)")
+                problems.append(f"{where}.nino: not a valid National Insurance number (like AB123456C)")
         else:
             std = standardise_address(value)
         if std is not None:
