@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from accord.linkage import bloom, pprl
-from accord.linkage.standardise import standardise_table
+from accord.linkage.prepare import prepare_table
 
 MAPPING = {"dob": "date_of_birth", "address": "address_line_1"}
 SECRET = b"a secret the two bodies share, never the hub: 0123456789"
@@ -35,10 +35,10 @@ def read_view(synth: Path, *datasets: str) -> View:
     for name in datasets:
         raw = pq.read_table(synth / f"{name}.parquet")
         mapping = {k: v for k, v in MAPPING.items() if v in raw.column_names}
-        tables.append(standardise_table(raw, mapping, source=name).table)
+        tables.append(prepare_table(raw, mapping, "record_id", name).table)
         truth = pq.read_table(synth / "truth" / f"{name}.parquet")
         person.update(zip(truth["record_id"].to_pylist(), truth["person_id"].to_pylist()))
-    return View(pa.concat_tables(tables, promote_options="default"), person)
+    return View(pa.concat_tables(tables), person)
 
 
 def true_pairs(left: View, right: View) -> set[tuple[str, str]]:
