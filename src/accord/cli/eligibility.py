@@ -93,8 +93,8 @@ def submit(
     chunk_rows: Annotated[
         int | None, typer.Option(help="Rows per chunk (default ACCORD_JOB_CHUNK_ROWS)", min=1, max=10_000_000)
     ] = None,
-    wait: Annotated[bool, typer.Option(help="Wait for a worker to finish the job, showing progress")] = False,
-    run: Annotated[bool, typer.Option(help="Run the job in this process now, then print its counts")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for a worker to finish the job, showing progress")] = False,
+    run: Annotated[bool, typer.Option("--run", help="Run the job in this process now, then print its counts")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the job as JSON")] = False,
 ) -> None:
     """Validate a customer list, check the policy and queue an eligibility job."""

@@ -22,7 +22,7 @@ app = typer.Typer(help="Background jobs: workers and the queue (hub operator).",
 
 @app.command("work")
 def work(
-    once: Annotated[bool, typer.Option(help="Run the jobs waiting now, then exit")] = False,
+    once: Annotated[bool, typer.Option("--once", help="Run the jobs waiting now, then exit")] = False,
     name: Annotated[str | None, typer.Option(help="This worker's name in job leases (default host:pid:random)")] = None,
 ) -> None:
     """Run a job worker in this process until stopped (Ctrl-C or SIGTERM finish the current chunk first)."""
