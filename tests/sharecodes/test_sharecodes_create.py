@@ -102,6 +102,8 @@ def test_purpose_and_items_must_come_from_the_lists(dvla_hub: Hub, drivers: list
         make(dvla_hub, drivers[0], ["penalty_points"], purpose="marketing")
     with pytest.raises(InvalidInput, match="at least one"):
         make(dvla_hub, drivers[0], [])
+    with pytest.raises(InvalidInput, match="cannot be shared: nino"):
+        make(dvla_hub, drivers[0], ["penalty_points", "nino"])
     with pytest.raises(InvalidInput, match="entitlements"):  # the synthetic extract has no entitlements column
         make(dvla_hub, drivers[0], ["penalty_points", "entitlements"])
     assert make(dvla_hub, drivers[0], ["name", "penalty_points", "name"]).items == ["penalty_points", "name"]

@@ -381,12 +381,13 @@ def create(
     if chosen is None:
         raise InvalidInput("choose why you are sharing your driving licence information")
     offered = {item.name for item in available_items(hub)}
-    items = [name for name in ITEMS if name in set(items)]  # catalogue order, no repeats
-    if not items:
-        raise InvalidInput("choose at least one piece of information to share")
-    unknown = sorted(set(items) - offered)
+    asked = set(items)
+    unknown = sorted(asked - offered)
     if unknown:
         raise InvalidInput(f"these cannot be shared: {', '.join(unknown)}")
+    items = [name for name in ITEMS if name in asked]  # catalogue order, no repeats
+    if not items:
+        raise InvalidInput("choose at least one piece of information to share")
     expires_at = now + timedelta(days=validity_days(hub, days))
     row = find_licence(hub, person_key, licence_number, postcode)
     locator = (
