@@ -570,7 +570,7 @@ class Redeemer:
     @classmethod
     def checker(cls, hub: Hub, address: str, organisation: str) -> "Redeemer":
         printable = "".join(c for c in organisation if c.isprintable() or c.isspace())
-        stated = re.sub(r"\s+", " ", printable).strip()[:150]
+        stated = re.sub(r"\s+", " ", printable).strip()[:150] or "An organisation that gave no name"
         return cls(address_caller(hub, address), None, f"{stated} (name given by the checker, not verified)", True)
 
 
