@@ -20,6 +20,7 @@ import hashlib
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Cookie, Form, Request
@@ -141,7 +142,10 @@ class CheckForm:
         parts = (self.dob_day.strip(), self.dob_month.strip(), self.dob_year.strip())
         if not all(_DIGITS.match(p) for p in parts) or len(parts[2]) != 4:
             return None
-        return f"{parts[2]}-{int(parts[1]):02d}-{int(parts[0]):02d}"
+        try:
+            return date(int(parts[2]), int(parts[1]), int(parts[0])).isoformat()
+        except ValueError:
+            return None
 
     def errors(self, agreements: set[str]) -> dict[str, str]:
         """GOV.UK-worded errors, in page order; the service checks the rest (valid postcode, NINO)."""
@@ -195,8 +199,17 @@ def _render_form(request: Request, signed: tuple[Caller, str, str], *, nonce: st
     return _render(
         request, "verification/check.html", nonce=nonce, status=status, title="Check an applicant's details",
         officer=officer, body_id=caller.body_id, agreements=_agreements(_hub(request), caller.body_id),
-        form=form or CheckForm(), errors=errors, error_list=error_list(errors),
+        form=form or CheckForm(), errors=errors, error_list=_error_list(errors),
     )
+
+
+def _error_list(errors: dict[str, str]) -> list[dict[str, str]]:
+    """As forms.error_list, but a date's error links to its first box (the GOV.UK pattern)."""
+    items = error_list(errors)
+    for item in items:
+        if item.get("href") == "#dob":
+            item["href"] = "#dob-day"
+    return items
 
 
 # ------------------------------------------------------------------ pages

@@ -1,0 +1,173 @@
+"""`accord verification check` and `batch`: the real entry point, run in process against a SQLite data directory."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import select
+from verification_support import AGREEMENT, ERO, Person, seed
+
+from accord.cli import common, main
+from accord.config import load_settings
+from accord.runtime import Hub
+from accord.storage.models import DecisionRecord
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def bad_input(self, *mentions: str) -> str:
+        """Exit 2 and one line on stderr naming the problem."""
+        lines = [line for line in self.err.splitlines() if line.strip()]
+        assert self.code == 2 and len(lines) == 1, (self.code, self.out, self.err)
+        for mention in mentions:
+            assert mention in lines[0], lines[0]
+        return lines[0]
+
+
+@pytest.fixture
+def cli_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synth: Path) -> Iterator[Hub]:
+    monkeypatch.setenv("ACCORD_DATA_DIR", str(tmp_path / "data"))
+    for name in ("ACCORD_DATABASE_URL", "ACCORD_ENVIRONMENT", "ACCORD_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(common.console, "_width", 250)
+    monkeypatch.chdir(tmp_path)
+    hub = Hub.open(load_settings())
+    seed(hub, synth)
+    yield hub
+    hub.close()
+
+
+@pytest.fixture
+def accord(cli_hub: Hub, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):  # noqa: ANN201
+    def invoke(*args: object) -> Run:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["accord", *map(str, args)])
+        try:
+            main.run()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        return Run(code, _ANSI.sub("", captured.out), _ANSI.sub("", captured.err))
+
+    return invoke
+
+
+def _details(person: Person) -> list[str]:
+    return ["--first-name", person.first_name, "--surname", person.surname, "--dob", person.dob.strftime("%d/%m/%Y"),
+            "--postcode", person.postcode, "--nino", person.nino]
+
+
+def _as_body(*extra: str) -> list[str]:
+    return ["verification", "check", "--agreement", AGREEMENT, "--body", ERO, *extra]
+
+
+def test_check_prints_the_grade_and_records_the_officer(accord, cli_hub: Hub, people: list[Person]) -> None:  # noqa: ANN001
+    run = accord(*_as_body(*_details(people[0]), "--officer", "P Jones"))
+    assert run.code == 0, run.err
+    assert "grade: match; details that agreed: nino, first_name, surname, dob, postcode" in run.out
+    with cli_hub.transaction() as session:
+        record = session.scalars(select(DecisionRecord)).one()
+        assert (record.officer, record.body_id, record.allowed, record.client_id) == ("P Jones", ERO, True, None)
+
+
+def test_check_json_is_the_api_answer(accord, people: list[Person]) -> None:  # noqa: ANN001
+    run = accord(*_as_body(*_details(people[1]), "--reference", "APP-9", "--json"))
+    answer = json.loads(run.out)
+    assert set(answer) == {"reference", "grade", "agreed", "decision", "decision_id", "request_id", "agreement_id",
+                           "decided_at"}
+    assert (answer["reference"], answer["grade"]) == ("APP-9", "match")
+
+
+def test_a_refused_check_prints_the_reasons_and_exits_1(accord, cli_hub: Hub, people: list[Person]) -> None:  # noqa: ANN001
+    run = accord("verification", "check", "--agreement", AGREEMENT, "--body", "brightwatt-energy", *_details(people[2]))
+    assert run.code == 1 and "refused" in run.err and "not the agreement named" in run.err
+    assert "grade" not in run.out
+    with cli_hub.transaction() as session:
+        assert [r.allowed for r in session.scalars(select(DecisionRecord))] == [False]
+
+
+def test_check_bad_input_is_one_line_and_exit_2(accord, cli_hub: Hub, people: list[Person]) -> None:  # noqa: ANN001
+    person = people[3]
+    run = accord(*_as_body("--first-name", person.first_name, "--surname", person.surname, "--dob", "next week",
+                           "--postcode", person.postcode))
+    run.bad_input("applicant.dob")
+    with cli_hub.transaction() as session:
+        assert session.scalars(select(DecisionRecord)).all() == []
+
+
+def _write_applications(path: Path, people: list[Person]) -> list[str]:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["application_no", "first_name", "surname", "date_of_birth", "postcode"])
+        for i, person in enumerate(people):
+            writer.writerow([f"E{i}", person.first_name, person.surname, person.dob.strftime("%d/%m/%Y"), person.postcode])
+        writer.writerow(["E99", "Zebedee", "Quillfeather", "01/01/1950", people[0].postcode])
+    return [f"E{i}" for i in range(len(people))] + ["E99"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_batch_writes_one_row_per_application(accord, tmp_path: Path, people: list[Person], suffix: str) -> None:  # noqa: ANN001
+    applications = tmp_path / "applications.csv"
+    references = _write_applications(applications, people[4:9])
+    out = tmp_path / f"results{suffix}"
+    run = accord("verification", "batch", applications, "--agreement", AGREEMENT, "--body", ERO, "--out", out,
+                 "--reference-column", "application_no")
+    assert run.code == 0, run.err
+    assert "checked 6 applications (5 match, 1 no match)" in run.out
+    if suffix == ".csv":
+        rows = list(csv.DictReader(out.open()))
+        got = [(r["reference"], r["grade"], r["agreed"]) for r in rows]
+        agreed = "first_name,surname,dob,postcode"
+    else:
+        rows = pq.read_table(out).to_pylist()
+        got = [(r["reference"], r["grade"], ",".join(r["agreed"])) for r in rows]
+        agreed = "first_name,surname,dob,postcode"
+    assert [g[0] for g in got] == references
+    assert [g[1] for g in got] == ["match"] * 5 + ["no match"]
+    assert all(g[2] == agreed for g in got[:5])
+    assert list(rows[0]) == ["reference", "grade", "agreed"]
+
+
+def test_batch_bad_input_names_the_row_and_column_and_writes_nothing(accord, tmp_path: Path, people: list[Person]) -> None:  # noqa: ANN001
+    applications = tmp_path / "applications.csv"
+    _write_applications(applications, people[:3])
+    lines = applications.read_text().splitlines()
+    lines[2] = lines[2].rsplit(",", 1)[0] + ",NOT A POSTCODE"
+    applications.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "results.csv"
+    run = accord("verification", "batch", applications, "--agreement", AGREEMENT, "--body", ERO, "--out", out,
+                 "--reference-column", "application_no")
+    run.bad_input(str(applications), "row 2, column 'postcode'")
+    assert not out.exists() and not list(tmp_path.glob(".results*"))
+    accord("verification", "batch", tmp_path / "missing.csv", "--agreement", AGREEMENT, "--body", ERO,
+           "--out", out).bad_input("missing.csv", "no such file")
+    accord("verification", "batch", applications, "--agreement", AGREEMENT, "--body", ERO,
+           "--out", tmp_path / "results.xlsx").bad_input("results.xlsx", ".csv or .parquet")
+    accord("verification", "batch", applications, "--agreement", AGREEMENT, "--body", ERO, "--out", out,
+           "--map", "dob=born").bad_input("column 'born'")
+    assert not out.exists()
+
+
+def test_a_refused_batch_writes_no_results(accord, tmp_path: Path, people: list[Person]) -> None:  # noqa: ANN001
+    applications = tmp_path / "applications.csv"
+    _write_applications(applications, people[:2])
+    out = tmp_path / "results.csv"
+    run = accord("verification", "batch", applications, "--agreement", "no-such-agreement", "--body", ERO,
+                 "--out", out, "--reference-column", "application_no")
+    assert run.code == 1 and "refused" in run.err
+    assert not out.exists()
