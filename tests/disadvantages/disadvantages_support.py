@@ -1,0 +1,201 @@
+"""Support for the multiple-disadvantage tests: a seeded hub with synthetic holdings, and the answer key.
+
+The synthetic population (``accord synth``, 20,000 people) is generated once per
+test session. Each test gets an empty hub (the ``hub`` / ``sqlite_hub``
+fixtures), so ``prepare`` seeds the example register and loads every
+registered dataset's records as its body would (``accord datasets load``).
+
+``expected_households`` computes, from the answer key only, which households
+perfect linkage would find: each indicator record's true household, each
+factor's rule applied to the record's own values, restricted to households of
+the council. ``found_households`` maps the service's answer back to true
+household ids through the properties' UPRNs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from accord.app import create_app
+from accord.clock import utcnow
+from accord.demo.seed import example_agreements, seed_agreements, seed_registry
+from accord.registry import agreements, datasets, lifecycle
+from accord.registry.credentials import create_client
+from accord.registry.specs import AgreementSpec
+from accord.runtime import Hub
+from accord.services import holdings
+from accord.storage.models import Agreement
+
+COUNCIL = "northshire-council"
+AGREEMENT = "supporting-families-northshire"
+OFFICER = "Early help team, Northshire"
+PROBLEM = "application/problem+json"
+URL = "/v1/households/multiple-disadvantages"
+PERSONS, SEED = 20_000, 11
+
+# Each factor as the framework reads it, written out again independently: (dataset, condition, factor).
+FACTOR_RULES = [
+    ("dwp-benefits", "benefit_type = 'universal_credit'", "worklessness"),
+    ("police-incidents", "incident_type IN ('anti_social_behaviour', 'offence')", "crime_asb"),
+    ("police-incidents", "incident_type = 'domestic_abuse'", "domestic_abuse"),
+    ("schools-pupils", "persistent_absence OR excluded", "education"),
+    ("health-indicators", "mental_health OR substance_misuse", "health"),
+    ("{council}-early-help", "children_in_need", "children_in_need"),
+    ("{council}-early-help", "homelessness_risk", "housing"),
+]
+NINO = re.compile(r"\b[A-CEGHJ-PR-TW-Z]{2}\d{6}[A-D]\b")
+POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}\b")
+
+
+def seed(hub: Hub) -> None:
+    now = utcnow()
+    with hub.transaction() as session:
+        seed_registry(session, hub.framework, now - timedelta(days=30))
+        seed_agreements(session, hub.framework, now)
+
+
+def load_holdings(hub: Hub, synth: Path) -> list[str]:
+    """Every registered dataset with a synthetic file, loaded as its body would."""
+    with hub.transaction() as session:
+        ids = [dataset.id for dataset in datasets.list_datasets(session)]
+    loaded = []
+    for dataset_id in ids:
+        path = synth / f"{dataset_id}.parquet"
+        if path.is_file():
+            holdings.load_holding(hub, dataset_id, path)
+            loaded.append(dataset_id)
+    return loaded
+
+
+def prepare(hub: Hub, synth: Path) -> Hub:
+    seed(hub)
+    load_holdings(hub, synth)
+    return hub
+
+
+def demo_spec(agreement_id: str, **changes: object) -> AgreementSpec:
+    spec = next(s for _, s in example_agreements() if s.id == AGREEMENT).model_dump()
+    spec.update(id=agreement_id, **changes)
+    return AgreementSpec.model_validate(spec)
+
+
+def add_agreement(hub: Hub, spec: AgreementSpec, status: str = "active") -> Agreement:
+    """Store an agreement and take it through the lifecycle to ``status`` (consultation or active)."""
+    now = utcnow()
+    with hub.transaction() as session:
+        drafted = now - timedelta(weeks=11) if status == "active" else now
+        agreement = agreements.create_draft(session, hub.framework, spec, "tester", drafted)
+        opened = now - timedelta(weeks=10) if status == "active" else now
+        lifecycle.transition(session, hub.framework, agreement, "consultation", actor="tester", now=opened)
+        if status == "active":
+            lifecycle.transition(session, hub.framework, agreement, "active", actor="tester", now=now)
+        return agreement
+
+
+def full_identifiers_spec(agreement_id: str = "supporting-families-full") -> AgreementSpec:
+    """The demo agreement, with DWP's given name and address line too (a richer agreement)."""
+    spec = demo_spec(agreement_id)
+    data = [item.model_dump() for item in spec.data]
+    for item in data:
+        if item["dataset"] == "dwp-benefits":
+            item["fields"] = item["fields"] + ["first_name", "address_line_1"]
+    return demo_spec(agreement_id, data=data)
+
+
+# ------------------------------------------------------------------ the answer key
+
+
+@dataclass(frozen=True)
+class Truth:
+    expected: dict[int, set[str]]  # household id -> factors, households of the council with >= 2
+    all_factors: dict[int, set[str]]  # every household with any factor, any council
+    council_of: dict[int, str]
+    household_of_uprn: dict[str, int]
+
+
+def truth(synth: Path, council: str = COUNCIL, minimum: int = 2) -> Truth:
+    db = duckdb.connect()
+    parts = []
+    for dataset, condition, factor in FACTOR_RULES:
+        name = dataset.format(council=council)
+        parts.append(
+            f"SELECT t.household_id, '{factor}' AS factor FROM read_parquet('{synth / (name + '.parquet')}') v "
+            f"JOIN read_parquet('{synth / 'truth' / (name + '.parquet')}') t USING (record_id) WHERE {condition}"
+        )
+    households = synth / "truth" / "population" / "households.parquet"
+    rows = db.execute(f"SELECT household_id, factor FROM ({' UNION ALL '.join(parts)})").fetchall()
+    council_of = dict(db.execute(f"SELECT household_id, council_id FROM read_parquet('{households}')").fetchall())
+    by_uprn = dict(db.execute(f"SELECT CAST(uprn AS VARCHAR), household_id FROM read_parquet('{households}')").fetchall())
+    factors: dict[int, set[str]] = defaultdict(set)
+    for household, factor in rows:
+        factors[household].add(factor)
+    expected = {h: f for h, f in factors.items() if council_of.get(h) == council and len(f) >= minimum}
+    return Truth(expected, dict(factors), council_of, by_uprn)
+
+
+def found_households(answer: dict, key: Truth) -> dict[int, set[str]]:
+    found = {}
+    for household in answer["households"]:
+        true_id = key.household_of_uprn[household["reference"]["uprn"]]
+        found[true_id] = set(household["factors"])
+    return found
+
+
+def precision_recall(found: dict[int, set[str]], expected: dict[int, set[str]]) -> tuple[float, float]:
+    hits = len(set(found) & set(expected))
+    return hits / max(1, len(found)), hits / max(1, len(expected))
+
+
+# ------------------------------------------------------------------ API
+
+
+@dataclass
+class Client:
+    hub: Hub
+    http: TestClient
+
+    def headers(self, body_id: str = COUNCIL, officer: str | None = OFFICER) -> dict[str, str]:
+        with self.hub.transaction() as session:
+            issued = create_client(session, body_id, utcnow(), label="test")
+        token = self.http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                               auth=(issued.client_id, issued.client_secret)).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        if officer is not None:
+            headers["X-Accord-Officer"] = officer
+        return headers
+
+    def identify(self, body_id: str = COUNCIL, **payload: object):  # noqa: ANN201
+        payload.setdefault("agreement", AGREEMENT)
+        return self.http.post(URL, json=payload, headers=self.headers(body_id))
+
+
+def api(hub: Hub) -> Client:
+    return Client(hub, TestClient(create_app(hub=hub), raise_server_exceptions=False))
+
+
+def assert_problem(response, status: int, contains: str | None = None) -> dict:  # noqa: ANN001
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM), response.headers["content-type"]
+    body = response.json()
+    assert body["status"] == status and re.search(r"\w+ \w+", body["detail"]), body
+    if contains:
+        text = " ".join([body["detail"], *body.get("problems", [])]).lower()
+        assert contains.lower() in text, (contains, text)
+    return body
+
+
+def agreement_ids(hub: Hub) -> list[str]:
+    with hub.transaction() as session:
+        return list(session.scalars(select(Agreement.id)))
+
+
+def utc(day: str) -> datetime:
+    return datetime.fromisoformat(day).replace(tzinfo=UTC)
