@@ -162,3 +162,23 @@ def assert_problem(response, status: int, *mentions: str) -> dict:  # noqa: ANN0
     for mention in mentions:
         assert mention in text, f"{mention!r} not in {text!r}"
     return body
+
+
+# ------------------------------------------------------------------ a real server on loopback
+
+
+def start_server(hub: Hub):  # noqa: ANN201 - (server, thread, port)
+    import threading
+    import time
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(create_app(hub=hub), host="127.0.0.1", port=0, log_level="warning",
+                                           lifespan="off"))
+    thread = threading.Thread(target=server.run, name="verification-test-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the test server did not start"
+        time.sleep(0.05)
+    return server, thread, server.servers[0].sockets[0].getsockname()[1]

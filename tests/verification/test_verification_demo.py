@@ -1,0 +1,45 @@
+"""The demo step against a real server on loopback: three synthetic people and one who does not exist."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from rich.console import Console
+from verification_support import AGREEMENT, seed, start_server
+
+from accord.clock import utcnow
+from accord.demo import verification as demo_step
+from accord.demo.context import DemoContext
+from accord.runtime import Hub
+from accord.services import citizens
+
+
+def _people(synth: Path) -> list[citizens.DemoCitizen]:
+    persons = pq.read_table(synth / "truth" / "population" / "persons.parquet")
+    in_dwp = pq.read_table(synth / "truth" / "dwp-benefits.parquet", columns=["person_id"]).column("person_id")
+    chosen = persons.filter(pc.and_(pc.and_(pc.is_valid(persons["nino"]), pc.is_null(persons["date_of_death"])),
+                                    pc.is_in(persons["person_id"], value_set=pc.unique(in_dwp)))).slice(0, 3)
+    return [citizens.DemoCitizen(f"{r['first_name']} {r['surname']}", r["nino"]) for r in chosen.to_pylist()]
+
+
+def test_the_demo_checks_three_people_and_a_stranger_over_http(sqlite_hub: Hub, synth: Path) -> None:
+    seed(sqlite_hub)  # no holding: the step loads DWP's records itself when the demo has not
+    people = _people(synth)
+    server, thread, port = start_server(sqlite_hub)
+    output = io.StringIO()
+    try:
+        ctx = DemoContext(url=f"http://127.0.0.1:{port}", hub=sqlite_hub, console=Console(file=output, width=200),
+                          synth_dir=synth, people=people)
+        demo_step.run(ctx)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    text = output.getvalue()
+    assert text.count("ER-000") == 4 and "does not exist): no match" in text
+    assert "403 refused" in text
+    for person in people:  # each person sees the check on their citizen page
+        seen = citizens.accesses(sqlite_hub, sqlite_hub.person_key("nino", person.nino), utcnow())
+        assert AGREEMENT in {e["agreement_id"] for e in seen if e["outcome"] == "allow"}
