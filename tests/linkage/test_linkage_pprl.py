@@ -280,3 +280,16 @@ def test_a_csv_encoding_without_its_parameters_or_with_bad_filters_is_refused(tm
     pprl.sidecar_path(path).unlink()
     with pytest.raises(InvalidInput, match="parameters file"):
         pprl.read_encoded(path)
+
+
+def test_one_to_many_dice_matches_the_pair_kernel() -> None:
+    rng = np.random.default_rng(3)
+    many = rng.integers(0, 2**63, size=(4, 20_000), dtype=np.int64).view(np.uint64)
+    many[:, 5] = 0  # an empty filter
+    counts = bloom.popcounts(many)
+    for i in (0, 5, 17):
+        got = bloom.dice_one_to_many(many[:, i].copy(), many, counts, block=4096)
+        pairs = bloom.dice(bloom.pair_common_bits(many, many, np.full(20_000, i), np.arange(20_000)),
+                           counts[np.full(20_000, i)], counts)
+        assert np.allclose(got, pairs, atol=1e-6)
+        assert got[i] == (0.0 if i == 5 else 1.0)
