@@ -119,7 +119,12 @@ def prepare(persons: int = PERSONS, claimants: int = CLAIMANTS, customers: int =
 
 
 def _peak_rss_gb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024  # Linux: kilobytes
+    """This process's own peak resident set (VmHWM). Not getrusage's ru_maxrss: Linux carries that
+    over fork and exec, so a child would report its parent's peak if that was higher."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024 / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024  # kilobytes on Linux
 
 
 def _settings(hub_dir: Path, database_url: str | None):  # noqa: ANN202
