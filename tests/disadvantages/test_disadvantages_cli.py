@@ -1,0 +1,146 @@
+"""`accord disadvantages identify`: the answer in a file, refusals exit 1 (recorded), bad input exits 2."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from disadvantages_support import AGREEMENT, COUNCIL, prepare
+from sqlalchemy import select
+
+from accord.cli import common, main
+from accord.config import load_settings
+from accord.runtime import Hub
+from accord.storage.models import DecisionRecord
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+@dataclass
+class Ran:
+    code: int
+    out: str
+    err: str
+
+    def bad_input(self, *mentions: str) -> str:
+        assert self.code == 2, (self.code, self.out, self.err)
+        lines = [line for line in self.err.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: "), self.err
+        assert "Traceback" not in self.out + self.err
+        for text in mentions:
+            assert text in lines[0], (text, lines[0])
+        return lines[0]
+
+
+@pytest.fixture
+def cli_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synth: Path):  # noqa: ANN201
+    monkeypatch.setenv("ACCORD_DATA_DIR", str(tmp_path / "data"))
+    for name in ("ACCORD_DATABASE_URL", "ACCORD_ENVIRONMENT", "ACCORD_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(common.console, "_width", 250)
+    monkeypatch.chdir(tmp_path)
+    hub = Hub.open(load_settings())
+    prepare(hub, synth)
+    yield hub
+    hub.close()
+
+
+@pytest.fixture
+def accord(cli_hub: Hub, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):  # noqa: ANN201
+    def run(*args: object) -> Ran:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["accord", *map(str, args)])
+        try:
+            main.run()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        return Ran(code, _ANSI.sub("", captured.out), _ANSI.sub("", captured.err))
+
+    return run
+
+
+def _identify(accord, out: Path, *extra: object) -> Ran:  # noqa: ANN001
+    return accord("disadvantages", "identify", "--agreement", AGREEMENT, "--body", COUNCIL, "--out", out, *extra)
+
+
+def test_writes_the_households_as_csv(accord, cli_hub: Hub, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "households.csv"
+    ran = _identify(accord, out, "--officer", "A Officer, early help")
+    assert ran.code == 0, ran.err
+    assert "households in northshire-council's area meet 2 or more" in ran.out
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert rows and list(rows[0]) == ["uprn", "account_refs", "factors"]
+    for row in rows:
+        assert row["uprn"].isdigit() and row["account_refs"].startswith("CT")
+        assert len(row["factors"].split()) >= 2
+    with cli_hub.transaction() as session:
+        decisions = list(session.scalars(select(DecisionRecord)))
+    assert len(decisions) == 4 and all(d.allowed and d.officer == "A Officer, early help" for d in decisions)
+    assert len({d.request_id for d in decisions}) == 1 and decisions[0].request_id.startswith("cli-")
+
+
+def test_json_is_the_api_answer(accord, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "households.json"
+    assert _identify(accord, out, "--min-factors", "3").code == 0
+    answer = json.loads(out.read_text(encoding="utf-8"))
+    assert answer["min_factors"] == 3 and answer["count"] == len(answer["households"]) > 0
+    assert all(set(h) == {"reference", "factors"} and len(h["factors"]) >= 3 for h in answer["households"])
+
+
+def test_a_refusal_exits_1_and_is_recorded(accord, cli_hub: Hub, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "households.csv"
+    ran = accord("disadvantages", "identify", "--agreement", AGREEMENT, "--body", "brightwatt-energy", "--out", out)
+    assert ran.code == 1 and "refused" in ran.err and "recorded as decision" in ran.err
+    assert not out.exists()
+    with cli_hub.transaction() as session:
+        (decision,) = session.scalars(select(DecisionRecord))
+    assert decision.body_id == "brightwatt-energy" and not decision.allowed
+
+
+@pytest.mark.parametrize(
+    ("args", "mentions"),
+    [
+        (("--agreement", AGREEMENT, "--body", COUNCIL, "--out", "households.txt"), ("must end in .csv or .json",)),
+        (("--agreement", AGREEMENT, "--body", COUNCIL, "--out", "missing/households.csv"), ("does not exist",)),
+        (("--agreement", AGREEMENT, "--body", "no-such-council", "--out", "h.csv"), ("no body 'no-such-council'",)),
+        (("--agreement", AGREEMENT, "--body", COUNCIL, "--out", "h.csv", "--min-factors", "1"),
+         ("min_factors must be between 2",)),
+        (("--agreement", AGREEMENT, "--body", COUNCIL, "--out", "h.csv", "--officer", "tab\there"),
+         ("officer must be named",)),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(accord, cli_hub: Hub, tmp_path: Path, args, mentions) -> None:  # noqa: ANN001
+    _identify_args = ("disadvantages", "identify", *args)
+    accord(*_identify_args).bad_input(*mentions)
+    assert not (tmp_path / "h.csv").exists()
+    with cli_hub.transaction() as session:
+        assert list(session.scalars(select(DecisionRecord))) == []
+
+
+def test_a_failed_write_leaves_the_old_file(accord, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    out = tmp_path / "households.csv"
+    out.write_text("previous results\n", encoding="utf-8")
+    from accord.cli import disadvantages as command
+
+    def broken(source: str, target: object) -> None:  # the rename at the end of the write fails
+        raise OSError("disk full")
+
+    monkeypatch.setattr(command.os, "replace", broken)
+    ran = _identify(accord, out)
+    assert ran.code == 1 and "disk full" in ran.err
+    assert out.read_text(encoding="utf-8") == "previous results\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".households")] == []
+
+
+def test_help_names_every_option(accord) -> None:  # noqa: ANN001
+    ran = accord("disadvantages", "identify", "--help")
+    assert ran.code == 0
+    for option in ("--agreement", "--body", "--out", "--officer", "--min-factors"):
+        assert option in ran.out
