@@ -23,7 +23,8 @@ customer is eligible when any rule finds a qualifying claimant):
 3. ``names+postcode``         given names equivalent (equal, or nickname and
                               formal name: Bill / William), surname equal, postcode equal
 4. ``names+address``          given names equivalent, surname equal, first line of
-                              address equal (a postcode missing or mistyped on one side)
+                              address equal, postcode district (outward code) equal
+                              or the postcode missing on one side (a mistyped inward code)
 5. ``similar-names+address``  postcode and first line of address equal, given name
                               and surname each Jaro-Winkler >= 0.92 (a typo on one side)
 
@@ -479,6 +480,8 @@ def standardise_side(table: pa.Table, fields: dict[str, str], keep: dict[str, st
 
 
 _DOB_OK = "(c.dob IS NULL OR k.dob IS NULL OR c.dob = k.dob)"
+# "12 Park Road" is in hundreds of towns: without the postcode, the address must be in the same district.
+_DISTRICT_OK = "(c.pc IS NULL OR k.pc IS NULL OR split_part(c.pc, ' ', 1) = split_part(k.pc, ' ', 1))"
 MATCH_SQL = f"""
 WITH cf AS (SELECT _row, unnest(forms) AS form, sur, pc, addr, dob FROM chunk WHERE forms IS NOT NULL),
 hits AS (
@@ -490,7 +493,7 @@ hits AS (
         WHERE {_DOB_OK}
     UNION ALL
     SELECT c._row, k.ckey FROM cf c JOIN claimant_forms k ON c.form = k.form AND c.sur = k.sur AND c.addr = k.addr
-        WHERE {_DOB_OK}
+        WHERE {_DOB_OK} AND {_DISTRICT_OK}
     UNION ALL
     SELECT c._row, k.ckey FROM chunk c JOIN claimants k ON c.pc = k.pc AND c.addr = k.addr
         WHERE jaro_winkler_similarity(c.fn, k.fn) >= {SIMILAR} AND jaro_winkler_similarity(c.sur, k.sur) >= {SIMILAR}
