@@ -436,6 +436,9 @@ class HoldingIndex:
         self.table = table
         self.rows = table.num_rows
         self.fields = tuple(name for name in table.column_names if name != "id")
+        # Python lists of the standardised columns: a check reads a handful of rows, and plain
+        # list indexing is far cheaper per row than Arrow's take (memory: tens of bytes a value).
+        self._columns = {name: table.column(name).to_pylist() for name in table.column_names}
         self._keys: dict[str, tuple[dict[Any, int], np.ndarray, np.ndarray]] = {}
         for key in BLOCKING_KEYS:
             if key in table.column_names:
@@ -481,8 +484,8 @@ class HoldingIndex:
         rows = self.candidate_rows(applicant)
         if not rows:
             return []
-        names = ["id", *(f for f in fields if f in self.table.column_names)]
-        return self.table.select(names).take(pa.array(rows, type=pa.int64())).to_pylist()
+        columns = [(name, self._columns[name]) for name in ("id", *fields) if name in self._columns]
+        return [{name: values[row] for name, values in columns} for row in rows]
 
 
 class IndexCache:
@@ -492,6 +495,7 @@ class IndexCache:
         self._lock = threading.Lock()
         self._building: dict[Path, threading.Lock] = {}
         self._items: dict[Path, tuple[tuple, tuple, HoldingIndex]] = {}
+        self._paths: dict[tuple[str, str], Path] = {}
         self.builds = 0
 
     @staticmethod
@@ -501,11 +505,15 @@ class IndexCache:
 
     def get(self, hub: Hub, dataset_id: str, field_map: Mapping[str, str]) -> HoldingIndex:
         """The holding's index; ``NotFound`` when the source body has loaded no records."""
-        path = holding_path(hub, dataset_id).resolve()
+        where = (str(hub.settings.data_dir), dataset_id)
+        path = self._paths.get(where)
+        if path is None:
+            path = self._paths[where] = holding_path(hub, dataset_id)  # NotFound: nothing loaded yet
         mapping_key = tuple(sorted(field_map.items()))
         try:
-            identity = self._identity(path)
+            identity = self._identity(path)  # one stat per check: a new load renames a new file over the old
         except FileNotFoundError:
+            self._paths.pop(where, None)
             raise NotFound(f"dataset {dataset_id} has no records loaded") from None
         hit = self._items.get(path)
         if hit is not None and hit[0] == identity and hit[1] == mapping_key:
@@ -527,6 +535,7 @@ class IndexCache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._paths.clear()
 
 
 TARGETS = TargetCache()

@@ -10,6 +10,7 @@ the first answer (refusals included) and is not checked or recorded twice.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -127,11 +128,12 @@ def _refusal(request: Request, request_id: str, outcome: verification.Outcome, t
 
 
 def _checked(
-    hub: Hub, caller: Caller, officer: str, request_id: str, request: Request, key: str | None, payload: Any,
+    hub: Hub, caller: Caller, officer: str, request_id: str, request: Request, key: str | None,
+    payload: Callable[[], Any],
     prepare: Callable[[], verification.Prepared], answer: Callable[[verification.Outcome], dict],
 ) -> tuple[int, dict, bool]:
     """Replay, or prepare, decide, match and remember, in one group-committed transaction."""
-    print_ = fingerprint(request.method, request.url.path, payload, hub.idempotency_key)
+    print_ = fingerprint(request.method, request.url.path, payload(), hub.idempotency_key) if key else ""
     if key:  # a retry must not do the (possibly slow) preparation again
         with hub.transaction() as session:
             stored = replay(session, caller.client_id, key, print_)
@@ -197,7 +199,9 @@ def verify_one(
     def answer(outcome: verification.Outcome) -> dict:
         return {**outcome.results[0].public(), **outcome.metadata()}
 
-    payload = {**body.model_dump(), "officer": officer}
+    def payload() -> dict:  # what an Idempotency-Key stands for (built only when one is sent)
+        return {**body.model_dump(), "officer": officer}
+
     return _respond(*_checked(hub, caller, officer, request_id, request, idempotency_key, payload, prepare, answer))
 
 
@@ -331,11 +335,12 @@ async def verify_batch(
         value = facts.get(field)
         if value is not None and not _NAME.match(value):
             raise InvalidInput("the batch is not valid", [f"{field}: not an identifier (lower-case letters, digits, . _ : -)"])
-    if isinstance(applications, bytes):
-        payload: Any = {**facts, "officer": officer, "file": fingerprint("FILE", name, applications.hex(), hub.idempotency_key),
-                        "map": mapping, "reference_column": reference_column}
-    else:
-        payload = {**facts, "officer": officer, "applications": applications}
+    def payload() -> dict:  # what an Idempotency-Key stands for
+        if isinstance(applications, bytes):
+            digest = hashlib.sha256(applications).hexdigest()
+            return {**facts, "officer": officer, "file": [name, digest], "map": mapping,
+                    "reference_column": reference_column}
+        return {**facts, "officer": officer, "applications": applications}
 
     def prepare() -> verification.Prepared:
         if isinstance(applications, bytes):
