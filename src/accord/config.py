@@ -88,7 +88,7 @@ class Settings(BaseSettings):
         60, ge=1, le=3600, description="A claimed delivery not acknowledged by then is retried (crash recovery)."
     )
     events_delivery_timeout_seconds: float = Field(10, gt=0, le=300, description="Timeout of one webhook call.")
-    events_delivery_concurrency: int = Field(16, ge=1, le=512, description="Webhook calls in flight per dispatcher.")
+    events_delivery_concurrency: int = Field(8, ge=1, le=512, description="Webhook calls in flight per dispatcher.")
     events_deliver_in_server: bool = Field(True, description="Run the webhook dispatcher inside `accord serve`.")
     share_code_days: int = Field(
         21, ge=1, le=365, description="How long a new share code lasts unless its citizen chooses less."

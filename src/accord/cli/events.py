@@ -201,16 +201,18 @@ def deliver(
         if once:
             stats = dispatcher.deliver_due()
         else:
-            import asyncio
-
             stop = threading.Event()
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
             console.print("delivering civil-registration events; Ctrl+C to stop")
             started = time.monotonic()
+            runner = threading.Thread(target=dispatcher.run, args=(stop,), kwargs={"poll": poll}, daemon=True)
+            runner.start()
             try:
-                asyncio.run(dispatcher.run(stop, poll=poll))
+                while runner.is_alive():
+                    runner.join(0.5)
             except KeyboardInterrupt:
                 stop.set()
+                runner.join(60)  # finish the batches in flight; anything unfinished is retried after its lease
             stats = dispatcher.stats
             console.print(f"ran {time.monotonic() - started:.0f} s")
     finally:
