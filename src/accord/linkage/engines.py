@@ -9,6 +9,7 @@ given Splink's similarity-function jar, which Jaro-Winkler comparisons need.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -80,7 +81,7 @@ class SparkEngine:
     dialect = "spark"
 
     def __init__(self, session: Any = None, master: str | None = None, driver_memory: str = "4g",
-                 temp_dir: Path | None = None) -> None:
+                 break_lineage: str = "parquet", temp_dir: Path | None = None) -> None:
         from splink.backends.spark import SparkAPI, similarity_jar_location
 
         self._tmp = Path(tempfile.mkdtemp(prefix="accord-link-spark-", dir=temp_dir))
@@ -88,24 +89,43 @@ class SparkEngine:
         if session is None:
             from pyspark.sql import SparkSession
 
-            cores = available_cores()
+            master = master or f"local[{available_cores()}]"
+            local = re.fullmatch(r"local\[(\d+)\]", master)
+            cores = int(local.group(1)) if local else available_cores()
             session = (
-                SparkSession.builder.master(master or f"local[{cores}]")
+                SparkSession.builder.master(master)
                 .appName("accord-link")
                 .config("spark.jars", similarity_jar_location())
-                .config("spark.sql.shuffle.partitions", str(max(2, cores * 2)))
-                .config("spark.default.parallelism", str(max(2, cores * 2)))
+                .config("spark.sql.shuffle.partitions", str(cores * 2))
+                .config("spark.default.parallelism", str(cores * 2))
+                .config("spark.ui.showConsoleProgress", "false")
                 .config("spark.driver.memory", driver_memory)
                 .config("spark.sql.session.timeZone", "UTC")
                 .config("spark.ui.enabled", "false")
                 .config("spark.local.dir", str(self._tmp))
+                .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={self._quiet_log4j()}")
                 .getOrCreate()
             )
             session.sparkContext.setLogLevel("ERROR")
             session.sparkContext.setCheckpointDir(str(self._tmp / "checkpoints"))
         self.spark = session
-        self.db_api = SparkAPI(spark_session=session, break_lineage_method="parquet")
+        self.db_api = SparkAPI(spark_session=session, break_lineage_method=break_lineage)
         self._inputs = 0
+
+    def _quiet_log4j(self) -> str:
+        """Spark's own logging at ERROR: its warnings are not the user's business."""
+        path = self._tmp / "log4j2.properties"
+        path.write_text(
+            "rootLogger.level = error\n"
+            "rootLogger.appenderRef.stderr.ref = stderr\n"
+            "appender.stderr.type = Console\n"
+            "appender.stderr.name = stderr\n"
+            "appender.stderr.target = SYSTEM_ERR\n"
+            "appender.stderr.layout.type = PatternLayout\n"
+            "appender.stderr.layout.pattern = spark: %p %c{1}: %m%n\n",
+            encoding="utf-8",
+        )
+        return path.as_uri()
 
     def register(self, table: pa.Table, name: str) -> Any:
         self._inputs += 1
