@@ -19,11 +19,12 @@ Flow (docs/pprl.md):
 
 The model: u-probabilities (how often non-matching records reach each Dice
 level) come from a sample of random pairs, corrected for the few matches
-such a sample holds; m-probabilities and the share of all pairs that match
-come from EM over the candidate pairs, with the pairs blocking did not
-produce counted as non-matches. A pair's match weight is the log2 of its
-prior odds plus, for each field present on both sides, log2(m / u) of the
-pair's level; its match probability follows from the weight.
+such a sample holds; m-probabilities come from EM sessions, each over the
+pairs that agree on one session rule (as Splink trains); the share of all
+pairs that match comes from EM over the candidates, with the pairs blocking
+did not produce counted as non-matches. A pair's match weight is the log2 of
+its prior odds plus, for each field compared, log2(m / u) of the pair's
+level; its match probability follows from the weight.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ import os
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import numpy as np
