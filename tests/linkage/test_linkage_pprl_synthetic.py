@@ -92,6 +92,11 @@ def test_what_the_hub_gets_back(views: dict[str, View]) -> None:
     probability = np.array(result.column("match_probability").to_pylist())
     weight = np.array(result.column("match_weight").to_pylist())
     assert probability == pytest.approx(1 / (1 + 2.0 ** -weight))
+    # each field's part of the weight adds up to it (prior + log2(m/u) per compared field)
+    parts = [name for name in result.column_names if name.startswith("mw_")]
+    assert "mw_prior" in parts and {"mw_first_name", "mw_dob", "mw_nino"} <= set(parts)
+    total = sum(np.array(result.column(name).to_pylist()) for name in parts)
+    assert total == pytest.approx(weight, abs=1e-9)
     model = __import__("json").loads(result.schema.metadata[pprl.MODEL_METADATA_KEY])
     assert model["candidates"] >= result.num_rows and 0 < model["model"]["prior"] < 1e-2
     # a lower threshold keeps every pair the higher one kept

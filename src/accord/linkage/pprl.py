@@ -462,11 +462,20 @@ class Model:
     def radix(self) -> int:
         return len(self.levels) + 2
 
-    def pattern_weights(self) -> np.ndarray:
-        """Match weight (log2 odds) of every level pattern, indexed by ``pattern_codes``."""
+    @property
+    def prior_weight(self) -> float:
+        return float(np.log2(self.prior / (1 - self.prior)))
+
+    def level_weights(self) -> np.ndarray:
+        """log2(m / u) per field and level: each field's contribution to a pair's match weight."""
         bayes = np.log2(self.m) - np.log2(self.u)
         bayes[:, 0] = 0.0  # a field missing on either side is no evidence either way
-        weights = np.full(1, np.log2(self.prior / (1 - self.prior)))
+        return bayes
+
+    def pattern_weights(self) -> np.ndarray:
+        """Match weight (log2 odds) of every level pattern, indexed by ``pattern_codes``."""
+        bayes = self.level_weights()
+        weights = np.full(1, self.prior_weight)
         for f in range(len(self.fields)):
             weights = (weights[:, None] + bayes[f][None, :]).reshape(-1)
         return weights
@@ -707,13 +716,14 @@ def link_filters(left: Filters, right: Filters, fields: Sequence[str], threshold
     probability = 1.0 / (1.0 + np.exp2(-np.clip(pair_weights, -60, 60)))
     keep = np.flatnonzero(probability >= threshold)
     keep = keep[np.lexsort((ri[keep], li[keep]))]  # DuckDB returns pairs in any order; results are sorted
-    result = _result(left, right, names, li[keep], ri[keep], pair_weights[keep], probability[keep])
+    result = _result(left, right, names, li[keep], ri[keep], pair_weights[keep], probability[keep], model)
     summary = {"candidates": int(len(li)), "rules": [list(r) for r in rules], "model": model.describe()}
     return result.replace_schema_metadata({MODEL_METADATA_KEY: json.dumps(summary).encode()})
 
 
 def _result(left: Filters, right: Filters, names: Sequence[str], li: np.ndarray, ri: np.ndarray,
-            weights: np.ndarray, probability: np.ndarray) -> pa.Table:
+            weights: np.ndarray, probability: np.ndarray, model: Model) -> pa.Table:
+    """The linked pairs with their explanation: Dice per field, and each field's part of the match weight."""
     columns = {
         "left_id": left.ids.take(pa.array(li)),
         "right_id": right.ids.take(pa.array(ri)),
@@ -732,6 +742,10 @@ def _result(left: Filters, right: Filters, names: Sequence[str], li: np.ndarray,
         per_field[f"dice_{f}"] = pa.array(np.where(both, 2 * common / np.maximum(counts, 1), 0.0), mask=~both)
     columns["dice"] = pa.array(np.where(count_total > 0, 2 * common_total / np.maximum(count_total, 1), 0.0))
     columns.update(per_field)
+    columns["mw_prior"] = pa.array(np.full(len(li), model.prior_weight), type=pa.float64())
+    bayes = model.level_weights()
+    for f, levels in zip(names, _field_levels(left, right, names, li, ri)):
+        columns[f"mw_{f}"] = pa.array(bayes[model.fields.index(f)][levels], type=pa.float64())
     return pa.table(columns)
 
 
@@ -739,4 +753,5 @@ def _empty_result(names: Sequence[str]) -> pa.Table:
     fields = [pa.field("left_id", pa.string()), pa.field("right_id", pa.string()),
               pa.field("match_probability", pa.float64()), pa.field("match_weight", pa.float64()),
               pa.field("dice", pa.float64())] + [pa.field(f"dice_{f}", pa.float64()) for f in names]
+    fields += [pa.field("mw_prior", pa.float64())] + [pa.field(f"mw_{f}", pa.float64()) for f in names]
     return pa.schema(fields).empty_table()
