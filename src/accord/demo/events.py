@@ -225,7 +225,7 @@ def run(ctx) -> None:  # noqa: ANN001
                       highlight=False)
 
         for person, label in ((living, "living"), (dying, "recorded dead")):
-            body = _person_details(ctx, person.nino)
+            body = {**_person_details(ctx, person.nino), "nino": person.nino}  # as DWP holds them
             body.pop("postcode")
             answer = http.post("/v1/deceased-checks", headers=dwp, json=body).json()
             console.print(f"Deceased check for {person.name} ({label}): {json.dumps({'deceased': answer['deceased']})}",
