@@ -194,3 +194,15 @@ def test_a_bad_webhook_url_is_refused(sqlite_api: EventsApi, url: str) -> None:
     response = sqlite_api.client.post("/v1/events/subscriptions", json={"kinds": ["death"], "url": url},
                                       headers=sqlite_api.auth("dwp"))
     sqlite_api.problem(response, 422, "url")
+
+
+@pytest.mark.parametrize("url", ["http://hooks.dwp.example/deaths", "https://10.1.2.3/deaths",
+                                 "https://127.0.0.1:8443/deaths", "https://[::1]/deaths", "https://localhost/deaths"])
+def test_production_webhooks_are_https_to_public_addresses(url: str) -> None:
+    from accord.errors import InvalidInput
+    from accord.services.events import check_webhook_url
+
+    assert check_webhook_url(url, production=False)
+    with pytest.raises(InvalidInput, match="url must"):
+        check_webhook_url(url, production=True)
+    assert check_webhook_url("https://hooks.dwp.example/deaths", production=True)

@@ -16,7 +16,8 @@ transaction writes, together:
 So every disclosure of an event to a body is decided and audited once, with the person
 as subject, in the transaction that makes the event exist; the webhook attempts and the
 pull feed only carry what was decided, minimised by ``minimise`` to the decision's
-fields. Re-sending (replay, re-queued dead letters) is logged as ``events.redelivery``.
+fields. Re-sending (replay, re-queued dead letters) is logged as an ``events.subscription``
+entry (the subjects were named when the disclosure was decided).
 
 Subject keys: ``hub.person_key("nino", ...)`` when the registration names the person's
 National Insurance number (so the citizen sees the entry on /citizen); otherwise a key
@@ -25,6 +26,7 @@ of the scheme ``registration`` over ``<kind>:<registration_id>``.
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,6 +34,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import duckdb
+import httpx
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -383,8 +386,7 @@ def _disclosed(agreement: Agreement, dataset_id: str) -> list[str]:
 
 
 def check_webhook_url(url: str, *, production: bool) -> str:
-    import httpx
-
+    """http(s) with a host and no credentials; in production https to a public address only."""
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError):
@@ -393,8 +395,17 @@ def check_webhook_url(url: str, *, production: bool) -> str:
         raise InvalidInput("url must be an http or https URL with a host")
     if parsed.userinfo:
         raise InvalidInput("url must not contain a user name or password")
-    if production and parsed.scheme != "https":
-        raise InvalidInput("url must use https in production")
+    if production:
+        if parsed.scheme != "https":
+            raise InvalidInput("url must use https in production")
+        try:
+            address = ipaddress.ip_address(parsed.host)
+        except ValueError:
+            address = None  # a name: resolved when called (see docs/events.md)
+        if address is not None and not address.is_global:
+            raise InvalidInput("url must not point at a loopback, private or link-local address in production")
+        if parsed.host == "localhost" or parsed.host.endswith(".localhost"):
+            raise InvalidInput("url must not point at this machine in production")
     return str(parsed)
 
 
