@@ -174,6 +174,38 @@ def test_deterministic_and_pprl_modes(accord: Callable[..., Run], synth: Path, t
     assert score(pprl_pairs, synth).f1 >= 0.95
 
 
+def test_pprl_on_encodings_uploaded_by_the_bodies(accord: Callable[..., Run], hub: Hub, synth: Path,
+                                                  tmp_path: Path) -> None:
+    from accord.linkage import pprl
+    from accord.linkage.prepare import prepare_file
+
+    secret = b"a secret the two bodies share, 32+ bytes long"
+    (tmp_path / "agreement.secret").write_bytes(secret + b"\n")
+    key = pprl.derive_agreement_key(secret, ACTIVE, 1)
+    for dataset, name in ((LEFT, "hmrc.parquet"), (RIGHT, "dvla.csv")):
+        std = prepare_file(view(synth, dataset), SYNTH_MAP, source=dataset).table
+        pprl.write_encoded(pprl.encode_table(std, key), tmp_path / name)
+
+    both = accord("link", tmp_path / "hmrc.parquet", tmp_path / "dvla.csv", "--out", tmp_path / "enc.parquet",
+                  "--mode", "pprl")
+    assert both.code == 0, both.err
+    assert "pprl on Bloom-filter encodings" in both.out and "random key" not in both.err
+    encoded_pairs = read_pairs(tmp_path / "enc.parquet")
+    assert score(encoded_pairs, synth).f1 >= 0.95
+
+    # One side uploaded as an encoding, the other encoded at the hub with the agreement's key: same pairs.
+    mixed = accord("link", tmp_path / "hmrc.parquet", view(synth, RIGHT), "--out", tmp_path / "mixed.parquet",
+                   "--right-map", SYNTH_MAP, "--mode", "pprl", "--agreement", ACTIVE,
+                   "--secret-file", tmp_path / "agreement.secret")
+    assert mixed.code == 0, mixed.err
+    assert pair_set(read_pairs(tmp_path / "mixed.parquet")) == pair_set(encoded_pairs)
+
+    other = accord("link", tmp_path / "hmrc.parquet", tmp_path / "dvla.csv", "--out", tmp_path / "x.parquet",
+                   "--mode", "pprl", "--agreement", "gro-deaths-to-dwp")
+    assert other.code == 2 and "made for agreement paye-for-official-statistics, not gro-deaths-to-dwp" in other.err
+    assert not (tmp_path / "x.parquet").exists()
+
+
 def test_threshold_keeps_only_likelier_pairs(accord: Callable[..., Run], synth: Path, tmp_path: Path) -> None:
     model = tmp_path / "m.json"
     low = accord("link", view(synth, LEFT), view(synth, RIGHT), "--out", tmp_path / "low.parquet", *_mapped_args(),

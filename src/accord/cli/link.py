@@ -185,15 +185,19 @@ def _check_options(out: Path, mode: str, engine: str, threshold: float | None, c
     if model_file is not None and not model_file.parent.is_dir():
         raise InvalidInput(f"--model {model_file}: the directory {model_file.parent} does not exist")
     if agreement:
-        from accord.services.linkage_models import check_agreement_in_force
-
-        hub = open_hub()
-        try:
-            check_agreement_in_force(hub, agreement)
-        finally:
-            hub.close()
+        _check_in_force(agreement)
     return {"engine": engine, "threshold": threshold, "chunks": chunks, "model_file": model_file,
             "agreement": agreement, "retrain": retrain}
+
+
+def _check_in_force(agreement: str) -> None:
+    from accord.services.linkage_models import check_agreement_in_force
+
+    hub = open_hub()
+    try:
+        check_agreement_in_force(hub, agreement)
+    finally:
+        hub.close()
 
 
 @contextmanager
@@ -267,24 +271,39 @@ def _deterministic(left: PreparedInput, right: PreparedInput, threshold: float |
 
 
 def _read_encoded(path: Path, side: str) -> pa.Table | None:
-    """The file as a Bloom-filter encoding, if it is one (Parquet written by `accord encode`)."""
-    if path.suffix.lower() not in (".parquet", ".pq") or not path.is_file() or path.stat().st_size == 0:
+    """The file as a Bloom-filter encoding if it is one (from `accord encode`: Parquet, or CSV with its
+    parameters file beside it); None for plaintext records."""
+    suffix = path.suffix.lower()
+    if not path.is_file() or path.stat().st_size == 0:
         return None
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from accord.linkage.pprl import is_encoded
+    from accord.linkage import pprl
 
-    try:
-        schema = pq.read_schema(path)
-    except (pa.ArrowInvalid, OSError):
-        return None  # prepare_file reports it
-    if not is_encoded(schema):
+    if suffix == ".parquet":
+        try:
+            encoded = pprl.is_encoded(pq.read_schema(path))
+        except (pa.ArrowInvalid, OSError):
+            return None  # prepare_file reports it
+    else:
+        encoded = suffix == ".csv" and pprl.sidecar_path(path).is_file()
+    if not encoded:
         return None
-    table = pq.read_table(path)
+    table = pprl.read_encoded(path, f"{side} {path.name}")
     if table.num_rows == 0:
         raise InvalidInput(f"{side} {path.name} has no rows")
     return table
+
+
+def _encoded_agreements(tables: list[pa.Table], agreement: str | None) -> set[str]:
+    """The agreements the encodings were made for; refused if they differ from --agreement."""
+    from accord.linkage import pprl
+
+    named = {pprl.encoding_of(t.schema).get("agreement_id") for t in tables} - {None}
+    if agreement and named and named != {agreement}:
+        raise InvalidInput(f"the encodings were made for agreement {', '.join(sorted(named))}, not {agreement}")
+    return named
 
 
 def _read_secret(path: Path) -> bytes:
@@ -304,6 +323,9 @@ def _pprl(left: Any, right: Any, threshold: float | None, tmp: Path, secret_file
 
     plaintext = [side for side in (left, right) if not isinstance(side, pa.Table)]
     how = "pprl on Bloom-filter encodings"
+    encodings = [side for side in (left, right) if isinstance(side, pa.Table)]
+    for named in sorted(_encoded_agreements(encodings, agreement) - {agreement}):
+        _check_in_force(named)  # --agreement was checked with the other options
     if plaintext:
         if secret_file is not None:
             key = pprl.derive_agreement_key(_read_secret(secret_file), agreement or "", key_version)
