@@ -81,7 +81,7 @@ from accord.errors import Conflict, InvalidInput, NotFound
 from accord.framework import Factor, Framework
 from accord.linkage.deterministic import compare
 from accord.linkage.standardise import standardise_name, standardise_table
-from accord.policy import AccessRequest, Decision, decide
+from accord.policy import AccessRequest, decide
 from accord.policy.context import SqlPolicyContext
 from accord.registry.agreements import get_agreement
 from accord.registry.datasets import list_datasets
@@ -109,9 +109,6 @@ NHS_NUMBER = "nhs_number"  # kept only to name the person as an audit subject
 LIST_REQUIRED = ("account_ref", "address_line_1", "postcode")
 LIST_OPTIONAL = ("uprn", "liable_name", "joint_liable_name")
 LIABLE_NAMES = ("liable_name", "joint_liable_name")  # whose surnames are known at a property
-# What a household in the answer may carry: the council's own references, and factor names.
-REFERENCE_FIELDS = ("uprn", "account_refs")
-HOUSEHOLD_FIELDS = ("reference", "factors")
 _OFFICER = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
 _COLUMNS = ("first_name", "surname", "dob", "address", "postcode", "nino", "uprn", "nhs")
 _STRING = pa.string()
@@ -182,8 +179,7 @@ class Source:
     body_id: str
     own: bool
     fields: tuple[str, ...]  # the fields read: permitted by the decision, or the council's own
-    requested: tuple[str, ...] = ()
-    decision: Decision | None = None
+    requested: tuple[str, ...] = ()  # the fields asked of the decision point
 
 
 @dataclass(frozen=True)
@@ -271,7 +267,7 @@ def plan(hub: Hub, *, body_id: str, officer: str, agreement_id: str, request_id:
             if not decision.allowed:
                 return refuse(session, dataset_id, wanted)
             sources.append(Source(dataset_id, datasets[dataset_id].body_id, False, decision.permitted_fields,
-                                  wanted, decision))
+                                  wanted))
         if not sources:
             first = disclosed[0] if disclosed else ""
             fields = _wanted(datasets[first], indicators) if first else ()
