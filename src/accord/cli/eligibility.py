@@ -181,3 +181,15 @@ def results(
         raise InvalidInput(f"{out}: cannot be written ({exc.strerror})") from None
     rows = sum(1 for _ in out.open(encoding="utf-8")) - 1
     console.print(f"wrote {rows:,} results to {out}")
+
+
+@app.command("claimants")
+def claimants(
+    path: Annotated[Path, typer.Argument(metavar="FILE", help="The encoding made with accord encode (Parquet)")],
+    agreement: Annotated[str, typer.Option(help="The agreement the encoding was made for")],
+    body: Body,
+) -> None:
+    """Provide the discloser's encoding of its claimants, to link encoded customer lists with."""
+    info = eligibility.load_encoded_claimants(open_hub(), agreement, body, path)
+    console.print(f"loaded the encoding of {info['rows']:,} {info['dataset_id']} records for {agreement} "
+                  f"(key version {info['key_version']}, fingerprint {info['key_fingerprint']})")

@@ -48,15 +48,21 @@ that releases the results is taken, and recorded with its subjects, in the
 transaction that marks the job succeeded. If the agreement was suspended in
 the meantime, the job fails and its results are deleted unseen.
 
-Encoded (privacy-preserving) lists: a list encoded with ``accord encode`` under
-the agreement's key has Bloom-filter columns instead of identifiers; it is
-linked with ``accord.linkage.pprl`` when that module is installed.
+Encoded (privacy-preserving) lists. The supplier and DWP encode their records
+with ``accord encode`` under the agreement's key, derived from a secret they
+share and the hub never holds; DWP's encoding uses its holding's ``record_id``
+as ids (``load_encoded_claimants``). The hub links the two encodings chunk by
+chunk on Dice similarity (``accord.linkage.pprl.link_encoded``, match
+probability >= 0.9, given names, NINO or date of birth compared on both sides),
+then keeps only the matched DWP records its plaintext holding says qualify,
+and names them in the audit log by their NINO's person key as above.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -69,7 +75,7 @@ from sqlalchemy.orm import Session
 
 from accord.clock import utcnow
 from accord.durations import to_timedelta
-from accord.errors import Forbidden, InvalidInput, NotFound
+from accord.errors import Conflict, Forbidden, InvalidInput, NotFound
 from accord.linkage import standardise as std
 from accord.policy import AccessRequest, decide
 from accord.policy.context import SqlPolicyContext
@@ -329,26 +335,30 @@ class Staged:
     rows: int
     fields: tuple[str, ...]
     sha256: str
+    encoded: bool = False
 
 
 def stage(hub: Hub, source: Path, fmt: str, *, mapping: dict[str, str] | None = None,
-          reference: str | None = None, name: str | None = None) -> Staged:
+          reference: str | None = None, name: str | None = None, agreement_id: str | None = None) -> Staged:
     """Validate a customer list and write it as the input of a job not yet created.
 
-    Nothing is written unless the whole file is valid; the caller deletes the
-    directory if the job is then not created (``jobs.sweep_orphans`` does too).
+    A list encoded with ``accord encode`` (Parquet with its encoding parameters)
+    is checked against the agreement and DWP's encoding instead. Nothing is
+    written unless the whole file is valid; the caller deletes the directory if
+    the job is then not created (``jobs.sweep_orphans`` does too).
     """
     name = name or source.name
     if fmt not in FORMATS.values():
         raise InvalidInput(f"{name}: send the customer list as CSV or Parquet")
     if not source.is_file():
         raise InvalidInput(f"{name}: no such file")
-    if is_encoded_list(source, fmt):
-        raise InvalidInput(
-            f"{name}: the list is PPRL-encoded (accord encode); eligibility jobs match plain identifiers only "
-            "for now, so send the customer list itself"
-        )
-    table = validate(read_upload(source, fmt, name), mapping=mapping, reference=reference, name=name)
+    encoded = is_encoded_list(source, fmt)
+    if encoded:
+        if agreement_id is None:
+            raise InvalidInput(f"{name}: an encoded list needs the agreement it was encoded for")
+        table = validate_encoded(hub, source, agreement_id, name)
+    else:
+        table = validate(read_upload(source, fmt, name), mapping=mapping, reference=reference, name=name)
     job_id = jobs.new_job_id()
     directory = jobs.job_dir(hub, job_id)
     directory.mkdir(parents=True, exist_ok=False)
@@ -356,7 +366,8 @@ def stage(hub: Hub, source: Path, fmt: str, *, mapping: dict[str, str] | None = 
     pq.write_table(table, temp, compression="zstd", row_group_size=65_536)
     os.replace(temp, directory / "input.parquet")
     digest = _sha256(source)
-    return Staged(job_id, directory, table.num_rows, tuple(c for c in table.column_names if c in MATCH_FIELDS), digest)
+    fields = tuple(c for c in table.column_names if c in MATCH_FIELDS)
+    return Staged(job_id, directory, table.num_rows, fields, digest, encoded)
 
 
 def _sha256(path: Path) -> str:
@@ -394,7 +405,7 @@ def submit(hub: Hub, source: Path, *, agreement_id: str, body_id: str, officer: 
     request_id = request_id or jobs.new_job_id().replace("job-", "req-")
     with hub.transaction() as session:
         terms = terms_for(session, agreement_id, body_id)
-    staged = stage(hub, source, fmt, mapping=mapping, reference=reference, name=name)
+    staged = stage(hub, source, fmt, mapping=mapping, reference=reference, name=name, agreement_id=agreement_id)
     try:
         precheck(hub, terms, body_id=body_id, officer=officer, records=staged.rows, request_id=request_id,
                  client_id=client_id, now=now)
@@ -418,11 +429,83 @@ def create_job(session: Session, hub: Hub, staged: Staged, terms: Terms, *, body
         officer=officer,
         client_id=client_id,
         request_id=request_id,
-        params={"fields": list(staged.fields), "upload_sha256": staged.sha256},
+        params={"fields": list(staged.fields), "upload_sha256": staged.sha256, "encoded": staged.encoded},
         total=staged.rows,
         chunk_rows=chunk_rows or hub.settings.job_chunk_rows,
         now=now,
     )
+
+
+# ------------------------------------------------------------------ encoded (privacy-preserving) lists
+
+
+def _pprl():  # noqa: ANN202 - the linkage engine's PPRL module, or a clear refusal without it
+    try:
+        from accord.linkage import pprl
+    except ImportError:
+        raise InvalidInput("privacy-preserving linkage (accord.linkage.pprl) is not installed on this hub") from None
+    return pprl
+
+
+def encoded_claimants_path(hub: Hub, agreement_id: str) -> Path:
+    return hub.settings.data_dir / "eligibility" / f"{agreement_id}.claimants.pprl.parquet"
+
+
+def load_encoded_claimants(hub: Hub, agreement_id: str, body_id: str, source: Path, name: str | None = None) -> dict:
+    """The source body's own encoding of its claimants, for linking encoded customer lists.
+
+    Made with ``accord encode`` under the agreement's key (the secret the parties
+    share and the hub never holds), with the holding's ``record_id`` as ids, so the
+    hub can tell from its plaintext holding which matched records qualify and
+    whom to name in the audit log. Only the body that holds the dataset may send it.
+    """
+    pprl = _pprl()
+    name = name or source.name
+    with hub.transaction() as session:
+        terms = terms_for(session, agreement_id, body_id)
+        owner = get_dataset(session, terms.dataset_id).body_id
+    if body_id != owner:
+        raise Forbidden(f"only {owner}, which holds {terms.dataset_id}, may provide its encoding")
+    table = pprl.read_encoded(source, name)
+    params = pprl.encoding_of(table.schema, name)
+    if params.get("agreement_id") != agreement_id:
+        raise InvalidInput(f"{name}: encoded for agreement {params.get('agreement_id')!r}, not {agreement_id!r}; "
+                           f"encode it again with --agreement {agreement_id}")
+    _check_references(table.column("id"), "id", name)
+    target = encoded_claimants_path(hub, agreement_id)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.tmp")
+    pq.write_table(table, temp, compression="zstd")
+    os.replace(temp, target)
+    return {"agreement_id": agreement_id, "dataset_id": terms.dataset_id, "rows": table.num_rows,
+            "key_version": params.get("key_version"), "key_fingerprint": params.get("key_fingerprint")}
+
+
+def validate_encoded(hub: Hub, source: Path, agreement_id: str, name: str) -> pa.Table:
+    """An encoded customer list checked whole: encoded for this agreement, with the same parameters and
+    key as DWP's encoding, and one non-empty, unique account reference (its ``id``) per row."""
+    pprl = _pprl()
+    table = pprl.read_encoded(source, name)
+    params = pprl.encoding_of(table.schema, name)
+    if params.get("agreement_id") != agreement_id:
+        raise InvalidInput(f"{name}: encoded for agreement {params.get('agreement_id')!r}, not {agreement_id!r}")
+    if table.num_rows == 0:
+        raise InvalidInput(f"{name}: the file has no customer rows")
+    claimants = encoded_claimants_path(hub, agreement_id)
+    if not claimants.is_file():
+        raise Conflict(f"{name}: the list is encoded, but the discloser has not provided an encoding of its "
+                       f"claimants for agreement {agreement_id} to link it with; send plain identifiers, or "
+                       "ask it to (accord eligibility claimants)")
+    theirs = pprl.encoding_of(pq.read_schema(claimants), "the claimants' encoding")
+    try:
+        pprl.check_compatible(params, theirs)
+    except InvalidInput as refused:
+        raise InvalidInput(f"{name}: cannot be linked with the claimants' encoding: {refused.detail}") from None
+    references = _check_references(table.column("id"), "id", name)
+    filters = [c for c in table.column_names if c.startswith("bf_")]
+    out = pa.table({"_row": pa.array(range(table.num_rows), type=pa.int64()), "account_reference": references,
+                    **{c: table.column(c) for c in filters}})
+    return out.replace_schema_metadata(table.schema.metadata)
 
 
 # ------------------------------------------------------------------ standardising for the match
@@ -583,8 +666,13 @@ class EligibilityWork:
             found = self.connection.sql(MATCH_SQL).to_arrow_table()
         finally:
             self.connection.unregister("chunk")
+        return self._write_part(index, found)
+
+    def _write_part(self, index: int, found: pa.Table) -> int:
+        """Chunk ``index``'s answers as its part file (written whole, then renamed into place)."""
         keys = [
-            sorted({self.hub.person_key("nino", nino) for nino in ninos}) if ninos else []
+            sorted({self.hub.person_key("nino", nino) for nino in ninos if std.standardise_nino(nino)})
+            if ninos else []
             for ninos in found.column("ninos").to_pylist()
         ]
         part = pa.table({
@@ -644,11 +732,76 @@ class EligibilityWork:
         self.connection.close()
 
 
+PPRL_THRESHOLD = 0.9
+# A match needs given names, NINO or date of birth compared on both sides: surname and address alone
+# are anyone in the household, as in the plain rules.
+PPRL_PERSON_FIELDS = ("first_name", "nino", "dob")
+
+
+class EncodedWork(EligibilityWork):
+    """An encoded list: each chunk linked with DWP's encoding on Dice similarity (``pprl.link_encoded``);
+    matched DWP records count when the plaintext holding says they qualify."""
+
+    def __post_init__(self) -> None:
+        self.pprl = _pprl()
+        claimants = self.directory / "claimants.pprl.parquet"
+        if not claimants.is_file():  # a copy per job, so a resumed job links with what it started with
+            source = encoded_claimants_path(self.hub, self.terms.agreement_id)
+            if not source.is_file():
+                raise InvalidInput(f"the claimants' encoding for {self.terms.agreement_id} has been withdrawn")
+            temp = claimants.with_name(".claimants.tmp")
+            shutil.copyfile(source, temp)
+            os.replace(temp, claimants)
+        self.right = pq.read_table(claimants)
+        self.connection = _connect(self.directory)
+        holding = holdings.holding_path(self.hub, self.terms.dataset_id)
+        columns = [r[0] for r in self.connection.execute("DESCRIBE SELECT * FROM read_parquet(?)",
+                                                         [str(holding)]).fetchall()]
+        if "record_id" not in columns:
+            raise InvalidInput(f"the holding of {self.terms.dataset_id} has no record_id to link encodings to")
+        condition = " OR ".join(f'"{c}" IS TRUE' for c in self.terms.condition)
+        nino = '"nino"' if "nino" in columns else "NULL"
+        self.connection.execute(
+            f"CREATE TABLE qualifying AS SELECT CAST(record_id AS VARCHAR) AS record_id, {nino} AS nino "
+            f"FROM read_parquet(?) WHERE {condition}", [str(holding)])
+        self.input = self.directory / "input.parquet"
+        self.chunk_rows = int(self.job.params["chunk_rows"])
+        self.metadata = pq.read_schema(self.input).metadata
+
+    def process(self, index: int) -> int:
+        first = index * self.chunk_rows
+        # pyarrow, not DuckDB: the filters must stay fixed-size binary, as their encoding says
+        chunk = pq.read_table(self.input, filters=[("_row", ">=", first), ("_row", "<", first + self.chunk_rows)])
+        chunk = chunk.sort_by("_row")
+        filters = [c for c in chunk.column_names if c.startswith("bf_")]
+        left = pa.table({"id": chunk.column("account_reference"), **{c: chunk.column(c) for c in filters}}
+                        ).replace_schema_metadata(self.metadata)
+        links = self.pprl.link_encoded(left, self.right, threshold=PPRL_THRESHOLD)
+        person = [f"dice_{f}" for f in PPRL_PERSON_FIELDS if f"dice_{f}" in links.column_names]
+        compared = " OR ".join(f"{c} IS NOT NULL" for c in person) or "FALSE"
+        self.connection.register("links", links.select(["left_id", "right_id", *person]))
+        self.connection.register("chunk", chunk.select(["_row", "account_reference"]))
+        try:
+            found = self.connection.sql(f"""
+                WITH matched AS (
+                    SELECT DISTINCT l.left_id, q.nino FROM links l JOIN qualifying q ON q.record_id = l.right_id
+                    WHERE {compared})
+                SELECT c._row, c.account_reference, bool_or(m.left_id IS NOT NULL) AS eligible,
+                       list(DISTINCT m.nino) FILTER (WHERE m.nino IS NOT NULL) AS ninos
+                FROM chunk c LEFT JOIN matched m ON m.left_id = c.account_reference
+                GROUP BY ALL ORDER BY c._row""").to_arrow_table()
+        finally:
+            self.connection.unregister("links")
+            self.connection.unregister("chunk")
+        return self._write_part(index, found)
+
+
 def start(hub: Hub, job: Job) -> EligibilityWork:
     """The job kind's entry point for ``accord.services.jobs``."""
     with hub.transaction() as session:
         terms = terms_for(session, job.agreement_id, job.body_id)
-    return EligibilityWork(hub, job, terms, jobs.job_dir(hub, job.id))
+    work = EncodedWork if job.params.get("encoded") else EligibilityWork
+    return work(hub, job, terms, jobs.job_dir(hub, job.id))
 
 
 def result_columns(path: Path) -> list[str]:

@@ -87,7 +87,8 @@ async def submit(
             async for chunk in request.stream():
                 handle.write(chunk)
         staged = await run_in_threadpool(
-            eligibility.stage, hub, upload, fmt, mapping=fields, reference=reference, name="the customer list"
+            eligibility.stage, hub, upload, fmt, mapping=fields, reference=reference, name="the customer list",
+            agreement_id=terms.agreement_id,
         )
     now = utcnow()
     try:
@@ -172,3 +173,30 @@ def results(hub: HubDep, caller: CallerDep, job_id: JobId) -> StreamingResponse:
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{job_id}-results.csv"', "Cache-Control": "no-store"},
     )
+
+
+@router.put(
+    "/eligibility/agreements/{agreement_id}/claimants",
+    summary="The discloser's encoding of its claimants (accord encode), to link encoded customer lists with",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def encoded_claimants(
+    hub: HubDep, caller: CallerDep, request: Request, agreement_id: Annotated[str, Path(max_length=64)]
+) -> dict:
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if UPLOAD_TYPES.get(kind) != "parquet":
+        raise InvalidInput("send the encoding as application/vnd.apache.parquet (the output of accord encode)")
+    hub.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=hub.settings.data_dir, prefix=".upload-") as scratch:
+        upload = FilePath(scratch) / "claimants.parquet"
+        with upload.open("wb") as handle:
+            async for chunk in request.stream():
+                handle.write(chunk)
+        return await run_in_threadpool(
+            eligibility.load_encoded_claimants, hub, agreement_id, caller.body_id, upload, "the encoding"
+        )
