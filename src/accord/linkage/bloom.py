@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from accord.linkage.standardise import canonical_first_name
 
 PAD = ord("_")  # bigrams are taken over "_" + value + "_", so first and last letters weigh as much as the rest
-CHUNK_ROWS = 131_072  # distinct values encoded at a time: bounds the token arrays to tens of MB
+CHUNK_ROWS = 262_144  # distinct values encoded at a time: bounds the token arrays to tens of MB
 _TAG = 1 << 14  # date tokens: tag * _TAG + value, so year, month, day and pair tokens never collide
 DENSE_CODES = 1 << 20  # token codes below this are indexed through a lookup table rather than a sort
 
@@ -173,26 +173,26 @@ def _distinct(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def encode_values(values: pa.Array, spec: FieldSpec, fkey: bytes) -> np.ndarray:
-    """Folded filters for ``values`` as an (n, words) uint64 array; rows of null values are all zero."""
+    """Folded filters for ``values`` as an (n, words) uint64 array; rows of null values are all zero.
+
+    Values are taken ``CHUNK_ROWS`` at a time, so the token arrays stay small
+    whatever the number of values; each chunk hashes only its distinct tokens.
+    """
     n = len(values)
     out = np.zeros((n, spec.words), dtype=np.uint64)
-    rows, codes = TOKENISERS[spec.tokens](values)
-    if len(rows) == 0:
-        return out
-    distinct, inverse = _distinct(codes)
-    masks = token_masks(fkey, distinct, spec)
-    w = spec.words
-    start = 0
-    while start < len(rows):
-        # cut at a row boundary so every row's tokens are OR-ed within one chunk
-        stop = min(start + CHUNK_ROWS * 8, len(rows))
-        while stop < len(rows) and rows[stop] == rows[stop - 1]:
-            stop += 1
-        chunk_rows = rows[start:stop]
-        firsts = np.flatnonzero(np.r_[True, chunk_rows[1:] != chunk_rows[:-1]])
-        unfolded = np.bitwise_or.reduceat(masks[inverse[start:stop]], firsts, axis=0)
-        out[chunk_rows[firsts]] = unfolded[:, :w] ^ unfolded[:, w:]
-        start = stop
+    masks: dict[int, np.ndarray] = {}  # token code -> unfolded mask, shared by the chunks
+    for begin in range(0, n, CHUNK_ROWS):
+        rows, codes = TOKENISERS[spec.tokens](values.slice(begin, CHUNK_ROWS))
+        if len(rows) == 0:
+            continue
+        distinct, inverse = _distinct(codes)
+        new = [int(c) for c in distinct.tolist() if int(c) not in masks]
+        if new:
+            masks.update(zip(new, token_masks(fkey, np.array(new, dtype=np.uint64), spec)))
+        table = np.stack([masks[int(c)] for c in distinct.tolist()])
+        firsts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        unfolded = np.bitwise_or.reduceat(table[inverse], firsts, axis=0)
+        out[begin + rows[firsts]] = unfolded[:, :spec.words] ^ unfolded[:, spec.words:]
     return out
 
 
