@@ -318,7 +318,10 @@ def record_events(
 
 
 def minimise(event: RegistrationEvent, fields: Iterable[str]) -> dict[str, Any]:
-    """The one redaction function for events leaving the hub: only the decided fields."""
+    """The one redaction function for events leaving the hub: only the decided fields.
+
+    ``event`` is a RegistrationEvent or a row with the same columns (the dispatcher's).
+    """
     allowed = set(fields)
     return {
         "id": event.id,

@@ -223,7 +223,13 @@ class Dispatcher:
                 .execution_options(synchronize_session=False)
             )
             rows = session.execute(
-                select(EventDelivery, RegistrationEvent, EventSubscription)
+                select(  # columns, not entities: this runs for every delivery
+                    EventDelivery.id.label("delivery_id"), EventDelivery.fields, EventDelivery.attempts,
+                    RegistrationEvent.id, RegistrationEvent.sequence, RegistrationEvent.kind,
+                    RegistrationEvent.registered_at, RegistrationEvent.recorded_at, RegistrationEvent.recorded_by,
+                    RegistrationEvent.payload, EventSubscription.id.label("subscription_id"), EventSubscription.url,
+                    EventSubscription.secret_version, EventSubscription.agreement_id,
+                )
                 .join(RegistrationEvent, RegistrationEvent.sequence == EventDelivery.event_sequence)
                 .join(EventSubscription, EventSubscription.id == EventDelivery.subscription_id)
                 .where(EventDelivery.claim_token == token)
@@ -232,32 +238,31 @@ class Dispatcher:
             return self._prepare(session, rows, token, now)
 
     def _prepare(self, session: Session, rows: list, token: str, now: datetime) -> list[Outgoing]:
-        agreements = {row[2].agreement_id for row in rows}
         status = {
             a.id: effective_status(a, now.astimezone(UTC).date()) if a.start_date <= now.date() else "not started"
-            for a in session.scalars(select(Agreement).where(Agreement.id.in_(agreements)))
+            for a in session.scalars(select(Agreement).where(Agreement.id.in_({row.agreement_id for row in rows})))
         }
         outgoing, held, cancelled = [], [], []
         secrets_by_subscription: dict[str, str] = {}
-        for delivery, event, subscription in rows:
-            agreement_status = status.get(subscription.agreement_id, "missing")
+        for row in rows:
+            agreement_status = status.get(row.agreement_id, "missing")
             if agreement_status == "active":
-                secret = secrets_by_subscription.get(subscription.id)
+                secret = secrets_by_subscription.get(row.subscription_id)
                 if secret is None:
-                    secret = signing_secret(self._secret, subscription.id, subscription.secret_version)
-                    secrets_by_subscription[subscription.id] = secret
-                view = minimise(event, delivery.fields)
-                view["subscription"] = subscription.id
-                view["agreement"] = subscription.agreement_id
+                    secret = signing_secret(self._secret, row.subscription_id, row.secret_version)
+                    secrets_by_subscription[row.subscription_id] = secret
+                view = minimise(row, row.fields)
+                view["subscription"] = row.subscription_id
+                view["agreement"] = row.agreement_id
                 outgoing.append(
-                    Outgoing(delivery.id, token, subscription.url, json.dumps(view, separators=(",", ":")).encode(),
-                             event.id, event.sequence, event.kind, subscription.id, secret, delivery.attempts)
+                    Outgoing(row.delivery_id, token, row.url, json.dumps(view, separators=(",", ":")).encode(),
+                             row.id, row.sequence, row.kind, row.subscription_id, secret, row.attempts)
                 )
             elif agreement_status in ("suspended", "not started"):
-                held.append({"b_id": delivery.id, "b_error": f"held: agreement '{subscription.agreement_id}' is "
+                held.append({"b_id": row.delivery_id, "b_error": f"held: agreement '{row.agreement_id}' is "
                              f"{agreement_status}", "b_at": now + timedelta(seconds=self.policy.retry_max)})
             else:
-                cancelled.append({"b_id": delivery.id, "b_error": f"cancelled: agreement '{subscription.agreement_id}'"
+                cancelled.append({"b_id": row.delivery_id, "b_error": f"cancelled: agreement '{row.agreement_id}'"
                                   f" is {agreement_status}"})
         if held:  # not an attempt: the receiver was never called
             session.execute(
