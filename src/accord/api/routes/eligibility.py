@@ -31,6 +31,11 @@ JobId = Annotated[str, Path(max_length=40, description="A job id (job-...)")]
 PAGE_PREFIX = "/eligibility/jobs"
 
 
+def _problem(description: str) -> dict:
+    return {"description": description,
+            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
 def _links(hub, job_id: str) -> dict:  # noqa: ANN001
     base = f"/v1/eligibility/jobs/{job_id}"
     return {
@@ -144,6 +149,7 @@ def status(hub: HubDep, caller: CallerDep, job_id: JobId) -> dict:
 @router.post(
     "/eligibility/jobs/{job_id}/cancel",
     summary="Cancel a job: at once if queued, between chunks if running; partial results are deleted",
+    responses={200: {"description": "Cancelled"}, 202: {"description": "It will stop after its current chunk"}},
 )
 def cancel(hub: HubDep, caller: CallerDep, job_id: JobId) -> JSONResponse:
     view = jobs.cancel(hub, job_id, caller.body_id)
@@ -154,7 +160,11 @@ def cancel(hub: HubDep, caller: CallerDep, job_id: JobId) -> JSONResponse:
     "/eligibility/jobs/{job_id}/results",
     summary="The results as CSV (account_reference, result) for the submitting body; 410 once past retention",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}}, "description": "account_reference,result per account"}},
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "account_reference,result per account"},
+        409: _problem("The job has not succeeded (yet)"),
+        410: _problem("The results were deleted: the agreement's retention period has passed"),
+    },
 )
 def results(hub: HubDep, caller: CallerDep, job_id: JobId) -> StreamingResponse:
     path = jobs.result_file(hub, job_id, caller.body_id)
@@ -181,7 +191,8 @@ def results(hub: HubDep, caller: CallerDep, job_id: JobId) -> StreamingResponse:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}}},
+            "content": {kind: {"schema": {"type": "string", "format": "binary"}}
+                        for kind in ("application/vnd.apache.parquet", "application/octet-stream")},
         }
     },
 )
