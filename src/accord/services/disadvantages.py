@@ -80,7 +80,7 @@ from accord.clock import utcnow
 from accord.errors import Conflict, InvalidInput, NotFound
 from accord.framework import Factor, Framework
 from accord.linkage.deterministic import compare
-from accord.linkage.standardise import standardise_name, standardise_table
+from accord.linkage.standardise import standardise_names, standardise_table
 from accord.policy import AccessRequest, decide
 from accord.policy.context import SqlPolicyContext
 from accord.registry.agreements import get_agreement
@@ -111,6 +111,9 @@ LIST_OPTIONAL = ("uprn", "liable_name", "joint_liable_name")
 LIABLE_NAMES = ("liable_name", "joint_liable_name")  # whose surnames are known at a property
 _OFFICER = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
 _COLUMNS = ("first_name", "surname", "dob", "address", "postcode", "nino", "uprn", "nhs")
+# Pairs sharing a date of birth are compared in Python only if their surnames could agree: looser than
+# the comparison's own Jaro-Winkler threshold (0.92), so the filter never drops a pair it would accept.
+SURNAME_PREFILTER = 0.8
 _STRING = pa.string()
 
 
@@ -470,6 +473,8 @@ class Linker:
             SELECT o.rid, o.first_name, o.surname, o.dob, o.postcode, o.nino,
                    d.first_name, d.surname, d.dob, d.postcode, d.nino, d.key
             FROM open o JOIN done d ON o.dob = d.dob
+            WHERE o.nino = d.nino OR jaro_winkler_similarity(o.surname_key, d.surname_key) >= {SURNAME_PREFILTER}
+               OR contains(o.surname, d.surname) OR contains(d.surname, o.surname)
             UNION ALL
             SELECT o.rid, o.first_name, o.surname, o.dob, o.postcode, o.nino,
                    d.first_name, d.surname, d.dob, d.postcode, d.nino, d.key
@@ -521,7 +526,9 @@ def _household_rows(table: pa.Table, dataset_id: str,
     addresses = standard.column("address").to_pylist()
     postcodes = standard.column("postcode").to_pylist()
     accounts = table.column("account_ref").cast(_STRING).to_pylist()
-    named = [table.column(name).to_pylist() for name in LIABLE_NAMES if name in table.column_names]
+    # Standardised once per distinct name (standardise_names), not once per row.
+    named = [standardise_names(table.column(name).cast(_STRING)).to_pylist()
+             for name in LIABLE_NAMES if name in table.column_names]
     keys = [f"u:{uprn}" if uprn else (f"a:{address}|{postcode}" if address and postcode else None)
             for uprn, address, postcode in zip(uprns, addresses, postcodes)]
     refs: dict[str, tuple[str | None, list[str]]] = {}
@@ -533,9 +540,8 @@ def _household_rows(table: pa.Table, dataset_id: str,
         if account and account not in entry[1]:
             entry[1].append(account)
         for names in named:
-            standard_name = standardise_name(names[row]) if names[row] else None
-            if standard_name:
-                surname_rows.append((key, standard_name.split(" ")[-1]))
+            if names[row]:
+                surname_rows.append((key, names[row].split(" ")[-1]))
     homes = pa.table({
         "key": pa.array(keys, type=_STRING), "address": pa.array(addresses, type=_STRING),
         "postcode": pa.array(postcodes, type=_STRING), "uprn": pa.array(uprns, type=_STRING),
