@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -208,6 +209,8 @@ def child(config: str, synth: Path, work: Path) -> None:
     else:
         raise SystemExit(f"unknown configuration {config}")
     result["peak_rss_gb"] = peak_rss_gb()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["cpu_seconds"] = round(usage.ru_utime + usage.ru_stime, 1)
     print("RESULT " + json.dumps(result), flush=True)
 
 
@@ -247,7 +250,8 @@ def run_child(config: str, synth: Path, work: Path, timeout: float) -> dict:
     result = json.loads(lines[-1][len("RESULT "):])
     result["process_seconds"] = round(time.perf_counter() - started, 1)
     result.update(score(Path(result["out"]), synth))
-    say(f"{config}: {result['seconds']} s, peak {result['peak_rss_gb']} GB, F1 {result['f1']} "
+    say(f"{config}: {result['seconds']} s (cpu {result['cpu_seconds']} s), peak {result['peak_rss_gb']} GB, "
+        f"F1 {result['f1']} "
         f"(P {result['precision']}, R {result['recall']}, {result['pairs']:,} pairs)")
     return result
 

@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
@@ -101,10 +102,6 @@ class PreparedInput:
 
 def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def read_input(path: Path, source: str, columns: list[str] | None = None) -> pa.Table:
@@ -204,23 +201,14 @@ def prepare_table(table: pa.Table, mapping: Mapping[str, str] | None = None, id_
         raise InvalidInput(f"{source}: no column is a standard field or mapped to one "
                            f"(standard fields: {', '.join(STANDARD_FIELDS)}; map columns with field=column)")
     id_column = _pick_id_column(table, id_column, source)
-    ids = _ids(table, id_column, source)
-    columns: dict[str, pa.Array] = {"id": ids}
     notes: list[str] = []
     con = duckdb.connect()
     try:
         con.execute("SET enable_progress_bar = false").fetchall()
-        sql_fields = {std: col for std, col in resolved.items() if std in _SQL_FIELDS}
-        if sql_fields:
-            columns.update(_standardise_in_duckdb(con, table, sql_fields, source, date_tolerance, notes))
+        standard = _standardise(con, table, resolved, id_column, source, date_tolerance, notes)
     finally:
         con.close()
-    for std, col in resolved.items():
-        if std in ("first_name", "middle_name", "surname"):
-            columns[std] = _standardise_names(_as_text(table.column(col), source, col))
-    n = table.num_rows
-    arrays = [columns.get(f, pa.nulls(n, STANDARD_SCHEMA.field(f).type)) for f in STANDARD_SCHEMA.names]
-    return PreparedInput(source, pa.Table.from_arrays(arrays, schema=STANDARD_SCHEMA), resolved, id_column, notes)
+    return PreparedInput(source, standard, resolved, id_column, notes)
 
 
 def _pick_id_column(table: pa.Table, id_column: str | None, source: str) -> str | None:
@@ -230,25 +218,6 @@ def _pick_id_column(table: pa.Table, id_column: str | None, source: str) -> str 
                                f"(columns: {', '.join(table.column_names)})")
         return id_column
     return next((c for c in DEFAULT_ID_COLUMNS if c in table.column_names), None)
-
-
-def _ids(table: pa.Table, id_column: str | None, source: str) -> pa.Array:
-    """Record ids as text: unique and present, or InvalidInput naming the first bad row."""
-    if id_column is None:
-        return pa.array([str(i) for i in range(1, table.num_rows + 1)], type=pa.string())
-    ids = _as_text(table.column(id_column), source, id_column)
-    empty = pc.fill_null(pc.equal(ids, ""), True)
-    if pc.any(empty).as_py():
-        row = pc.index(empty, True).as_py() + 1
-        raise InvalidInput(f"{source}: id column '{id_column}' is empty at row {row}")
-    codes = pc.dictionary_encode(ids).indices.to_numpy(zero_copy_only=False)
-    first_seen = np.zeros(len(codes), dtype=bool)
-    first_seen[np.unique(codes, return_index=True)[1]] = True
-    if not first_seen.all():
-        row = int(np.flatnonzero(~first_seen)[0]) + 1
-        raise InvalidInput(f"{source}: id column '{id_column}' repeats an id at row {row} "
-                           f"({int((~first_seen).sum())} repeated rows); ids must be unique")
-    return ids
 
 
 def _as_text(values: pa.ChunkedArray | pa.Array, source: str, column: str) -> pa.Array:
@@ -280,13 +249,6 @@ def _ascii_name(text: str) -> str | None:
         tokens.pop()
     tokens = ["mc" + t[3:] if t.startswith("mac") and len(t) >= 6 else t for t in tokens]
     return " ".join(tokens) or None
-
-
-def _standardise_names(values: pa.Array) -> pa.Array:
-    """Names standardised once per distinct value."""
-    encoded = pc.dictionary_encode(values)
-    standard = [_ascii_name(v) if v.isascii() else standardise_name(v) for v in encoded.dictionary.to_pylist()]
-    return pa.array(standard, type=pa.string()).take(encoded.indices)
 
 
 # --------------------------------------------------------------------------- DuckDB standardisation
@@ -367,66 +329,101 @@ def _prepare_column(values: pa.ChunkedArray, std: str, source: str, column: str)
     return _as_text(values, source, column)
 
 
-def _standardise_in_duckdb(con: duckdb.DuckDBPyConnection, table: pa.Table, fields: dict[str, str], source: str,
-                           tolerance: float, notes: list[str]) -> dict[str, pa.Array]:
-    """postcode, nino, address, uprn, sex and dob: each distinct value once, in one vectorised query per field.
+def _standardise(con: duckdb.DuckDBPyConnection, table: pa.Table, fields: dict[str, str], id_column: str | None,
+                 source: str, tolerance: float, notes: list[str]) -> pa.Table:
+    """Every mapped field standardised once per distinct value, then joined back to the rows.
 
-    Columns are dictionary-encoded in Arrow, the dictionary (distinct values) is
-    standardised by DuckDB, and the result is taken back by the row indices; a
-    million rows hold only some 30,000 distinct dates and 200,000 addresses.
+    A million rows hold some 30,000 distinct dates, 40,000 names and 200,000
+    addresses. Each field's distinct values go into a small table (``d_<field>``)
+    with their standard form: computed in SQL, or in Python for names and for
+    values with non-ASCII characters. One query then joins every field back to
+    the rows in their original order, on all cores.
     """
-    out: dict[str, pa.Array] = {}
+    n = table.num_rows
+    inputs: dict[str, pa.Array] = {"__row": pa.array(np.arange(n, dtype=np.int64))}
+    if id_column is not None:
+        inputs["__id"] = _as_text(table.column(id_column), source, id_column)
     for std, col in fields.items():
-        values = _prepare_column(table.column(col), std, source, col)
-        if pa.types.is_date32(values.type):
-            out[std] = values
-            continue
-        encoded = pc.dictionary_encode(values)
-        dictionary, indices = encoded.dictionary, encoded.indices
-        con.register("d", pa.table({"i": pa.array(np.arange(len(dictionary), dtype=np.int64)), "v": dictionary}))
-        con.execute(f"CREATE OR REPLACE TEMP TABLE t AS SELECT i, v, {_trimmed('v')} AS tv, "
-                    "coalesce(strlen(v) <> length(v), false) AS py FROM d").fetchall()
-        con.unregister("d")
-        if std == "dob":
-            standard = _standardise_dates(con, dictionary, indices, col, source, tolerance, notes)
+        inputs[std] = _prepare_column(table.column(col), std, source, col)
+    con.register("src", pa.table(inputs))
+    if id_column is not None:
+        _check_ids(con, id_column, source)
+    selects = ["CAST(src.__id AS VARCHAR) AS id" if id_column is not None else
+               "CAST(src.__row + 1 AS VARCHAR) AS id"]
+    joins = []
+    for std in STANDARD_FIELDS:
+        if std not in fields:
+            kind = "DATE" if std == "dob" else "VARCHAR"
+            selects.append(f"CAST(NULL AS {kind}) AS {std}")
+        elif std == "dob" and pa.types.is_date32(inputs["dob"].type):
+            selects.append("src.dob AS dob")
         else:
-            standard = con.sql(f"SELECT {_SQL_FIELDS[std][0]('tv')} AS s, py FROM t ORDER BY i").to_arrow_table()
-            standard = _python_fallback(std, standard, dictionary, day_first=True)
-        out[std] = standard.take(indices).cast(STANDARD_SCHEMA.field(std).type)
-    con.execute("DROP TABLE IF EXISTS t").fetchall()
-    return out
+            _distinct_values(con, std)
+            if std in ("first_name", "middle_name", "surname"):
+                _python_values(con, std, _name)
+            elif std == "dob":
+                _date_values(con, fields[std], source, tolerance, notes)
+            else:
+                con.execute(f"UPDATE d_{std} SET s = {_SQL_FIELDS[std][0]('tv')} WHERE NOT py").fetchall()
+                _python_values(con, std, _SQL_FIELDS[std][1], only_flagged=True)
+            selects.append(f"d_{std}.s AS {std}")
+            joins.append(f"LEFT JOIN d_{std} ON src.{std} = d_{std}.v")
+    query = f"SELECT {', '.join(selects)} FROM src {' '.join(joins)} ORDER BY src.__row"
+    standard = con.sql(query).to_arrow_table()
+    con.unregister("src")
+    return standard.cast(STANDARD_SCHEMA)
 
 
-def _python_fallback(std: str, standard: pa.Table, dictionary: pa.Array, day_first: bool) -> pa.Array:
-    """Distinct values with non-ASCII text standardised one by one in Python (the reference implementation)."""
-    column = standard.column("s").combine_chunks()
-    flags = standard.column("py").combine_chunks()
-    if not pc.any(flags).as_py():
-        return column
-    positions = pc.indices_nonzero(flags).to_pylist()
-    raw = dictionary.take(pa.array(positions, type=pa.int64())).to_pylist()
-    if std == "dob":
-        fixed = [parse_date(v, day_first) for v in raw]
-    else:
-        fn = _SQL_FIELDS[std][1]
-        fixed = [fn(v) for v in raw]
-    merged = column.to_pylist()
-    for i, value in zip(positions, fixed):
-        merged[i] = value
-    return pa.array(merged, type=column.type)
+def _check_ids(con: duckdb.DuckDBPyConnection, column: str, source: str) -> None:
+    """Ids present and unique, or InvalidInput naming the first bad row."""
+    empty, repeated = con.execute(
+        "SELECT min(__row) FILTER (WHERE __id IS NULL OR __id = ''), count(*) - count(DISTINCT __id) FROM src"
+    ).fetchall()[0]
+    if empty is not None:
+        raise InvalidInput(f"{source}: id column '{column}' is empty at row {empty + 1}")
+    if repeated:
+        row = con.execute("SELECT min(__row) FROM (SELECT __row, row_number() OVER (PARTITION BY __id "
+                          "ORDER BY __row) AS seen FROM src) WHERE seen > 1").fetchall()[0][0]
+        raise InvalidInput(f"{source}: id column '{column}' repeats an id at row {row + 1} "
+                           f"({repeated} repeated rows); ids must be unique")
 
 
-def _standardise_dates(con: duckdb.DuckDBPyConnection, dictionary: pa.Array, indices: pa.Array, column: str,
-                       source: str, tolerance: float, notes: list[str]) -> pa.Array:
-    """Dates read from text, the day/month order detected as in ``standardise_dates`` (rows weighted)."""
-    counts = np.bincount(indices.drop_null().to_numpy(zero_copy_only=False), minlength=len(dictionary))
-    con.register("n", pa.table({"i": pa.array(np.arange(len(dictionary), dtype=np.int64)), "n": counts}))
+def _distinct_values(con: duckdb.DuckDBPyConnection, std: str) -> None:
+    """d_<std>: each distinct raw value, how many rows hold it, trimmed, whether it needs Python, its standard form."""
+    kind = "DATE" if std == "dob" else "VARCHAR"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE d_{std} AS
+        SELECT v, n, {_trimmed('v')} AS tv, coalesce(strlen(v) <> length(v), false) AS py, CAST(NULL AS {kind}) AS s
+        FROM (SELECT {std} AS v, count(*) AS n FROM src WHERE {std} IS NOT NULL GROUP BY {std})
+    """).fetchall()
+
+
+def _python_values(con: duckdb.DuckDBPyConnection, std: str, fn: Callable[[Any], Any],
+                   only_flagged: bool = False) -> None:
+    """Standard forms computed in Python, for the distinct values (or only those with non-ASCII text)."""
+    where = "WHERE py" if only_flagged else ""
+    raw = con.sql(f"SELECT v FROM d_{std} {where}").to_arrow_table().column("v").to_pylist()
+    if not raw:
+        return
+    kind = pa.date32() if std == "dob" else pa.string()
+    con.register("fixed", pa.table({"v": pa.array(raw, pa.string()), "s": pa.array([fn(v) for v in raw], kind)}))
+    con.execute(f"UPDATE d_{std} SET s = fixed.s FROM fixed WHERE d_{std}.v = fixed.v").fetchall()
+    con.unregister("fixed")
+
+
+def _name(value: str) -> str | None:
+    return _ascii_name(value) if value.isascii() else standardise_name(value)
+
+
+def _date_values(con: duckdb.DuckDBPyConnection, column: str, source: str, tolerance: float,
+                 notes: list[str]) -> None:
+    """Dates read from text, the day/month order detected as ``standardise_dates`` does (counting rows)."""
     first_big, second_big, present, slashed = con.execute(f"""
         SELECT coalesce(sum(n) FILTER (WHERE try_cast(regexp_extract(tv, '{_SLASHED}', 1) AS INTEGER) > 12), 0),
                coalesce(sum(n) FILTER (WHERE try_cast(regexp_extract(tv, '{_SLASHED}', 2) AS INTEGER) > 12), 0),
                coalesce(sum(n) FILTER (WHERE tv IS NOT NULL), 0),
                coalesce(sum(n) FILTER (WHERE regexp_matches(tv, '{_SLASHED}')), 0)
-        FROM t JOIN n USING (i)""").fetchall()[0]
+        FROM d_dob""").fetchall()[0]
     allowed = int(tolerance * present)
     if first_big and second_big:
         if min(first_big, second_big) > allowed:
@@ -439,23 +436,17 @@ def _standardise_dates(con: duckdb.DuckDBPyConnection, dictionary: pa.Array, ind
         if not first_big and slashed:
             notes.append(f"column '{column}': no value showed the day/month order: "
                          "read as day-first (DD/MM/YYYY), the UK convention")
-    standard = con.sql(f"SELECT CASE WHEN NOT py THEN {_date_sql('tv', day_first)} END AS s, py, "
-                       "tv IS NOT NULL AS present FROM t ORDER BY i").to_arrow_table()
-    con.unregister("n")
-    parsed = _python_fallback("dob", standard, dictionary, day_first)
-    present_values = standard.column("present").combine_chunks()
-    bad_value = pc.and_(present_values, pc.is_null(parsed))
-    if pc.any(bad_value).as_py():
-        bad_rows = pc.fill_null(bad_value.take(indices), False)
-        bad = pc.sum(bad_rows).as_py() or 0
-        if bad > allowed:
-            rows = ", ".join(str(i + 1) for i in pc.indices_nonzero(bad_rows)[:5].to_pylist())
-            raise InvalidInput(
-                f"{source}: column '{column}': {bad} of {present} values are not dates in a known format "
-                f"(YYYY-MM-DD, DD/MM/YYYY, MM/DD/YYYY, YYYYMMDD); first at row {rows}")
-        if bad:
-            notes.append(f"column '{column}': {bad} unreadable date(s) left empty")
-    return parsed
+    con.execute(f"UPDATE d_dob SET s = {_date_sql('tv', day_first)} WHERE NOT py").fetchall()
+    _python_values(con, "dob", lambda v: parse_date(v, day_first), only_flagged=True)
+    bad = con.execute("SELECT coalesce(sum(n), 0) FROM d_dob WHERE tv IS NOT NULL AND s IS NULL").fetchall()[0][0]
+    if bad > allowed:
+        rows = con.execute("SELECT list(__row + 1 ORDER BY __row)[1:5] FROM src JOIN d_dob ON src.dob = d_dob.v "
+                           "WHERE d_dob.tv IS NOT NULL AND d_dob.s IS NULL").fetchall()[0][0]
+        raise InvalidInput(
+            f"{source}: column '{column}': {bad} of {present} values are not dates in a known format "
+            f"(YYYY-MM-DD, DD/MM/YYYY, MM/DD/YYYY, YYYYMMDD); first at row {', '.join(map(str, rows))}")
+    if bad:
+        notes.append(f"column '{column}': {bad} unreadable date(s) left empty")
 
 
 __all__ = ["PreparedInput", "STANDARD_SCHEMA", "prepare_file", "prepare_table", "read_input"]

@@ -541,7 +541,8 @@ def _output_sql(fields: Sequence[str], settings: dict[str, Any], prior: float) -
     """left_id, right_id, match_probability, match_weight and each field's match-weight contribution.
 
     A field's contribution is its level's log2(m/u) plus its term-frequency adjustment; they and
-    ``mw_prior`` (the prior's log-odds) add up to ``match_weight``.
+    ``mw_prior`` (the prior's log-odds) add up to ``match_weight``. Rows are sorted by the ids, so the
+    same inputs and model always give the same file.
     """
     prior_weight = math.log2(prior / (1 - prior))
     parts = [
@@ -556,7 +557,7 @@ def _output_sql(fields: Sequence[str], settings: dict[str, Any], prior: float) -
         has_tf = any(level.get("tf_adjustment_column") for level in comparison["comparison_levels"])
         contribution = f"mw_{name}" + (f" + coalesce(mw_tf_adj_{name}, 0)" if has_tf else "")
         parts.append(f"({contribution}) AS mw_{name}")
-    return "SELECT " + ", ".join(parts) + " FROM {table}"
+    return "SELECT " + ", ".join(parts) + " FROM {table} ORDER BY left_id, right_id"
 
 
 def predict(left: pa.Table, right: pa.Table, model: LinkageModel, out: Path, engine: str = "duckdb",
@@ -586,15 +587,16 @@ def predict(left: pa.Table, right: pa.Table, model: LinkageModel, out: Path, eng
                 predictions.drop_table_from_database_and_remove_from_cache()
             else:
                 rows = _predict_in_chunks(eng, linker, select, out, threshold, chunks, say)
-            columns = _columns(select)
+            columns = output_columns(settings)
     finally:
         eng.close()
     return LinkResult(rows, out, round(time.perf_counter() - started, 2), columns, max(1, chunks))
 
 
-def _columns(select: str) -> list[str]:
-    return [part.rsplit(" AS ", 1)[-1].strip() if " AS " in part else part.strip()
-            for part in select[len("SELECT "):].split(" FROM ")[0].split(", ")]
+def output_columns(settings: dict[str, Any]) -> list[str]:
+    """The output's columns, in order (see ``_output_sql``)."""
+    return (["left_id", "right_id", "match_probability", "match_weight", "mw_prior"]
+            + [f"mw_{c['output_column_name']}" for c in settings["comparisons"]])
 
 
 def _predict_in_chunks(eng: Any, linker: Any, select: str, out: Path, threshold: float, chunks: int,
