@@ -295,7 +295,11 @@ def _claimable(now: datetime):  # noqa: ANN202 - a SQL condition
 
 
 def claim(hub: Hub, owner: str, now: datetime | None = None) -> str | None:
-    """Take the oldest claimable job for ``owner``; None if there is none (or another worker won it)."""
+    """Take the oldest claimable job for ``owner``; None when none is left to claim.
+
+    A worker that loses a race for one job (another claimed it between the SELECT and
+    the conditional UPDATE) looks again, so it gets the next job rather than nothing.
+    """
     now = now or utcnow()
     settings = hub.settings
     while True:
@@ -331,7 +335,9 @@ def claim(hub: Hub, owner: str, now: datetime | None = None) -> str | None:
                         started_at=func.coalesce(Job.started_at, now),
                     )
                 )
-                return job_id if claimed.rowcount == 1 else None
+                if claimed.rowcount == 1:
+                    return job_id
+                failed = False  # another worker took it between our SELECT and UPDATE: look again
         if failed:
             log.warning("job %s failed after %d attempts", job_id, attempts)
             delete_work_files(job_dir(hub, job_id))
