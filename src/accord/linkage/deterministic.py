@@ -42,7 +42,9 @@ hub (for the body's own follow-up under its agreement).
 from __future__ import annotations
 
 import tempfile
-from collections import defaultdict
+import threading
+from collections import defaultdict, deque
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -55,7 +57,7 @@ import pyarrow.compute as pc
 
 from accord.errors import InvalidInput
 from accord.linkage.similarity import jaro_winkler, one_edit_apart
-from accord.linkage.standardise import compact_name, first_name_forms
+from accord.linkage.standardise import NICKNAMES, compact_name, first_name_forms
 
 MATCH, PARTIAL, NO_MATCH = "match", "partial", "no match"
 GRADES = (MATCH, PARTIAL, NO_MATCH)
@@ -337,139 +339,393 @@ def connect(threads: int | None = None, memory_limit: str | None = None) -> duck
     return con
 
 
-def _prepare(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
-    """The per-record parts of the comparison, computed once per record rather than once per pair."""
-    con.register(f"{name}_in", table)
-    heads = con.sql(f"SELECT DISTINCT split_part(first_name, ' ', 1) AS head FROM {name}_in "
-                    "WHERE nullif(first_name, '') IS NOT NULL").fetchall()
-    forms = pa.table({"head": [h for (h,) in heads],
-                      "forms": [sorted(first_name_forms(h) or {h}) for (h,) in heads]},
-                     schema=pa.schema([("head", pa.string()), ("forms", pa.list_(pa.string()))]))
-    con.register(f"{name}_forms", forms)
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE {name} AS
-        SELECT t._row AS row, t.id,
-               nullif(t.nino, '') AS nino,
-               nullif(t.first_name, '') AS fn, split_part(nullif(t.first_name, ''), ' ', 1) AS fn_head,
-               f.forms AS fn_forms,
-               split_part(nullif(t.middle_name, ''), ' ', 1) AS mn_head,
-               nullif(t.surname, '') AS sn, replace(nullif(t.surname, ''), ' ', '') AS sn_compact,
-               list_filter(string_split(nullif(t.surname, ''), ' '), lambda x: x <> '') AS sn_tokens,
-               t.dob, year(t.dob) AS dob_y, month(t.dob) AS dob_m, day(t.dob) AS dob_d,
-               nullif(t.postcode, '') AS postcode, nullif(t.uprn, '') AS uprn
-        FROM {name}_in t LEFT JOIN {name}_forms f ON f.head = split_part(nullif(t.first_name, ''), ' ', 1)
-    """)
-    con.unregister(f"{name}_in")
-    con.unregister(f"{name}_forms")
+# How the batch form works
+# ------------------------
+# 1. Every compared field of both tables is coded as integers, over the distinct values of the two
+#    tables together (0: missing): equal codes are equal values. Per distinct value, in Python and with
+#    the functions ``compare`` uses, come the parts a comparison needs: a given name's first word, its
+#    formal names, a surname without spaces and its set of words, a middle name's initial.
+# 2. DuckDB joins the two tables on each blocking key's code (the i-th join skipping pairs an earlier
+#    key found, so each candidate pair comes once) and streams the pairs as Arrow batches of row numbers.
+# 3. NumPy grades each batch: equal codes, bit tests and the cascade's rules over whole arrays. The few
+#    pairs whose names differ but might still agree (below) get the real test, once per distinct pair of
+#    values, from ``_PairTest`` (RapidFuzz's Jaro-Winkler, set inclusion of surname words, NINO typos).
+# 4. The best candidate per left row is a ``minimum.at`` over a sort key that packs
+#    (rule rank, fields not agreed, right row, agreed fields) into one int64, the order of ``verify``.
+#
+# Doing the comparisons as SQL string functions over every pair was about five times the CPU of this.
+#
+# Two cheap tests spare most pairs the costly ones:
+# - letters: a 27-bit mask of the letters a name holds (bit 26 for anything else). Jaro-Winkler >= t
+#   needs Jaro >= J = (t - 0.4) / 0.6 (the Winkler boost adds at most 0.4 * (1 - Jaro)), and
+#   Jaro <= (m/la + m/lb + 1) / 3 with m, the matching characters, at most a name's length less its
+#   characters whose letter the other lacks. So the letters found in only one of the names number at
+#   most (2 - K) * max(la, lb), K = 3J - 1 (docs/linkage-evaluation.md works it out); pairs with more
+#   are not similar, and the measure is not computed for them.
+# - formal names: given names a and b (a != b) have intersecting ``first_name_forms`` exactly when the
+#   formal names among their forms intersect (a form other than the name itself is a formal name), so
+#   each distinct set of formal names gets a number and a small table says which numbers meet.
+_LETTERS = {ch: i for i, ch in enumerate("abcdefghijklmnopqrstuvwxyz")}
+# letters in one name only, per 1000 characters of the longer name, rounded up (so never too strict)
+_LETTERS_APART = int((2 - (3 * (NAME_THRESHOLD - 0.4) / 0.6 - 1)) * 1000) + 1
+_FORMALS = frozenset(NICKNAMES)
+_MASK27 = np.uint32((1 << 27) - 1)
+_BATCH_ROWS = 1 << 21
 
 
-def _candidate_pairs_sql(keys: Sequence[str]) -> str:
+def _letter_mask(text: str) -> int:
+    mask = 0
+    for ch in text:
+        mask |= 1 << _LETTERS.get(ch, 26)
+    return mask
+
+
+def _letters_word(text: str) -> int:
+    """What the letters test needs in 32 bits: the letter mask, and above it how many letters the name may
+    have apart from a similar name's, by its length (31, never pruned, for names of 64 characters or more).
+    ``allowed(max(la, lb)) == max(allowed(la), allowed(lb))``, so each name carries its own."""
+    allowed = _LETTERS_APART * len(text) // 1000 if len(text) < 64 else 31
+    return allowed << 27 | _letter_mask(text)
+
+
+def _codes(left: pa.ChunkedArray | pa.Array, right: pa.ChunkedArray | pa.Array
+           ) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+    """Integer codes for a column of both tables (0: missing or empty) and the value of each code."""
+    def flat(values: pa.ChunkedArray | pa.Array) -> pa.Array:
+        return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+    both = pa.concat_arrays([flat(left), flat(right)])
+    encoded = pc.dictionary_encode(both)
+    values: list[Any] = [None, *encoded.dictionary.to_pylist()]
+    keep = np.array([v is not None and v != "" for v in values], dtype=bool)
+    code_of = np.where(keep, np.arange(len(values)), 0).astype(np.int32)
+    index = pc.fill_null(encoded.indices.cast(pa.int32()), -1).to_numpy(zero_copy_only=False) + 1
+    codes = code_of[index]
+    n = len(left)
+    return codes[:n], codes[n:], values
+
+
+def _recode(values: list[Any], key: Any) -> tuple[np.ndarray, list[Any]]:
+    """Codes of a derived value (e.g. a name's first word), per code of the original: (map, derived values)."""
+    derived: dict[Any, int] = {None: 0}
+    mapping = np.zeros(len(values), dtype=np.int32)
+    for code, value in enumerate(values):
+        if code and value is not None and value != "":
+            mapping[code] = derived.setdefault(key(value), len(derived))
+    return mapping, list(derived)
+
+
+class _PairTest:
+    """A yes/no test of two values, run once per distinct pair of codes and remembered."""
+
+    def __init__(self, test: Any, left_values: list[Any], right_values: list[Any] | None = None) -> None:
+        self.test, self.left, self.right = test, left_values, right_values or left_values
+        self.width = np.int64(len(self.right) + 1)
+        self.known: dict[int, bool] = {}
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if not len(a):
+            return np.zeros(0, dtype=bool)
+        keys = a.astype(np.int64) * self.width + b
+        distinct, inverse = np.unique(keys, return_inverse=True)
+        answers = np.empty(len(distinct), dtype=bool)
+        known, width = self.known, int(self.width)
+        for i, key in enumerate(distinct.tolist()):
+            got = known.get(key)
+            if got is None:
+                got = known[key] = bool(self.test(self.left[key // width], self.right[key % width]))
+            answers[i] = got
+        return answers[inverse]
+
+
+@dataclass
+class _Coded:
+    """One table's compared fields as integer arrays (0: missing), row for row."""
+
+    ids: pa.Array
+    nino: np.ndarray
+    first: np.ndarray  # code of the whole given name (for blocking)
+    first_head: np.ndarray  # code of its first word
+    first_letters: np.ndarray  # uint32 ``_letters_word`` of the first word
+    first_formal: np.ndarray  # number of the set of formal names it stands for (0: none)
+    middle: np.ndarray
+    middle_head: np.ndarray
+    middle_initial: np.ndarray  # (one letter only) << 16 | code of the initial
+    surname: np.ndarray  # code of the surname (its words)
+    surname_compact: np.ndarray
+    surname_letters: np.ndarray  # uint32 ``_letters_word`` of the compact form
+    surname_words: np.ndarray  # bool: more than one word
+    dob: np.ndarray  # yyyymmdd
+    postcode: np.ndarray
+    uprn: np.ndarray
+
+    def key(self, name: str) -> np.ndarray:
+        return {"first_name": self.first, "middle_name": self.middle, "surname": self.surname}.get(
+            name, getattr(self, name, None))
+
+
+@dataclass
+class _Tests:
+    """The exact tests for the few pairs the array tests cannot settle, over the shared values."""
+
+    forms_meet: np.ndarray  # [formal-names number, formal-names number] -> bool
+    first_similar: _PairTest
+    surname_contains: _PairTest
+    surname_similar: _PairTest
+    nino_near: _PairTest
+
+
+def _ymd(dates: pa.ChunkedArray) -> np.ndarray:
+    dates = dates.combine_chunks() if isinstance(dates, pa.ChunkedArray) else dates
+    ymd = pc.add(pc.add(pc.multiply(pc.year(dates), 10000), pc.multiply(pc.month(dates), 100)), pc.day(dates))
+    return pc.fill_null(ymd.cast(pa.int32()), 0).to_numpy(zero_copy_only=False)
+
+
+def _per_code(values: list[Any], fn: Any, dtype: Any) -> np.ndarray:
+    """fn(value) for each code's value (0 for code 0, the missing value)."""
+    out = np.zeros(len(values), dtype=dtype)
+    for code, value in enumerate(values[1:], start=1):
+        out[code] = fn(value)
+    return out
+
+
+def _code_tables(lt: pa.Table, rt: pa.Table) -> tuple[_Coded, _Coded, _Tests]:
+    """Both tables coded over their shared values, and the exact tests for pairs of those values."""
+    head = lambda v: v.split(" ", 1)[0]  # noqa: E731 - a name's first word, as compare takes it
+    columns = {name: _codes(lt.column(name), rt.column(name))
+               for name in ("nino", "first_name", "middle_name", "surname", "postcode", "uprn")}
+    firsts, middles, surnames = (columns[n][2] for n in ("first_name", "middle_name", "surname"))
+
+    head_of, heads = _recode(firsts, head)
+    head_letters = _per_code(heads, _letters_word, np.uint32)
+    form_sets: dict[frozenset[str], int] = {frozenset(): 0}
+    head_formal = _per_code(heads, lambda h: form_sets.setdefault(
+        frozenset(f for f in first_name_forms(h) if f in _FORMALS), len(form_sets)), np.uint16)
+    sets = list(form_sets)
+    forms_meet = np.array([[bool(a & b) for b in sets] for a in sets], dtype=bool)
+
+    middle_head_of, middle_heads = _recode(middles, head)
+    initials: dict[str, int] = {}
+    middle_initial = _per_code(middle_heads, lambda h: (len(h) == 1) << 16 | initials.setdefault(
+        h[:1], len(initials) + 1), np.int32)
+
+    compact_of, compacts = _recode(surnames, compact_name)
+    compact_letters = _per_code(compacts, _letters_word, np.uint32)
+    several_words = _per_code(surnames, lambda s: len(s.split()) > 1, bool)
+    words = [None, *(frozenset(s.split()) for s in surnames[1:])]
+
+    def coded(table: pa.Table, side: int) -> _Coded:
+        code = {name: got[side] for name, got in columns.items()}
+        first_head, middle_head = head_of[code["first_name"]], middle_head_of[code["middle_name"]]
+        compact = compact_of[code["surname"]]
+        return _Coded(
+            ids=table.column("id").combine_chunks(), nino=code["nino"], first=code["first_name"],
+            first_head=first_head, first_letters=head_letters[first_head], first_formal=head_formal[first_head],
+            middle=code["middle_name"], middle_head=middle_head, middle_initial=middle_initial[middle_head],
+            surname=code["surname"], surname_compact=compact, surname_letters=compact_letters[compact],
+            surname_words=several_words[code["surname"]], dob=_ymd(table.column("dob")),
+            postcode=code["postcode"], uprn=code["uprn"])
+
+    similar = lambda a, b: jaro_winkler(a, b) >= NAME_THRESHOLD  # noqa: E731
+    tests = _Tests(
+        forms_meet=forms_meet,
+        first_similar=_PairTest(similar, heads),
+        surname_contains=_PairTest(lambda a, b: a <= b or b <= a, words),
+        surname_similar=_PairTest(similar, compacts),
+        nino_near=_PairTest(one_edit_apart, columns["nino"][2]),
+    )
+    return coded(lt, 0), coded(rt, 1), tests
+
+
+def _maybe_similar(letters_l: np.ndarray, letters_r: np.ndarray) -> np.ndarray:
+    """The letters test: False where two names cannot reach NAME_THRESHOLD."""
+    apart = np.bitwise_count((letters_l ^ letters_r) & _MASK27)
+    return apart <= np.maximum(letters_l >> 27, letters_r >> 27)
+
+
+def _given_names_agree(L: _Coded, R: _Coded, lr: np.ndarray, rr: np.ndarray, tests: _Tests) -> np.ndarray:
+    a, b = L.first_head[lr], R.first_head[rr]
+    agree = a == b
+    agree &= a > 0
+    todo = np.flatnonzero(~agree & (a > 0) & (b > 0))
+    lt, rt = lr[todo], rr[todo]
+    formal_l, formal_r = L.first_formal[lt], R.first_formal[rt]
+    both = np.flatnonzero((formal_l > 0) & (formal_r > 0))
+    met = np.zeros(len(todo), dtype=bool)
+    met[both] = tests.forms_meet[formal_l[both], formal_r[both]]
+    agree[todo[met]] = True
+    maybe = np.flatnonzero(~met & _maybe_similar(L.first_letters[lt], R.first_letters[rt]))
+    pick = todo[maybe]
+    agree[pick] = tests.first_similar(a[pick], b[pick])
+    return agree
+
+
+def _surnames_agree(L: _Coded, R: _Coded, lr: np.ndarray, rr: np.ndarray, tests: _Tests
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(agree, equal ignoring spaces) for each pair."""
+    a, b = L.surname_compact[lr], R.surname_compact[rr]
+    equal = a == b
+    equal &= a > 0
+    agree = equal.copy()
+    todo = np.flatnonzero(~equal & (a > 0) & (b > 0))
+    lt, rt = lr[todo], rr[todo]
+    letters_l, letters_r = L.surname_letters[lt], R.surname_letters[rt]
+    # one's words all in the other's: only possible with several words, and then the letters are within
+    several = np.flatnonzero(L.surname_words[lt] | R.surname_words[rt])
+    ll, lr_ = letters_l[several] & _MASK27, letters_r[several] & _MASK27
+    within = several[((ll & ~lr_) == 0) | ((lr_ & ~ll) == 0)]
+    contained = np.zeros(len(todo), dtype=bool)
+    contained[within] = tests.surname_contains(L.surname[lt[within]], R.surname[rt[within]])
+    agree[todo[contained]] = True
+    maybe = np.flatnonzero(~contained & _maybe_similar(letters_l, letters_r))
+    pick = todo[maybe]
+    agree[pick] = tests.surname_similar(a[pick], b[pick])
+    return agree, equal
+
+
+def _middle_names_agree(L: _Coded, R: _Coded, lr: np.ndarray, rr: np.ndarray) -> np.ndarray:
+    a, b = L.middle_head[lr], R.middle_head[rr]
+    ia, ib = L.middle_initial[lr], R.middle_initial[rr]
+    initial = (((ia | ib) >> 16) > 0) & ((ia & 0xFFFF) == (ib & 0xFFFF))
+    return (a > 0) & (b > 0) & ((a == b) | initial)
+
+
+def _equal(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(present on both and equal, present on both and different)."""
+    both = (x > 0) & (y > 0)
+    same = x == y
+    return both & same, both & ~same
+
+
+def _grade_pairs(L: _Coded, R: _Coded, lr: np.ndarray, rr: np.ndarray, tests: _Tests, every_pair: bool
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rule rank and agreed-field mask per pair: ``grade`` over arrays. With ``every_pair`` False, pairs
+    that grade "no match" are dropped. Returns (positions kept, rank, mask)."""
+    nino, nino_differ = _equal(L.nino[lr], R.nino[rr])
+    postcode, postcode_x = _equal(L.postcode[lr], R.postcode[rr])
+    dob_l, dob_r = L.dob[lr], R.dob[rr]
+    dob, dob_differ = _equal(dob_l, dob_r)
+    first = _given_names_agree(L, R, lr, rr, tests)
+    surname, surname_exact = _surnames_agree(L, R, lr, rr, tests)
+    # day and month transposed (same year)
+    d = np.flatnonzero(dob_differ)
+    a, b = dob_l[d], dob_r[d]
+    swap = np.zeros(len(lr), dtype=bool)
+    swap[d] = (a // 10000 == b // 10000) & (a // 100 % 100 == b % 100) & (a % 100 == b // 100 % 100)
+
+    # Only pairs with some agreement can grade above "no match": apply the rules to those.
+    some = np.flatnonzero(nino | ((dob | swap) & (first | surname | postcode)) | (first & surname))
+    s_nino, s_dob, s_first, s_surname, s_postcode = nino[some], dob[some], first[some], surname[some], postcode[some]
+    names = s_first & s_surname
+    rank = np.full(len(some), _SOME, dtype=np.int64)
+    rule3 = s_dob & names & ~postcode_x[some]
+    rule4 = s_postcode & s_first & surname_exact[some] & ~(dob_differ[some] & ~swap[some])
+    earlier = (s_nino & (s_surname | s_dob)) | (s_dob & names & s_postcode)
+    # a NINO conflicts when on both, different and not one typo apart: asked only where it decides
+    ask = np.flatnonzero((rule3 | rule4) & ~earlier & nino_differ[some])
+    conflict = np.zeros(len(some), dtype=bool)
+    conflict[ask] = ~tests.nino_near(L.nino[lr[some[ask]]], R.nino[rr[some[ask]]])
+    for level, fired in ((4, rule4 & ~conflict), (3, rule3 & ~conflict), (2, s_dob & names & s_postcode),
+                         (1, s_nino & s_dob), (0, s_nino & s_surname)):
+        rank[fired] = level
+    if every_pair:
+        keep, ranks = np.arange(len(lr)), np.full(len(lr), _NONE, dtype=np.int64)
+        ranks[some] = rank
+    else:
+        keep, ranks = some, rank
+    kl, kr = lr[keep], rr[keep]
+    middle = _middle_names_agree(L, R, kl, kr)
+    uprn, _ = _equal(L.uprn[kl], R.uprn[kr])
+    mask = (nino[keep].astype(np.int64) | first[keep] << 1 | middle << 2 | surname[keep] << 3 | dob[keep] << 4
+            | postcode[keep] << 5 | uprn << 6)
+    return keep, ranks, mask
+
+
+def _pairs_sql(keys: Sequence[str]) -> str:
     """Pairs sharing any blocking key, each pair once: the i-th join skips pairs an earlier key found."""
-    column = {"first_name": "fn", "middle_name": "mn_head", "surname": "sn"}
     branches = []
     for i, key in enumerate(keys):
-        col = column.get(key, key)
-        earlier = "".join(f" AND NOT coalesce(l.{column.get(k, k)} = r.{column.get(k, k)}, false)"
-                          for k in keys[:i])
-        branches.append(f"SELECT l.row AS l_row, r.row AS r_row FROM lt l JOIN rt r ON l.{col} = r.{col}{earlier}")
+        earlier = "".join(f" AND NOT (l.k{j} = r.k{j} AND l.k{j} > 0)" for j in range(i))
+        branches.append(f"SELECT l.row AS l_row, r.row AS r_row FROM lt l JOIN rt r ON l.k{i} = r.k{i} "
+                        f"WHERE l.k{i} > 0{earlier}")
     return "\nUNION ALL\n".join(branches)
 
 
-_GRADE_SQL = f"""
-WITH pairs AS (
-    {{pairs}}
-), cmp AS (
-    SELECT p.l_row, p.r_row, r.nino AS r_nino,
-        l.nino = r.nino AS nino_eq,
-        l.nino <> r.nino AND NOT (length(l.nino) = length(r.nino) AND damerau_levenshtein(l.nino, r.nino) = 1)
-            AS nino_conflict,
-        CASE WHEN l.fn IS NULL OR r.fn IS NULL THEN NULL
-             WHEN l.fn = r.fn OR list_has_any(l.fn_forms, r.fn_forms) OR l.fn_head = r.fn_head THEN true
-             ELSE jaro_winkler_similarity(l.fn_head, r.fn_head) >= {NAME_THRESHOLD} END AS first_ok,
-        CASE WHEN l.mn_head IS NULL OR r.mn_head IS NULL THEN NULL
-             WHEN l.mn_head = r.mn_head THEN true
-             ELSE (length(l.mn_head) = 1 OR length(r.mn_head) = 1) AND left(l.mn_head, 1) = left(r.mn_head, 1)
-        END AS middle_ok,
-        l.sn_compact = r.sn_compact AS surname_eq,
-        CASE WHEN l.sn IS NULL OR r.sn IS NULL THEN NULL
-             WHEN l.sn_compact = r.sn_compact OR list_has_all(l.sn_tokens, r.sn_tokens)
-                  OR list_has_all(r.sn_tokens, l.sn_tokens) THEN true
-             ELSE jaro_winkler_similarity(l.sn_compact, r.sn_compact) >= {NAME_THRESHOLD} END AS surname_ok,
-        l.dob = r.dob AS dob_eq,
-        l.dob <> r.dob AND l.dob_y = r.dob_y AND l.dob_d = r.dob_m AND l.dob_m = r.dob_d AS dob_swap,
-        l.postcode = r.postcode AS postcode_eq,
-        l.uprn = r.uprn AS uprn_eq
-    FROM pairs p JOIN lt l ON l.row = p.l_row JOIN rt r ON r.row = p.r_row
-), flags AS (
-    SELECT l_row, r_row, r_nino,
-        coalesce(nino_eq, false) AS nino, coalesce(nino_conflict, false) AS nino_x,
-        coalesce(first_ok, false) AS first, coalesce(middle_ok, false) AS middle,
-        coalesce(surname_ok, false) AS surname, coalesce(surname_eq, false) AS surname_exact,
-        coalesce(dob_eq, false) AS dob, coalesce(dob_swap, false) AS dob_swap,
-        coalesce(NOT dob_eq AND NOT dob_swap, false) AS dob_x,
-        coalesce(postcode_eq, false) AS postcode, coalesce(NOT postcode_eq, false) AS postcode_x,
-        coalesce(uprn_eq, false) AS uprn
-    FROM cmp
-), ranked AS (
-    SELECT l_row, r_row, r_nino,
-        CASE WHEN nino AND surname THEN 0
-             WHEN nino AND dob THEN 1
-             WHEN dob AND first AND surname AND postcode THEN 2
-             WHEN dob AND first AND surname AND NOT nino_x AND NOT postcode_x THEN 3
-             WHEN postcode AND first AND surname_exact AND NOT dob_x AND NOT nino_x THEN 4
-             WHEN nino OR ((dob OR dob_swap) AND (first OR surname OR postcode)) OR (first AND surname)
-                  THEN {_SOME}
-             ELSE {_NONE} END AS rule_rank,
-        nino::BIGINT + first::BIGINT * 2 + middle::BIGINT * 4 + surname::BIGINT * 8 + dob::BIGINT * 16
-            + postcode::BIGINT * 32 + uprn::BIGINT * 64 AS mask
-    FROM flags
-)
-SELECT l_row,
-    min(((rule_rank * 8 + 7 - bit_count(mask))::BIGINT << {_ROW_BITS + _MASK_BITS}) | (r_row::BIGINT << {_MASK_BITS}) | mask)
-        AS best,
-    count(*) AS candidates,
-    list(DISTINCT r_nino) FILTER (WHERE rule_rank <= {len(RULES) - 1} AND r_nino IS NOT NULL) AS matched_ninos
-FROM ranked GROUP BY l_row
-"""
-
-
 def _cascade(left: pa.Table | Sequence[Record], right: pa.Table | Sequence[Record], keys: Sequence[str],
-             con: duckdb.DuckDBPyConnection | None = None) -> dict[str, Any]:
-    """The best candidate of every left row, as NumPy/Arrow columns indexed by left row."""
-    lt, rt = _as_table(left), _as_table(right)
+             con: duckdb.DuckDBPyConnection | None = None, every_pair: bool = True,
+             workers: int | None = None) -> dict[str, Any]:
+    """The best candidate of every left row, as NumPy/Arrow columns indexed by left row.
+
+    Batches of pairs are graded by ``workers`` threads (default: DuckDB's thread count; NumPy
+    releases the GIL for whole-array work) while DuckDB streams the next ones.
+    """
+    keys = tuple(keys)
     unknown = [k for k in keys if k not in _FIELDS]
     if unknown or not keys:
         raise InvalidInput(f"blocking keys must be among {', '.join(_FIELDS)} (got {', '.join(keys) or 'none'})")
+    lt, rt = _as_table(left), _as_table(right)
+    L, R, tests = _code_tables(lt, rt)
+    n = lt.num_rows
+    best = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    candidates = np.zeros(n, dtype=np.int64)
+    matched: list[tuple[np.ndarray, np.ndarray]] = []
+    lock = threading.Lock()
+
+    def grade_batch(batch: pa.RecordBatch) -> None:
+        lr = batch.column(0).to_numpy()
+        rr = batch.column(1).to_numpy()
+        keep, rank, mask = _grade_pairs(L, R, lr, rr, tests, every_pair)
+        lr, rr = lr[keep], rr[keep].astype(np.int64)
+        order = ((rank * 8 + 7 - np.bitwise_count(mask)) << (_ROW_BITS + _MASK_BITS)) | (rr << _MASK_BITS) | mask
+        hit = np.flatnonzero((rank < len(RULES)) & (R.nino[rr] > 0))
+        counted = np.bincount(batch.column(0).to_numpy(), minlength=n) if every_pair else None
+        with lock:
+            np.minimum.at(best, lr, order)
+            matched.append((lr[hit].astype(np.int64), R.nino[rr[hit]]))
+            if counted is not None:
+                candidates[:] += counted
+
     own = con is None
     con = con or connect()
     try:
-        _prepare(con, "lt", lt)
-        _prepare(con, "rt", rt)
-        got = con.sql(_GRADE_SQL.replace("{pairs}", _candidate_pairs_sql(tuple(keys)))).to_arrow_table()
+        for name, coded, size in (("lt", L, n), ("rt", R, rt.num_rows)):
+            con.register(name, pa.table({"row": np.arange(size, dtype=np.int32),
+                                         **{f"k{i}": coded.key(k) for i, k in enumerate(keys)}}))
+        threads = workers or int(con.sql("SELECT current_setting('threads')").fetchall()[0][0])
+        with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+            pending: deque = deque()
+            for batch in con.sql(_pairs_sql(keys)).to_arrow_reader(_BATCH_ROWS):
+                pending.append(pool.submit(grade_batch, batch))
+                while len(pending) > threads:  # bounded: a few batches in memory at once
+                    pending.popleft().result()
+            for job in pending:
+                job.result()
+        con.unregister("lt")
+        con.unregister("rt")
     finally:
         if own:
             con.close()
-    n = lt.num_rows
-    best = np.full(n, -1, dtype=np.int64)
-    candidates = np.zeros(n, dtype=np.int64)
-    rows = got.column("l_row").to_numpy()
-    best[rows] = got.column("best").to_numpy()
-    candidates[rows] = got.column("candidates").to_numpy()
-    found = best >= 0
+    found = best != np.iinfo(np.int64).max
     rule_rank = np.where(found, best >> (_ROW_BITS + _MASK_BITS + 3), _NONE)
-    right_row = np.where(found, (best >> _MASK_BITS) & ((1 << _ROW_BITS) - 1), -1)
+    right_row = np.where(found, (best >> _MASK_BITS) & ((1 << _ROW_BITS) - 1), 0)
     mask = np.where(found, best & ((1 << _MASK_BITS) - 1), 0)
-    # ambiguity: matching candidates with NINOs of two different people (the same test as ``verify``)
+    # matching candidates with NINOs of two different people: ambiguous (``verify``'s test)
     ambiguous = np.zeros(n, dtype=bool)
-    ninos = got.column("matched_ninos")
-    lengths = pc.fill_null(pc.list_value_length(ninos), 0).to_numpy(zero_copy_only=False)
-    for i in np.flatnonzero(lengths >= 2):
-        ambiguous[rows[i]] = _distinct_people(set(ninos[int(i)].as_py()))
+    if matched:
+        rows = np.concatenate([m[0] for m in matched])
+        ninos = np.concatenate([m[1] for m in matched])
+        pairs = np.unique(np.stack([rows, ninos.astype(np.int64)], axis=1), axis=0) if len(rows) else np.zeros((0, 2))
+        starts = np.flatnonzero(np.r_[True, pairs[1:, 0] != pairs[:-1, 0]]) if len(pairs) else np.zeros(0, int)
+        sizes = np.diff(np.r_[starts, len(pairs)])
+        values = tests.nino_near.left
+        for start, size in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist()):
+            group = pairs[start:start + size]
+            ambiguous[group[0, 0]] = _distinct_people({values[c] for c in group[:, 1].tolist()})
     rule_rank[ambiguous] = _RULE_RANK[AMBIGUOUS_RULE]
-    right_ids = rt.column("id").take(pa.array(np.where(found, right_row, 0))) if rt.num_rows else pa.nulls(n)
+    right_ids = R.ids.take(pa.array(right_row)) if rt.num_rows else pa.nulls(n, pa.string())
     right_ids = pc.if_else(pa.array(found), right_ids, pa.scalar(None, pa.string()))
-    return {"left_ids": lt.column("id"), "rule_rank": rule_rank, "mask": mask, "right_ids": right_ids,
-            "ambiguous": ambiguous, "candidates": candidates, "found": found}
+    return {"left_ids": L.ids, "rule_rank": rule_rank, "mask": mask, "right_ids": right_ids,
+            "ambiguous": ambiguous, "candidates": candidates}
 
 
 def _agreed_lists() -> pa.Array:
@@ -498,7 +754,7 @@ def link_tables(left_std: pa.Table, right_std: pa.Table, keys: Sequence[str] = B
     agreeing fields. Left records without a match or partial are left out.
     Rows come in left order. ``con`` may supply a configured DuckDB (see ``connect``).
     """
-    got = _cascade(left_std, right_std, keys, con)
+    got = _cascade(left_std, right_std, keys, con, every_pair=False)
     keep = np.flatnonzero(got["rule_rank"] < _NONE)
     rule_rank = got["rule_rank"][keep]
     grades, rules = _labels(rule_rank)
