@@ -43,9 +43,12 @@ standardised identity columns stay in Arrow; each blocking key (NINO, date of
 birth, postcode) is a dict from value to a slice of a sorted row-number array,
 so a check costs a few dict lookups and the cascade over a handful of rows.
 
-Probabilistic matching: not used. ``accord.linkage.probabilistic`` offers no
-per-record scoring API and no stored models exist in this tree yet, so the
-cascade is the whole check (see docs/verification.md).
+Probabilistic matching: not used. ``accord.linkage.probabilistic`` scores
+whole tables through a Splink linker (``predict`` writes a file), with no
+per-record scoring API; building a linker per check would cost far more than
+the check itself. So the cascade is the whole check, even when a model is
+stored for the agreement (``accord.services.linkage_models``); see
+docs/verification.md.
 """
 
 from __future__ import annotations
