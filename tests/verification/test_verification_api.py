@@ -194,3 +194,16 @@ def test_the_openapi_document_declares_problems_and_both_batch_forms(api: Client
     assert set(batch["requestBody"]["content"]) == {"application/json", "multipart/form-data"}
     assert set(batch["responses"]["200"]["content"]) == {"application/json", "text/csv"}
     assert "Idempotency-Key" in {p["name"] for p in single["parameters"]}
+
+
+def test_a_batch_retry_with_the_same_key_is_answered_once_in_either_format(api: Client, people: list[Person]) -> None:
+    payload = {"agreement": AGREEMENT, "applications": _applications(people)[:3]}
+    headers = api.headers(Idempotency_Key="batch-retry")
+    before = counts(api.hub)["decisions"]
+    first = api.http.post("/v1/verifications/batch", json=payload, headers=headers)
+    again = api.http.post("/v1/verifications/batch", json=payload, headers={**headers, "Accept": "text/csv"})
+    assert first.status_code == again.status_code == 200
+    assert again.headers["idempotent-replayed"] == "true" and again.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(again.text)))
+    assert [(r["reference"], r["grade"]) for r in rows] == [(r["reference"], r["grade"]) for r in first.json()["results"]]
+    assert counts(api.hub)["decisions"] == before + 1
