@@ -92,7 +92,7 @@ from accord.services.holdings import ROW_KEY, holding_path
 from accord.storage.models import Dataset
 
 ACTION = "identity.verify"
-# What an applicant may give, in the order results list agreeing fields.
+# What an applicant may give.
 APPLICANT_FIELDS = ("first_name", "middle_name", "surname", "dob", "postcode", "address", "nino")
 REQUIRED_FIELDS = ("first_name", "surname", "dob", "postcode")
 # The fields the cascade compares (address is accepted but not compared; see the guide).
