@@ -79,7 +79,6 @@ KINDS: dict[str, EventKind] = {
         EventKind("marriage", "gro-marriages", "marriage_date"),
     )
 }
-SUBSCRIPTION_STATES = ("active", "paused", "ended")
 
 
 @dataclass(frozen=True)
