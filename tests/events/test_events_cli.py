@@ -134,3 +134,29 @@ def test_bad_options_are_one_line(accord) -> None:  # noqa: ANN001
     assert code == 2 and "hmrc may not receive death events" in err
     code, _, err = accord("events", "record", "missing.csv", "--body", "gro")
     assert code == 2 and "no such file" in err
+
+
+def test_purge_deletes_old_events_but_keeps_what_is_owed(accord, api: EventsApi) -> None:  # noqa: ANN001
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from accord.clock import utcnow
+
+    api.subscribe(url="http://127.0.0.1:9/hook")
+    api.subscribe()
+    for n in range(3):
+        api.recorded(n)
+    with api.hub.transaction() as session:
+        session.execute(update(RegistrationEvent).values(recorded_at=utcnow() - timedelta(days=40)))
+        owed = session.scalar(select(EventDelivery).where(EventDelivery.event_sequence == 3,
+                                                          EventDelivery.state == "pending"))
+        session.execute(update(EventDelivery).where(EventDelivery.state == "pending",
+                                                    EventDelivery.id != owed.id).values(state="delivered"))
+    code, out, _ = accord("events", "purge", "--older-than", "30")
+    assert code == 0 and "deleted 2 event(s)" in out
+    with api.hub.transaction() as session:
+        assert [e.sequence for e in session.scalars(select(RegistrationEvent))] == [3]
+        assert {d.event_sequence for d in session.scalars(select(EventDelivery))} == {3}
+    code, _, err = accord("events", "purge", "--older-than", "0")
+    assert code == 2 and "--older-than" in err

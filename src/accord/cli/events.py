@@ -8,7 +8,7 @@ import re
 import signal
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -271,3 +271,18 @@ def replay(
         found = events.get_subscription(session, subscription, None)
         count = events.replay(session, found, from_, officer, utcnow(), new_id("cli"))
     console.print(f"re-queued {count} event(s) of {subscription} after sequence {from_}")
+
+
+@app.command("purge")
+def purge(
+    older_than: Annotated[int, typer.Option(help="Delete events recorded more than this many days ago")],
+    officer: Officer = "cli",
+) -> None:
+    """Delete old events that no webhook still owes (pending and dead-lettered ones are kept)."""
+    if not 1 <= older_than <= 36500:
+        raise InvalidInput("--older-than must be between 1 and 36500 days")
+    hub = open_hub()
+    now = utcnow()
+    with hub.transaction() as session:
+        count = events.purge_events(session, now - timedelta(days=older_than), officer, now, new_id("cli"))
+    console.print(f"deleted {count} event(s) recorded before {(now - timedelta(days=older_than)).date().isoformat()}")
