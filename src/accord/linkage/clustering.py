@@ -219,12 +219,12 @@ def _changes(kept: np.ndarray, comp: np.ndarray, key: np.ndarray, overlap: np.nd
 
 def cluster(pairs: pa.Table | Sequence[pa.Table], threshold: float = DEFAULT_THRESHOLD,
             previous: pa.Table | None = None, now: datetime | None = None,
-            names: Sequence[str] | None = None) -> Clusters:
+            names: Sequence[str] | None = None, previous_name: str = "previous assignment") -> Clusters:
     """Persons from linked pairs, keeping the previous run's keys where the records say so.
 
     ``pairs``: one or more tables of left_id, right_id, match_probability [, left_source, right_source];
     ``previous``: an earlier ``Clusters.assignments`` (record_id, person_key [, source, key_created]);
-    ``names``: what to call each pairs table in error messages.
+    ``names``, ``previous_name``: what to call the tables in error messages.
     """
     tables = [pairs] if isinstance(pairs, pa.Table) else list(pairs)
     if not tables:
@@ -258,7 +258,7 @@ def cluster(pairs: pa.Table | Sequence[pa.Table], threshold: float = DEFAULT_THR
     kept = np.full(components, -1, dtype=np.int64)
     comp = key = overlap = np.zeros(0, dtype=np.int64)
     if previous is not None:
-        prev_names, prev_keys, prev_created = _previous_rows(previous, "previous assignment")
+        prev_names, prev_keys, prev_created = _previous_rows(previous, previous_name)
         key_codes = pc.dictionary_encode(prev_keys)
         old_keys = key_codes.dictionary
         key_of_prev = key_codes.indices.to_numpy()

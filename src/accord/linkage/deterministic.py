@@ -244,11 +244,10 @@ RESULT_SCHEMA = pa.schema([
     ("applicant_id", pa.string()), ("grade", pa.string()), ("rule", pa.string()),
     ("agreed", pa.string()), ("candidate_id", pa.string()), ("candidates", pa.int64()),
 ])
-# What a grade means as a probability in a matches file: a "match" grade is a
-# certain link by the rules; a "partial" (some identifiers agree, or an
-# ambiguous match) is a lead for review, below the usual 0.9 threshold of
-# ``accord link evaluate`` and ``accord link cluster`` so it is never linked
-# by default, yet above zero so reviewers can find it.
+# What a grade means as a probability in a matches file: a "match" grade is a certain link by the
+# rules; a "partial" (some identifiers agree, or matching candidates of different people) is a lead
+# for review, "as likely as not": kept by ``accord link evaluate``'s default threshold (0.5, the same
+# as ``accord link``'s) and left out of ``accord link cluster``'s (0.9), so only matches join persons.
 MATCH_PROBABILITY, PARTIAL_PROBABILITY = 1.0, 0.5
 LINK_SCHEMA = pa.schema([
     ("left_id", pa.string()), ("right_id", pa.string()), ("match_probability", pa.float64()),
