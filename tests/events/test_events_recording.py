@@ -153,6 +153,7 @@ def test_idempotency_key_records_once(api: EventsApi) -> None:
         ({"data": {"surname": "x" * 501}}, 422, "data.surname"),
         ({"registered_at": "2026-11-20T10:00:00"}, 422, "registered_at"),
         ({"registered_at": "2999-01-01T00:00:00Z"}, 422, "in the future"),
+        ({"registered_at": "0001-01-01T00:00:00+01:00"}, 422, "1837"),
         ({"kind": "divorce"}, 422, "kind"),
         ({"kind": "birth", "data": {"date_of_birth": "2026-11-01"}}, 422, "gro-births"),
         ({"subject": {"nino": "not a nino"}}, 422, "national insurance"),

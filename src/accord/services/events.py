@@ -209,6 +209,8 @@ def record_events(
         dataset = _dataset_for(session, kind, recorder, datasets)
         if event.registered_at.tzinfo is None:
             raise InvalidInput(f"{where}: registered_at needs a time zone (e.g. 2026-11-22T10:00:00Z)")
+        if event.registered_at.year < 1837:  # civil registration began in 1837 (and year 1 cannot move to UTC)
+            raise InvalidInput(f"{where}: registered_at is before civil registration began (1837)")
         if event.registered_at > now + CLOCK_SKEW:
             raise InvalidInput(f"{where}: registered_at is in the future")
         nino = normalise_nino(event.subject_nino) if event.subject_nino else None
