@@ -105,7 +105,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 # Each set of fields that lets at least one rule fire; a list must have one of them.
 USABLE = (
-    ("nino",),
+    ("nino", "surname"),
+    ("nino", "dob"),
     ("dob", "surname", "postcode"),
     ("first_name", "surname", "postcode"),
     ("first_name", "surname", "address"),
@@ -244,7 +245,7 @@ def _resolve_columns(columns: list[str], mapping: dict[str, str], reference: str
     if not any(all(f in resolved for f in usable) for usable in USABLE):
         raise InvalidInput(
             f"{name}: not enough identifiers to match on; the file needs columns for first_name, surname and "
-            "postcode (or address), or for nino, or for dob, surname and postcode "
+            "postcode (or address), or for nino with surname or dob, or for dob, surname and postcode "
             f"(columns: {', '.join(columns)})"
         )
     return reference, {f: resolved[f] for f in MATCH_FIELDS if f in resolved}
