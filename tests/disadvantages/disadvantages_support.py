@@ -35,7 +35,8 @@ from accord.services import holdings
 from accord.storage.models import Agreement
 
 COUNCIL = "northshire-council"
-AGREEMENT = "supporting-families-northshire"
+AGREEMENT = "supporting-families-northshire-partners"
+DWP_ONLY = "supporting-families-northshire"  # the demo's first Supporting Families agreement: DWP data only
 OFFICER = "Early help team, Northshire"
 PROBLEM = "application/problem+json"
 URL = "/v1/households/multiple-disadvantages"
@@ -101,12 +102,13 @@ def add_agreement(hub: Hub, spec: AgreementSpec, status: str = "active") -> Agre
 
 
 def full_identifiers_spec(agreement_id: str = "supporting-families-full") -> AgreementSpec:
-    """The demo agreement, with DWP's given name and address line too (a richer agreement)."""
+    """The demo agreement, with DWP's names and date of birth too (a richer agreement)."""
     spec = demo_spec(agreement_id)
     data = [item.model_dump() for item in spec.data]
     for item in data:
         if item["dataset"] == "dwp-benefits":
-            item["fields"] = item["fields"] + ["first_name", "address_line_1"]
+            item["fields"] = item["fields"] + [f for f in ("first_name", "surname", "date_of_birth")
+                                               if f not in item["fields"]]
     return demo_spec(agreement_id, data=data)
 
 

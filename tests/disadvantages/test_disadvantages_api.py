@@ -35,7 +35,7 @@ from accord.storage.models import AuditEntry, AuditSubject, DecisionRecord
 ANSWER_KEYS = {"allowed", "reasons", "agreement_id", "request_id", "decision_ids", "area", "min_factors",
                "factors_considered", "sources", "count", "households", "obligations"}
 DISCLOSED = {
-    "dwp-benefits": ["nino", "surname", "date_of_birth", "postcode", "benefit_type"],
+    "dwp-benefits": ["nino", "postcode", "address_line_1", "benefit_type"],
     "police-incidents": ["first_name", "surname", "date_of_birth", "address_line_1", "postcode", "incident_type"],
     "schools-pupils": ["first_name", "surname", "date_of_birth", "address_line_1", "postcode", "persistent_absence",
                        "excluded"],

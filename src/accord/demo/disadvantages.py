@@ -21,7 +21,7 @@ from accord.services import citizens, disadvantages
 from accord.storage.models import AuditEntry, AuditSubject
 
 COUNCIL = "northshire-council"
-AGREEMENT = "supporting-families-northshire"
+AGREEMENT = "supporting-families-northshire-partners"
 URL = "/v1/households/multiple-disadvantages"
 
 
