@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 from cli_support import agreement_spec, write
 
+from accord.demo.seed import example_agreements
 from accord.runtime import Hub
 
-PUBLISHED = 7  # six active agreements and one in consultation; drafts are never published
+# Active agreements and the one in consultation; drafts and refusals are never published.
+PUBLISHED = sum(status in ("active", "consultation") for status, _spec in example_agreements())
 
 
 def test_export_json_to_a_file(accord, seeded: Hub, tmp_path: Path) -> None:  # noqa: ANN001

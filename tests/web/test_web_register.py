@@ -6,7 +6,17 @@ from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from web_support import ACTIVE, CONSULTING, DRAFT, PUBLISHED, REFUSED, Site, linked_agreements, title
+from web_support import (
+    ACTIVE,
+    CONSULTING,
+    DRAFT,
+    PUBLISHED,
+    REFUSED,
+    Site,
+    linked_agreements,
+    published_where,
+    title,
+)
 
 
 def test_start_page_explains_the_register_and_links_to_it(sqlite_site: Site) -> None:
@@ -22,7 +32,7 @@ def test_start_page_explains_the_register_and_links_to_it(sqlite_site: Site) -> 
         assert f'href="{href}"' in html
     # The agreement open for comment is signposted; the draft is not.
     assert linked_agreements(html) == {CONSULTING}
-    assert "7 published agreements" in html
+    assert f"{len(PUBLISHED)} published agreements" in html
 
 
 def test_register_lists_every_published_agreement_and_never_a_draft(site: Site) -> None:
@@ -33,7 +43,7 @@ def test_register_lists_every_published_agreement_and_never_a_draft(site: Site) 
     assert linked_agreements(html) == PUBLISHED
     assert DRAFT not in html and "Southshire draft" not in html
     assert REFUSED not in html
-    assert "7 agreements" in html
+    assert f"{len(PUBLISHED)} agreements" in html
     assert title(html) == "Register of data-sharing agreements - Accord - GOV.UK"
 
 
@@ -49,11 +59,11 @@ def test_register_shows_a_coloured_status_tag_for_each_agreement(sqlite_site: Si
     ("query", "expected"),
     [
         ({"gateway": "debt"}, {CONSULTING}),
-        ({"gateway": "public_service_delivery"}, {"warm-home-discount-2026", "supporting-families-northshire"}),
+        ({"gateway": "public_service_delivery"}, published_where(gateway="public_service_delivery")),
         ({"status": "consultation"}, {CONSULTING}),
         ({"status": "active"}, ACTIVE),
         ({"body": "brightwatt-energy"}, {"warm-home-discount-2026"}),
-        ({"body": "gro"}, {"gro-deaths-to-dwp"}),
+        ({"body": "gro"}, published_where(body="gro")),
         ({"body": "northshire-council", "gateway": "fraud"}, {"spd-fraud-pilot"}),
         ({"status": "revoked"}, set()),
     ],
@@ -83,7 +93,8 @@ def test_download_links_carry_the_filters_and_return_the_same_agreements(sqlite_
     client = sqlite_site.client
     html = client.get("/register", params={"body": "northshire-council", "status": "active"}).text
     shown = linked_agreements(html)
-    assert shown == {"supporting-families-northshire", "spd-fraud-pilot"}
+    assert shown == published_where(body="northshire-council", status="active")
+    assert {"supporting-families-northshire", "spd-fraud-pilot"} <= shown
 
     href = unescape(
         next(part.split('"')[0] for part in html.split('href="')[1:] if part.startswith(f"/register/agreements.{fmt}?"))

@@ -14,15 +14,21 @@ from accord.registry import agreements
 from accord.runtime import Hub
 
 CONSULTING = "debt-pilot-northshire"
-ACTIVE = {
-    "warm-home-discount-2026",
-    "supporting-families-northshire",
-    "gro-deaths-to-dwp",
-    "spd-fraud-pilot",
-    "benefits-research-extract",
-    "paye-for-official-statistics",
-}
+# Every example agreement the demo takes to active (the purpose services add their own).
+ACTIVE = {spec.id for status, spec in example_agreements() if status == "active"}
 PUBLISHED = ACTIVE | {CONSULTING}
+
+
+def published_where(gateway: str | None = None, body: str | None = None, status: str | None = None) -> set[str]:
+    """The published example agreements a register filter should show, worked out from the example file."""
+    chosen = set()
+    for demo_status, spec in example_agreements():
+        if demo_status not in ("active", "consultation"):
+            continue
+        parties = {*spec.disclosers, *spec.recipients}
+        if (gateway in (None, spec.gateway)) and (body is None or body in parties) and status in (None, demo_status):
+            chosen.add(spec.id)
+    return chosen
 REFUSED = "supplier-research-request"
 DRAFT = "draft-debt-pilot-southshire"
 
