@@ -253,3 +253,36 @@ def test_batch_agrees_with_per_record_on_synthetic_bodies(synth: Path, left: str
     v = verify(first, rt.to_pylist())
     row = batch.slice(0, 1).to_pylist()[0]
     assert (row["grade"], row["rule"]) == (v.grade, v.rule)
+
+
+def test_the_letters_test_never_rules_out_a_similar_pair() -> None:
+    """Names the letters test sets aside are never similar enough (docs/linkage-evaluation.md)."""
+    import numpy as np
+
+    from accord.linkage.deterministic import NAME_THRESHOLD, _letters_word, _maybe_similar
+    from accord.linkage.similarity import jaro_winkler
+
+    rng = random.Random(404)
+    alphabet = "abcdefghijklmnopqrstuvwxyz"
+    pairs = []
+    while len(pairs) < 100_000:
+        a = "".join(rng.choice(alphabet[:rng.randint(2, 26)]) for _ in range(rng.randint(1, 14)))
+        b = list(a)
+        for _ in range(rng.randint(0, 4)):  # typos: change, insert, delete, transpose
+            op, i = rng.randrange(4), rng.randrange(max(1, len(b)))
+            if op == 0 and b:
+                b[i] = rng.choice(alphabet)
+            elif op == 1:
+                b.insert(i, rng.choice(alphabet))
+            elif op == 2 and len(b) > 1:
+                del b[i]
+            elif op == 3 and i + 1 < len(b):
+                b[i], b[i + 1] = b[i + 1], b[i]
+        if b:
+            pairs.append((a, "".join(b)))
+    words_a = np.array([_letters_word(a) for a, _ in pairs], dtype=np.uint32)
+    words_b = np.array([_letters_word(b) for _, b in pairs], dtype=np.uint32)
+    maybe = _maybe_similar(words_a, words_b)
+    similar = np.array([jaro_winkler(a, b) >= NAME_THRESHOLD for a, b in pairs])
+    assert not (similar & ~maybe).any()
+    assert (~maybe).sum() > 0.1 * len(pairs)  # and it does set pairs aside

@@ -230,13 +230,12 @@ def _distinct_people(ninos: set[str]) -> bool:
 
 # --------------------------------------------------------------------------- batch
 #
-# The same cascade over whole tables, as DuckDB joins. Candidates are the
-# right-hand rows sharing a blocking key (NINO, date of birth or postcode) with
-# the left-hand row, exactly as ``BlockingIndex`` finds them; each candidate
-# pair is graded by SQL that mirrors ``compare``/``grade`` field by field
-# (DuckDB's jaro_winkler_similarity is the same Winkler measure as RapidFuzz's,
-# and given-name forms come from ``first_name_forms`` itself), and the best
-# candidate per left row is chosen by the same order as ``verify``.
+# The same cascade over whole tables: candidates from DuckDB joins, graded by
+# NumPy. Candidates are the right-hand rows sharing a blocking key (NINO, date
+# of birth or postcode) with the left-hand row, exactly as ``BlockingIndex``
+# finds them; each candidate pair is graded as ``grade`` does, field by field,
+# with the same string tests (see "How the batch form works" below), and the
+# best candidate per left row is chosen in the same order as ``verify``.
 # tests/linkage/test_linkage_deterministic_batch.py checks that the two agree.
 
 BLOCKING_KEYS = ("nino", "dob", "postcode")
@@ -323,7 +322,6 @@ def _as_table(data: pa.Table | Sequence[Record]) -> pa.Table:
         columns["dob"] = dob
     else:
         columns["dob"] = pa.nulls(n, pa.date32())
-    columns["_row"] = pa.array(np.arange(n, dtype=np.int64))
     return pa.table(columns)
 
 
@@ -352,7 +350,7 @@ def connect(threads: int | None = None, memory_limit: str | None = None) -> duck
 # 4. The best candidate per left row is a ``minimum.at`` over a sort key that packs
 #    (rule rank, fields not agreed, right row, agreed fields) into one int64, the order of ``verify``.
 #
-# Doing the comparisons as SQL string functions over every pair was about five times the CPU of this.
+# Doing the comparisons as SQL string functions over every pair took about four times the CPU of this.
 #
 # Two cheap tests spare most pairs the costly ones:
 # - letters: a 27-bit mask of the letters a name holds (bit 26 for anything else). Jaro-Winkler >= t
