@@ -306,3 +306,17 @@ def test_deterministic_links_evaluated_against_synthetic_truth(tmp_path: Path) -
     correct = sum(1 for r in links.to_pylist() if r["grade"] == "match" and truth_l[r["left_id"]] is not None
                   and truth_l[r["left_id"]] == truth_r[r["right_id"]])
     assert e.true_positives == correct
+
+
+def test_accord_link_mounts_both_commands(tmp_path: Path) -> None:
+    """Through the real `accord` app, as cli/link.py attaches them to the `accord link` group."""
+    from accord.cli.main import app as accord
+
+    matches, left, right = write_inputs(tmp_path)
+    result = CliRunner().invoke(accord, ["link", "evaluate", str(matches), "--truth-left", str(left),
+                                         "--truth-right", str(right), "--threshold", "0.9"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^precision\s+0\.5000$", result.stdout, re.MULTILINE)
+    result = CliRunner().invoke(accord, ["link", "cluster", str(matches), "--out", str(tmp_path / "keys.csv")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "keys.csv").is_file() and (tmp_path / "keys-changes.csv").is_file()
