@@ -85,7 +85,8 @@ def seed(hub: Hub, synth: Path) -> None:
 @contextmanager
 def tuned(hub: Hub, **settings: object) -> Iterator[Hub]:
     """The same database and files, with some settings changed (e.g. a short lease)."""
-    copy = dataclasses.replace(hub, settings=hub.settings.model_copy(update=settings))
+    # its own group committer (None until used): closing it must not close the shared hub's
+    copy = dataclasses.replace(hub, settings=hub.settings.model_copy(update=settings), _group_commit=None)
     try:
         yield copy
     finally:
