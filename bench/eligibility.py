@@ -31,7 +31,7 @@ What is measured, each in a fresh process (so its peak RSS is its own):
 
 Loading DWP's 5M rows as the holding (``holdings.load_holding``) is DWP's
 set-up, done once before any job; it is timed and reported separately.
-Results: bench/results/eligibility-<date>[-quick].json.
+Results: bench/results/eligibility-<date>[-postgresql][-quick].json.
 """
 
 from __future__ import annotations
@@ -349,7 +349,8 @@ def main() -> None:
         return
     report = run(args)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = f"eligibility-{report['date'][:10]}{'-quick' if args.quick else ''}.json"
+    name = (f"eligibility-{report['date'][:10]}{'-postgresql' if args.database_url else ''}"
+            f"{'-quick' if args.quick else ''}.json")
     (RESULTS / name).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({k: report[k] for k in ("job", "baseline", "accuracy", "verdict")}, indent=2))
     print(f"written to bench/results/{name}")
