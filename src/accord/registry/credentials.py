@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from accord.errors import InvalidInput, NotFound, Unauthorised
@@ -123,16 +123,35 @@ def issue_token(session: Session, client_id: str, client_secret: str, now: datet
     return token, client
 
 
-def resolve_token(session: Session, token: str, now: datetime) -> Caller:
-    row = session.get(Token, _hash(token))
+# The bearer-token lookup runs on every API call: one prebuilt statement over the token and its
+# client (Core columns, no ORM entities), which runs on a Session or a bare Connection alike.
+_TOKENS, _CLIENTS = Token.__table__, Client.__table__
+_RESOLVE = (
+    select(
+        _TOKENS.c.issued_at,
+        _TOKENS.c.expires_at,
+        _TOKENS.c.revoked_at,
+        _CLIENTS.c.client_id,
+        _CLIENTS.c.body_id,
+        _CLIENTS.c.scopes,
+        _CLIENTS.c.revoked_at.label("client_revoked_at"),
+        _CLIENTS.c.rotated_at,
+    )
+    .select_from(_TOKENS.outerjoin(_CLIENTS, _CLIENTS.c.client_id == _TOKENS.c.client_id))
+    .where(_TOKENS.c.token_hash == bindparam("token_hash"))
+)
+
+
+def resolve_token(session: Session | Connection, token: str, now: datetime) -> Caller:
+    """The caller a bearer token stands for, read afresh: a revoked token fails on its next use."""
+    row = session.execute(_RESOLVE, {"token_hash": _hash(token)}).first()
     if row is None or row.revoked_at is not None:
         raise Unauthorised("the bearer token is not valid")
     if row.expires_at <= now:
         raise Unauthorised("the bearer token has expired; request a new one")
-    client = session.get(Client, row.client_id)
-    if client is None or client.revoked_at is not None:
+    if row.client_id is None or row.client_revoked_at is not None:
         raise Unauthorised("the bearer token's client is revoked")
-    if client.rotated_at is not None and row.issued_at <= client.rotated_at:
+    if row.rotated_at is not None and row.issued_at <= row.rotated_at:
         # Covers a token issued with the old secret while a rotation was committing.
         raise Unauthorised("the bearer token was issued before the client's secret was rotated")
-    return Caller(client.body_id, client.client_id, tuple(client.scopes))
+    return Caller(row.body_id, row.client_id, tuple(row.scopes))
