@@ -224,7 +224,7 @@ def _print_agreements(seeded) -> None:  # noqa: ANN001
 
 
 def _start(app, host: str, port: int):  # noqa: ANN001, ANN202
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, name="accord-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
