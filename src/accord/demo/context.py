@@ -20,7 +20,7 @@ from accord.clock import utcnow
 from accord.registry import credentials
 from accord.runtime import Hub
 
-SERVICES = ("verification", "eligibility", "disadvantages", "events", "sharecodes")
+SERVICES = ("linkage", "verification", "eligibility", "disadvantages", "events", "sharecodes")
 
 
 @dataclass
