@@ -267,6 +267,8 @@ def test_unparseable_date_column(accord: Callable[..., Run], synth: Path, tmp_pa
 @pytest.mark.parametrize(("extra", "mentions"), [
     (["--out", "pairs.json"], ["must be a .csv or .parquet file"]),
     (["--out", "pairs.csv", "--threshold", "1.5"], ["--threshold must be a probability"]),
+    (["--out", "pairs.csv", "--memory-limit", "lots"], ["--memory-limit must be a size"]),
+    (["--out", "pairs.csv", "--chunks", "0"], ["--chunks must be 1 or more"]),
     (["--out", "pairs.csv", "--mode", "fuzzy"], ["--mode must be one of deterministic, probabilistic, pprl"]),
     (["--out", "pairs.csv", "--mode", "deterministic", "--engine", "spark"], ["applies to --mode probabilistic"]),
     (["--out", "pairs.csv", "--mode", "pprl", "--secret-file", "s.key"], ["--secret-file needs --agreement"]),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import secrets
 import time
 import uuid
@@ -126,7 +127,9 @@ def link(
         raise InvalidInput("give the output file: --out OUT (.csv or .parquet)")
     options = _check_options(out, mode, engine, threshold, chunks, model_file, agreement, secret_file,
                              key_version, retrain)
-    options["memory_limit"] = memory_limit
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(K|M|G|T|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", memory_limit.strip()):
+        raise InvalidInput(f"--memory-limit must be a size such as 6GB or 512MB, not '{memory_limit}'")
+    options["memory_limit"] = memory_limit.strip()
     started = time.perf_counter()
     with _progress() as say:
         say("reading LEFT")
