@@ -23,10 +23,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup
 
 from accord.cli.common import console, err, open_hub
 from accord.errors import InvalidInput
@@ -42,24 +41,38 @@ ENGINES = ("duckdb", "spark")  # accord.linkage.engines.ENGINES; listed here so 
 OUTPUT_SUFFIXES = (".csv", ".parquet")
 
 
+_SUBCOMMAND_FORM = "accord.link.subcommand"
+# Typer carries its own copy of Click; this is its Command class, whose parse_args parses a command's own
+# parameters (Group.parse_args would also look for a subcommand).
+_Command = next(base for base in TyperGroup.__mro__ if base.__name__ == "Command")
+
+
 class LinkGroup(TyperGroup):
     """A group that is also a command: ``accord link LEFT RIGHT ...`` or ``accord link SUBCOMMAND ...``."""
 
     allow_interspersed_args = True  # options may follow LEFT and RIGHT, as for any command
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         if args and args[0] in self.commands:
             # The subcommand form: this group's own (linking) parameters keep their defaults.
             no_args_is_help, self.no_args_is_help = self.no_args_is_help, False
             try:
-                click.Command.parse_args(self, ctx, [])
+                _Command.parse_args(self, ctx, [])
             finally:
                 self.no_args_is_help = no_args_is_help
+            ctx.meta[_SUBCOMMAND_FORM] = True
             ctx._protected_args, ctx.args = [args[0]], args[1:]
             return ctx.args
         return super().parse_args(ctx, args)
 
-    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def get_params(self, ctx: typer.Context) -> list[Any]:
+        params = super().get_params(ctx)
+        if ctx.meta.get(_SUBCOMMAND_FORM):
+            # A subcommand's usage reads "accord link evaluate ...", not "accord link [LEFT] [RIGHT] evaluate".
+            return [p for p in params if not isinstance(p, TyperArgument)]
+        return params
+
+    def format_usage(self, ctx: typer.Context, formatter: Any) -> None:
         formatter.write_usage(ctx.command_path, "LEFT RIGHT --out OUT [OPTIONS]")
         if self.commands:
             formatter.write_usage(ctx.command_path, "COMMAND [ARGS]...", prefix="       ")
