@@ -9,18 +9,46 @@ are written in the caller's session, which commits them with the access.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
-from accord.audit.log import AuditRecord, append
+from accord.audit.log import AuditRecord, append, write_pending
 from accord.durations import to_timedelta
 from accord.framework import Framework
 from accord.policy import AccessRequest, Decision, decide
 from accord.policy.context import SqlPolicyContext
 from accord.storage.models import AgreementUsage, DecisionRecord
 from accord.storage.upsert import insert_if_absent
+
+
+# One prebuilt statement per decision: a Core insert costs a fraction of an ORM flush, and
+# nothing reads the row back through the session in the same request.
+_INSERT_DECISION = insert(DecisionRecord.__table__).returning(DecisionRecord.__table__.c.id)
+
+
+@dataclass(frozen=True)
+class RecordedDecision:
+    """The decisions-table row just written (``id`` is its primary key), as plain values."""
+
+    id: int
+    decided_at: datetime
+    request_id: str
+    body_id: str
+    client_id: str | None
+    officer: str
+    action: str
+    dataset_id: str | None
+    purpose: str
+    agreement_id: str | None
+    allowed: bool
+    reasons: list[str]
+    fields_requested: list[str]
+    fields_permitted: list[str]
+    records: int
+    obligations: dict
 
 
 def embargo_end(
@@ -74,7 +102,7 @@ def request_access(
     now: datetime,
     request_id: str,
     client_id: str | None = None,
-) -> tuple[Decision, DecisionRecord]:
+) -> tuple[Decision, RecordedDecision]:
     context = SqlPolicyContext(session, framework)
     decision = decide(context, request, now)
     if not claim_daily_request(session, decision, request.body_id, now):
@@ -86,24 +114,24 @@ def request_access(
             now,
             decision.agreement_id,
         )
-    record = DecisionRecord(
-        decided_at=now,
-        request_id=request_id,
-        body_id=request.body_id,
-        client_id=client_id,
-        officer=request.officer,
-        action=request.action,
-        dataset_id=request.dataset_id,
-        purpose=request.purpose,
-        agreement_id=decision.agreement_id,
-        allowed=decision.allowed,
-        reasons=list(decision.reasons),
-        fields_requested=list(request.fields),
-        fields_permitted=list(decision.permitted_fields),
-        records=request.records,
-        obligations=decision.obligations,
-    )
-    session.add(record)
+    values = {
+        "decided_at": now,
+        "request_id": request_id,
+        "body_id": request.body_id,
+        "client_id": client_id,
+        "officer": request.officer,
+        "action": request.action,
+        "dataset_id": request.dataset_id,
+        "purpose": request.purpose,
+        "agreement_id": decision.agreement_id,
+        "allowed": decision.allowed,
+        "reasons": list(decision.reasons),
+        "fields_requested": list(request.fields),
+        "fields_permitted": list(decision.permitted_fields),
+        "records": request.records,
+        "obligations": decision.obligations,
+    }
+    record = RecordedDecision(session.execute(_INSERT_DECISION, values).scalar_one(), **values)
     gateway = request.gateway if request.gateway in framework.gateways else None
     append(
         session,
@@ -128,5 +156,7 @@ def request_access(
             details={"fields_requested": list(request.fields), "removed_fields": list(decision.removed_fields)},
         ),
     )
+    # Written now, as an ORM flush would have: the caller's own statements follow the record.
+    write_pending(session)
     session.flush()
     return decision, record
