@@ -13,34 +13,31 @@ from accord.storage.models import Agreement, AgreementField, AgreementParty, Agr
 
 # Every agreement naming the body as a recipient of the dataset, with the dataset's fields it
 # discloses, in one statement built once: one row per (agreement, field), in field order.
-# It runs on every decision, so it loads no ORM entities (no identity map, no lazy loads), and
-# it selects ORM attributes so the session still autoflushes before it (an agreement changed
-# earlier in the same transaction is seen as changed).
+# It runs on every decision, so it is a Core statement over the tables (plain tuples: no ORM
+# entities, identity map or lazy loads). The session autoflushes before Core statements too
+# (SQLAlchemy 2.1), so an agreement changed earlier in the same transaction is seen.
+_A, _F, _P = Agreement.__table__, AgreementField.__table__, AgreementParty.__table__
 _CANDIDATES = (
     select(
-        Agreement.id,
-        Agreement.gateway,
-        Agreement.objective,
-        Agreement.status,
-        Agreement.start_date,
-        Agreement.end_date,
-        Agreement.on_excess_fields,
-        Agreement.max_records_per_request,
-        Agreement.max_requests_per_day,
-        Agreement.retention,
-        Agreement.embargo,
-        AgreementField.field_name,
+        _A.c.id,
+        _A.c.gateway,
+        _A.c.objective,
+        _A.c.status,
+        _A.c.start_date,
+        _A.c.end_date,
+        _A.c.on_excess_fields,
+        _A.c.max_records_per_request,
+        _A.c.max_requests_per_day,
+        _A.c.retention,
+        _A.c.embargo,
+        _F.c.field_name,
     )
-    .join(AgreementField, AgreementField.agreement_id == Agreement.id)
+    .select_from(_A.join(_F, _F.c.agreement_id == _A.c.id))
     .where(
-        AgreementField.dataset_id == bindparam("dataset_id"),
-        Agreement.id.in_(
-            select(AgreementParty.agreement_id).where(
-                AgreementParty.body_id == bindparam("body_id"), AgreementParty.role == "recipient"
-            )
-        ),
+        _F.c.dataset_id == bindparam("dataset_id"),
+        _A.c.id.in_(select(_P.c.agreement_id).where(_P.c.body_id == bindparam("body_id"), _P.c.role == "recipient")),
     )
-    .order_by(Agreement.id, AgreementField.position, AgreementField.field_name)
+    .order_by(_A.c.id, _F.c.position, _F.c.field_name)
 )
 
 
@@ -65,31 +62,34 @@ class SqlPolicyContext:
 
     def _read_candidates(self, body_id: str, dataset_id: str) -> list[AgreementTerms]:
         rows = self.session.execute(_CANDIDATES, {"body_id": body_id, "dataset_id": dataset_id}).all()
-        grouped: dict[str, tuple] = {}
+        terms: dict[str, tuple] = {}  # agreement id -> its columns, in order
         fields: dict[str, list[str]] = {}
-        for row in rows:
-            if row.id not in grouped:
-                grouped[row.id] = row
-                fields[row.id] = []
-            fields[row.id].append(row.field_name)
+        for *columns, field_name in rows:
+            agreement_id = columns[0]
+            if agreement_id not in terms:
+                terms[agreement_id] = columns
+                fields[agreement_id] = []
+            fields[agreement_id].append(field_name)
+        gateways = self.framework.gateways
         result = []
-        for agreement_id, row in grouped.items():
-            gateway_known = row.gateway in self.framework.gateways
+        for agreement_id, columns in terms.items():
+            (_, gateway, objective, status, start, end, on_excess, max_records, max_requests, retention,
+             embargo) = columns
             result.append(
                 AgreementTerms(
                     id=agreement_id,
-                    gateway=row.gateway,
-                    objective=row.objective,
-                    status=row.status,
-                    start_date=row.start_date,
-                    end_date=row.end_date,
+                    gateway=gateway,
+                    objective=objective,
+                    status=status,
+                    start_date=start,
+                    end_date=end,
                     fields=tuple(fields[agreement_id]),
-                    on_excess_fields=row.on_excess_fields,
-                    max_records_per_request=row.max_records_per_request,
-                    max_requests_per_day=row.max_requests_per_day,
-                    retention=row.retention,
-                    embargo=row.embargo,
-                    dpv_purpose=self.framework.purpose_iri(row.gateway, row.objective) if gateway_known else None,
+                    on_excess_fields=on_excess,
+                    max_records_per_request=max_records,
+                    max_requests_per_day=max_requests,
+                    retention=retention,
+                    embargo=embargo,
+                    dpv_purpose=self.framework.purpose_iri(gateway, objective) if gateway in gateways else None,
                 )
             )
         # Active agreements first, so a live agreement is found before a suspended one.
