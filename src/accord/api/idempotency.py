@@ -58,7 +58,9 @@ def run_write(hub, caller, key: str | None, request, payload: object, work, reda
     ``redact(body)`` gives the body to keep for replays, for responses that
     carry something shown once (a client secret), which must never be stored.
     """
-    print_ = fingerprint(request.method, request.url.path, payload, hub.idempotency_key)
+    # The fingerprint (canonical JSON and an HMAC of the whole request) is only needed to
+    # check and remember a key: most writes send none.
+    print_ = fingerprint(request.method, request.url.path, payload, hub.idempotency_key) if key else ""
 
     def unit(session):  # noqa: ANN001, ANN202 - one transaction: replay check, the write, the replay record
         replayed = replay(session, caller.client_id, key, print_)
