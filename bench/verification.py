@@ -101,7 +101,7 @@ def git_state() -> dict:
 # --------------------------------------------------------------------------- set-up
 
 
-def prepare(data_dir: Path, persons: int) -> tuple[str, str, list[dict], dict]:
+def prepare(data_dir: Path, persons: int, database_url: str | None = None) -> tuple[str, str, list[dict], dict]:
     """Seed the hub, load DWP's synthetic records, make the ERO's client; returns (id, secret, applicants, facts)."""
     from accord.synth import generate
 
@@ -109,7 +109,7 @@ def prepare(data_dir: Path, persons: int) -> tuple[str, str, list[dict], dict]:
     started = time.perf_counter()
     generate(persons=persons, seed=2026, out=synth, overwrite=True, workers=1, bodies="dwp,electoral")
     generated = time.perf_counter() - started
-    hub = Hub.open(load_settings(data_dir=data_dir))
+    hub = Hub.open(load_settings(data_dir=data_dir, database_url=database_url))
     try:
         now = utcnow()
         with hub.transaction() as session:
@@ -163,12 +163,16 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen:
+def start_server(data_dir: Path, port: int, workers: int = 1, database_url: str | None = None) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
     env.update({"ACCORD_DATA_DIR": str(data_dir), "NO_COLOR": "1"})
-    server = subprocess.Popen([str(ACCORD), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
+    if database_url:
+        env["ACCORD_DATABASE_URL"] = database_url
+    command = [str(ACCORD), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    if workers > 1:
+        command += ["--workers", str(workers)]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError(f"the server exited: {server.stderr.read().decode()[-2000:]}")
@@ -178,12 +182,66 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen:
         except OSError:
             time.sleep(0.2)
     server.kill()
-    raise RuntimeError("the server did not start in 60 s")
+    raise RuntimeError("the server did not start in 120 s")
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def process_tree(pid: int) -> list[int]:
+    """The server process and its live descendants (the worker processes, with ``--workers``)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(_stat(int(entry.name))[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    tree, frontier = [pid], [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent and child not in tree]
+        tree.extend(children)
+        frontier.extend(children)
+    return tree
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time of these processes (all their threads)."""
+    ticks = 0
+    for member in pids:
+        try:
+            fields = _stat(member)
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def create_postgres_database(server_url: str) -> tuple[str, str]:
+    """A fresh, empty database on the PostgreSQL server at ``server_url``: (its URL, its name)."""
+    import secrets
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name = f"accord_bench_verification_{secrets.token_hex(4)}"
+    url = make_url(server_url)
+    with psycopg.connect(url.set(drivername="postgresql", database=url.database or "postgres")
+                         .render_as_string(hide_password=False), autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return url.set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False), name
+
+
+def drop_postgres_database(server_url: str, name: str) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server_url)
+    with psycopg.connect(url.set(drivername="postgresql", database=url.database or "postgres")
+                         .render_as_string(hide_password=False), autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def token(port: int, client_id: str, secret: str) -> str:
@@ -241,6 +299,14 @@ def run_phase(name: str, port: int, pid: int, requests: list[bytes], clients: in
     statuses: dict[int, int] = {}
     bodies: list[bytes] = []
 
+    processes = process_tree(pid)
+    marks: dict[str, float] = {}
+
+    async def warmed_up() -> None:
+        # CPU is counted from the end of the warm-up, like the requests.
+        await asyncio.sleep(warmup)
+        marks["server"], marks["own"] = cpu_seconds(processes), time.process_time()
+
     async def main() -> tuple[float, float]:
         now = time.perf_counter()
         warm_until, stop_at = now + warmup, now + warmup + seconds
@@ -248,16 +314,13 @@ def run_phase(name: str, port: int, pid: int, requests: list[bytes], clients: in
             _client(port, requests, i * 97, warm_until, stop_at, latencies, statuses, bodies, keep_bodies)
             for i in range(clients)
         ]
-        await asyncio.gather(*tasks)
+        await asyncio.gather(warmed_up(), *tasks)
         return warm_until, time.perf_counter()
 
     load_before = os.getloadavg()[0]
-    cpu_at = cpu_seconds(pid)
-    own_at = time.process_time()
-    started = time.perf_counter()
     warm_until, ended = asyncio.run(main())
-    server_cpu = cpu_seconds(pid) - cpu_at
-    own_cpu = time.process_time() - own_at
+    server_cpu = cpu_seconds(processes) - marks["server"]
+    own_cpu = time.process_time() - marks["own"]
     measured = ended - warm_until  # the last requests started before stop_at may finish just after it
     count = len(latencies)
     result = {
@@ -270,7 +333,7 @@ def run_phase(name: str, port: int, pid: int, requests: list[bytes], clients: in
                        "p99": round(pct(latencies, 99), 2), "max": round(max(latencies, default=0) * 1000, 2)},
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
         "server_cpu_ms_per_request": round(server_cpu * 1000 / max(1, count), 3),
-        "server_cpu_cores": round(server_cpu / (time.perf_counter() - started), 2),
+        "server_cpu_cores": round(server_cpu / measured, 2) if measured > 0 else None,
         "client_cpu_ms_per_request": round(own_cpu * 1000 / max(1, count), 3),
         "load_average_before": round(load_before, 2),
         "load_average_after": round(os.getloadavg()[0], 2),
@@ -308,14 +371,14 @@ def first_check(port: int, bearer: str, applicant: dict) -> dict:
 # --------------------------------------------------------------------------- checks after the run
 
 
-def audit_check(data_dir: Path, answered: int) -> dict:
+def audit_check(data_dir: Path, answered: int, database_url: str | None = None) -> dict:
     """Every answered check is a decision and an audit entry; the log verifies."""
     from sqlalchemy import func, select
 
     from accord.services import audit
     from accord.storage.models import AuditEntry, DecisionRecord
 
-    hub = Hub.open(load_settings(data_dir=data_dir), upgrade=False)
+    hub = Hub.open(load_settings(data_dir=data_dir, database_url=database_url), upgrade=False)
     try:
         with hub.transaction() as session:
             checks = session.scalar(select(func.count()).select_from(DecisionRecord)
@@ -342,6 +405,10 @@ def main() -> None:
     parser.add_argument("--idempotency", action="store_true", help="send an Idempotency-Key on every check")
     parser.add_argument("--skip-decisions", action="store_true", help="do not run the /v1/decisions reference phase")
     parser.add_argument("--quick", action="store_true", help="5 s phases, 20k people")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (accord serve --workers)")
+    parser.add_argument("--postgres", metavar="SERVER_URL", nargs="?", const="postgresql://postgres@127.0.0.1:5432/postgres",
+                        default=None, help="use a fresh database on this PostgreSQL server instead of SQLite "
+                        "(default server: postgresql://postgres@127.0.0.1:5432/postgres); it is dropped afterwards")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--tmp", type=Path, default=None, help="where to put the temporary data directory")
     args = parser.parse_args()
@@ -354,13 +421,16 @@ def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="accord-bench-verification-", dir=args.tmp))
     data_dir = base / "data"
     server = None
+    database_url, database_name = None, None
+    if args.postgres:
+        database_url, database_name = create_postgres_database(args.postgres)
     try:
         started = time.perf_counter()
-        client_id, secret, applicants, facts = prepare(data_dir, args.persons)
+        client_id, secret, applicants, facts = prepare(data_dir, args.persons, database_url)
         say(f"  set-up: {args.persons:,} people, DWP holding {facts['holding_rows']:,} rows, "
             f"{len(applicants):,} applicants in the pool ({time.perf_counter() - started:.1f} s)")
         port = free_port()
-        server = start_server(data_dir, port)
+        server = start_server(data_dir, port, args.workers, database_url)
         bearer = token(port, client_id, secret)
         council_client = facts.pop("decisions_client")
         council = token(port, council_client["client_id"], council_client["client_secret"])
@@ -394,7 +464,7 @@ def main() -> None:
         server.terminate()
         server.wait(30)
         server = None
-        audit = audit_check(data_dir, answered)
+        audit = audit_check(data_dir, answered, database_url)
 
         lat = verification["latency_ms"]
         met = verification["requests_per_second"] >= TARGET_RPS and lat["p99"] < TARGET_P99_MS
@@ -413,8 +483,10 @@ def main() -> None:
             "benchmark": "verification", "date": now.isoformat(timespec="seconds"), **git_state(),
             "machine": {**machine, "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
             "settings": {"seconds": args.seconds, "warmup": args.warmup, "clients": args.clients,
-                         "idempotency_key": args.idempotency, "database": "SQLite (embedded default, WAL, "
-                         "synchronous=NORMAL)", "server": "accord serve (uvicorn, 1 process)"},
+                         "idempotency_key": args.idempotency,
+                         "database": "PostgreSQL (fresh database, 127.0.0.1)" if args.postgres else
+                         "SQLite (embedded default, WAL, synchronous=NORMAL)",
+                         "server": f"accord serve (uvicorn, {args.workers} process{'es' if args.workers > 1 else ''})"},
             "data": facts, "first_check_builds_index": first, "phases": phases, "audit": audit, "verdict": verdict,
         }
         out = args.out or RESULTS / f"verification-{now.date().isoformat()}{'-quick' if args.quick else ''}.json"
@@ -426,6 +498,8 @@ def main() -> None:
             server.kill()
             server.wait(10)
         shutil.rmtree(base, ignore_errors=True)
+        if database_name:
+            drop_postgres_database(args.postgres, database_name)
 
 
 if __name__ == "__main__":
