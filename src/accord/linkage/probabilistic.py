@@ -58,7 +58,7 @@ from accord.linkage.standardise import STANDARD_FIELDS, canonical_first_names
 MODEL_FORMAT = "accord-linkage-model"
 MODEL_VERSION = 1
 DEFAULT_THRESHOLD = 0.5
-M_FLOOR = 1e-3  # no comparison level is impossible for a true match (see _floor)
+M_FLOOR = 1e-4  # no comparison level is impossible for a true match (see _floor)
 U_FLOOR = 1e-7  # nor certain never to occur between different people
 SOURCE_LEFT, SOURCE_RIGHT = "left", "right"
 
@@ -177,7 +177,13 @@ class LinkageModel:
 
 
 def _comparisons(fields: Sequence[str]) -> list[Any]:
-    """The comparison for each field, most specific level first (backend-neutral Splink creators)."""
+    """The comparison for each field, most specific level first (backend-neutral Splink creators).
+
+    Term frequencies adjust the given name only. A household shares its surname, address and
+    postcode, so a rare surname agreeing at the same address is evidence of the family, not of
+    the person; with term frequencies on those, members of a household linked as one person
+    (at 1M x 1M, precision 0.992 with them, 0.998 without).
+    """
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
     from splink import ColumnExpression
@@ -207,7 +213,7 @@ def _comparisons(fields: Sequence[str]) -> list[Any]:
         elif name == "surname":
             built.append(custom(name, [
                 cll.NullLevel("surname"),
-                cll.ExactMatchLevel("surname", term_frequency_adjustments=True),
+                cll.ExactMatchLevel("surname"),  # no term frequencies: see _comparisons' docstring
                 cll.JaroWinklerLevel("surname", 0.92),
                 cll.JaroWinklerLevel("surname", 0.8),
                 cll.ElseLevel(),
@@ -230,7 +236,7 @@ def _comparisons(fields: Sequence[str]) -> list[Any]:
         elif name == "postcode":
             built.append(custom(name, [
                 cll.NullLevel("postcode"),
-                cll.ExactMatchLevel("postcode", term_frequency_adjustments=True),
+                cll.ExactMatchLevel("postcode"),
                 cll.ExactMatchLevel(ColumnExpression("postcode").regex_extract(_SECTOR)).configure(
                     label_for_charts="Same sector"),
                 cll.ElseLevel(),
@@ -240,7 +246,7 @@ def _comparisons(fields: Sequence[str]) -> list[Any]:
         elif name == "address":
             built.append(custom(name, [
                 cll.NullLevel("address"),
-                cll.ExactMatchLevel("address", term_frequency_adjustments=True),
+                cll.ExactMatchLevel("address"),
                 cll.JaroWinklerLevel("address", 0.9),
                 cll.ElseLevel(),
             ]))
@@ -267,12 +273,11 @@ def _address_postcode(cll: Any, custom: Callable[[str, list[Any]], Any]) -> Any:
     return custom("address_postcode", [
         cll.And(cll.NullLevel("address"), cll.NullLevel("postcode")),
         cll.And(cll.ExactMatchLevel("address"), cll.ExactMatchLevel("postcode")).configure(
-            tf_adjustment_column="address", label_for_charts="Same address and postcode"),
+            label_for_charts="Same address and postcode"),
         cll.ExactMatchLevel("address").configure(label_for_charts="Same address, postcode differs or missing"),
         cll.And(cll.ExactMatchLevel("postcode"), cll.JaroWinklerLevel("address", 0.9)).configure(
             label_for_charts="Same postcode, similar address"),
-        cll.ExactMatchLevel("postcode").configure(tf_adjustment_column="postcode",
-                                                  label_for_charts="Same postcode"),
+        cll.ExactMatchLevel("postcode").configure(label_for_charts="Same postcode"),
         cll.ExactMatchLevel(ColumnExpression("postcode").regex_extract(_SECTOR)).configure(
             label_for_charts="Same postcode sector"),
         cll.ElseLevel(),
