@@ -29,6 +29,8 @@ ACTION_GATEWAYS: dict[str, set[str] | None] = {
     "records.match": {"fraud", "debt"},
     "extract.request": {"research", "statistics"},
     "statistics.request": {"research", "statistics"},
+    "deceased.check": {"civil_registration"},
+    "households.identify": {"public_service_delivery:multiple_disadvantages"},
 }
 GATEWAYS = ["public_service_delivery", "civil_registration", "debt", "fraud", "research", "statistics"]
 

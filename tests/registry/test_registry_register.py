@@ -23,6 +23,8 @@ SEEDED = {  # the demo's agreements and the status each reaches at NOW
     "spd-fraud-pilot": "active",
     "benefits-research-extract": "active",
     "paye-for-official-statistics": "active",
+    "electoral-registration-verification": "active",
+    "supporting-families-northshire-partners": "active",
 }
 TRICKY_PURPOSE = 'Identify households, "quoted"; with a comma\nand a second line'
 
@@ -81,11 +83,19 @@ def test_what_is_published(registered) -> None:  # noqa: ANN001
 
 
 FILTER_CASES = [
-    ({"body": "northshire-council"}, {"supporting-families-northshire", "debt-pilot-northshire", "spd-fraud-pilot"}),
+    (
+        {"body": "northshire-council"},
+        {
+            "supporting-families-northshire",
+            "supporting-families-northshire-partners",
+            "debt-pilot-northshire",
+            "spd-fraud-pilot",
+        },
+    ),
     ({"body": "brightwatt-energy"}, {"warm-home-discount-2026"}),
     ({"body": "gro"}, {"gro-deaths-to-dwp", "gro-revoked", "gro-old"}),
     ({"gateway": "civil_registration"}, {"gro-deaths-to-dwp", "gro-revoked", "gro-old"}),
-    ({"gateway": "fraud"}, {"spd-fraud-pilot"}),
+    ({"gateway": "fraud"}, {"spd-fraud-pilot", "electoral-registration-verification"}),
     ({"status": "consultation"}, {"debt-pilot-northshire"}),
     ({"status": "revoked"}, {"gro-revoked"}),
     ({"status": "expired"}, {"gro-old"}),  # stored as active, past its end date

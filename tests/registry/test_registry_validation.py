@@ -266,4 +266,4 @@ def test_seeding_refuses_the_example_meant_to_be_refused(session) -> None:  # no
     result = seed_agreements(session, FRAMEWORK, NOW)
     assert set(result.refused) == {"supplier-research-request"}
     assert result.created["debt-pilot-northshire"] == "consultation"
-    assert sorted(result.created.values()) == ["active"] * 6 + ["consultation"]
+    assert sorted(result.created.values()) == ["active"] * 8 + ["consultation"]
