@@ -5,6 +5,8 @@ Run on demand, never as a test:
     .venv/bin/python bench/verification.py                 # 20 s per phase, 100k synthetic people
     .venv/bin/python bench/verification.py --quick         # 5 s per phase, 20k people
     .venv/bin/python bench/verification.py --seconds 20 --clients 32 --persons 100000 --idempotency
+    .venv/bin/python bench/verification.py --workers 2                 # accord serve --workers 2
+    .venv/bin/python bench/verification.py --postgres --workers 2      # a fresh PostgreSQL database on 127.0.0.1
 
 Target (issue 6): the verification API, with authentication, policy and durable
 audit, serves at least 500 requests/s on 2 cores with p99 under 100 ms at 32
@@ -19,6 +21,11 @@ Officer gets an API client. This process then drives the server with an asyncio
 load generator on raw keep-alive HTTP/1.1 connections, which costs a few tens
 of microseconds per request, so the measurement is the server's and not the
 client's. Each phase has a warm-up that is not counted, then a bounded run.
+The server's CPU time (user and system, every thread, and every worker process
+with ``--workers``) is read from /proc at the end of the warm-up and at the end
+of the run, and divided by the requests answered in between. It is the figure
+that machine load changes least; ``bench/verification_cpu.py`` measures the
+same in process, without HTTP.
 
 Phases, all on the same server:
 
