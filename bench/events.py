@@ -36,6 +36,7 @@ import multiprocessing
 import os
 import random
 import resource
+import shutil
 import socket
 import sys
 import tempfile
@@ -186,7 +187,6 @@ def outstanding(hub: Hub) -> dict[str, int]:
 def run_accord(hub: Hub, concurrency: int, lanes: int, timeout: float) -> dict:
     dispatcher = Dispatcher.for_hub(hub, concurrency=concurrency, retry_base=0.05, retry_max=1.0, max_attempts=50,
                                     lease=60, timeout=10)
-    dispatcher.batch_size = max(4 * concurrency, 128)
     stop = threading.Event()
     thread = threading.Thread(target=dispatcher.run, args=(stop,), kwargs={"poll": 0.02, "lanes": lanes}, daemon=True)
     total = sum(outstanding(hub).values())
@@ -265,6 +265,7 @@ def main() -> None:
     parser.add_argument("--baseline-requests", type=int, help="baseline POSTs (default: the deliveries, at most 100,000)")
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--quick", action="store_true", help="2,000 events: a smoke test")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary database for inspection")
     args = parser.parse_args()
     if args.quick:
         args.events = 2000
@@ -309,6 +310,8 @@ def main() -> None:
         process.terminate()
         process.join(10)
         hub.close()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
 
     received_distinct = after["distinct"] - before["distinct"]
     # Both halves together: the machine is shared and its load drifts during a long run.

@@ -206,3 +206,32 @@ def test_production_webhooks_are_https_to_public_addresses(url: str) -> None:
     with pytest.raises(InvalidInput, match="url must"):
         check_webhook_url(url, production=True)
     assert check_webhook_url("https://hooks.dwp.example/deaths", production=True)
+
+
+def test_concurrent_dispatchers_never_claim_the_same_delivery(api: EventsApi) -> None:
+    import threading
+
+    api.subscribe(url="http://127.0.0.1:9/hook")
+    api.subscribe(url="http://127.0.0.1:9/other")
+    for n in range(30):
+        api.recorded(n)
+    claimed: list[int] = []
+    errors: list[Exception] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        dispatcher = fast_dispatcher(api.hub, lease=60)
+        try:
+            while batch := dispatcher.claim(7):
+                with lock:
+                    claimed.extend(item.delivery_id for item in batch)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len(claimed) == len(set(claimed)) == 60

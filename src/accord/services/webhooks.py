@@ -184,7 +184,7 @@ class Dispatcher:
 
     def __post_init__(self) -> None:
         if not self.batch_size:
-            self.batch_size = max(4 * self.policy.concurrency, 32)
+            self.batch_size = max(8 * self.policy.concurrency, 64)
         self._secret = self.hub.settings.secret_key.get_secret_value()
         self._counting = threading.Lock()  # lanes run on threads of their own
 
@@ -210,18 +210,19 @@ class Dispatcher:
             )
             if session.get_bind().dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True, of=EventDelivery)
-            ids = list(session.scalars(due))
-            if not ids:
-                return []
             token = secrets.token_hex(16)
-            session.execute(
+            # One statement: the conditions are checked again under the write lock, so two
+            # dispatchers never claim the same row while its lease runs.
+            claimed = session.execute(
                 update(EventDelivery)
-                .where(EventDelivery.id.in_(ids), EventDelivery.state == "pending",
+                .where(EventDelivery.id.in_(due), EventDelivery.state == "pending",
                        EventDelivery.next_attempt_at <= now)
                 .values(claim_token=token, attempts=EventDelivery.attempts + 1, last_attempt_at=now,
                         next_attempt_at=now + timedelta(seconds=self.policy.lease))
                 .execution_options(synchronize_session=False)
             )
+            if not claimed.rowcount:
+                return []
             rows = session.execute(
                 select(  # columns, not entities: this runs for every delivery
                     EventDelivery.id.label("delivery_id"), EventDelivery.fields, EventDelivery.attempts,
