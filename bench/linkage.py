@@ -273,6 +273,7 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=0, help="persons for a chunked 10M x 10M prediction (0: skip)")
     parser.add_argument("--large-chunks", type=int, default=8)
     parser.add_argument("--timeout", type=float, default=7200)
+    parser.add_argument("--results", type=Path, help="results file (default bench/results/linkage-<date>.json)")
     parser.add_argument("--child")
     parser.add_argument("--synth", type=Path)
     parser.add_argument("--work", type=Path)
@@ -319,9 +320,9 @@ def main() -> None:
     summarise(report)
     RESULTS.mkdir(parents=True, exist_ok=True)
     date = datetime.now(UTC).date().isoformat()
-    path = RESULTS / f"linkage-{date}{'-quick' if args.quick else ''}.json"
+    path = args.results or RESULTS / f"linkage-{date}{'-quick' if args.quick else ''}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
-    say(f"wrote {path.relative_to(ROOT)}")
+    say(f"wrote {path}")
 
 
 def importlib_missing(module: str) -> bool:
