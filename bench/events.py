@@ -37,6 +37,7 @@ import os
 import random
 import resource
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -267,6 +268,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2,000 events: a smoke test")
     parser.add_argument("--keep", action="store_true", help="keep the temporary database for inspection")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that the receiver process is stopped too
     if args.quick:
         args.events = 2000
     machine = describe(**{"httpx": httpx.__version__})

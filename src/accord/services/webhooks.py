@@ -211,12 +211,14 @@ class Dispatcher:
             if session.get_bind().dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True, of=EventDelivery)
             token = secrets.token_hex(16)
-            # One statement: the conditions are checked again under the write lock, so two
-            # dispatchers never claim the same row while its lease runs.
+            # One statement, so the rows are chosen and claimed under the same lock (SQLite's
+            # writer lock; on PostgreSQL the row locks of FOR UPDATE, whose conditions are
+            # re-checked against a row another dispatcher changed meanwhile): two dispatchers
+            # never claim one row while its lease runs. Only the primary key is tested here, so
+            # the database looks rows up by it rather than scanning every due row again.
             claimed = session.execute(
                 update(EventDelivery)
-                .where(EventDelivery.id.in_(due), EventDelivery.state == "pending",
-                       EventDelivery.next_attempt_at <= now)
+                .where(EventDelivery.id.in_(due))
                 .values(claim_token=token, attempts=EventDelivery.attempts + 1, last_attempt_at=now,
                         next_attempt_at=now + timedelta(seconds=self.policy.lease))
                 .execution_options(synchronize_session=False)
