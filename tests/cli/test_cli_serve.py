@@ -1,0 +1,47 @@
+"""`accord serve --workers`: refused out of range; above 1, uvicorn gets the worker factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from accord.cli import serve
+
+
+def test_workers_out_of_range_is_bad_input(accord) -> None:  # noqa: ANN001
+    accord("serve", "--workers", "0").assert_bad_input("--workers")
+    accord("serve", "--workers", "65").assert_bad_input("--workers")
+
+
+def test_several_workers_run_the_factory_and_say_sqlite_takes_turns(
+    accord, data_dir: Path, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+) -> None:
+    calls: list[tuple[tuple, dict]] = []
+    monkeypatch.setattr(serve.uvicorn, "run", lambda *args, **kwargs: calls.append((args, kwargs)))
+    result = accord("serve", "--port", "8123", "--workers", "2")
+    assert result.code == 0, result.err
+    [(args, kwargs)] = calls
+    assert args == ("accord.cli.serve:app_from_environment",)
+    assert (kwargs["factory"], kwargs["workers"], kwargs["port"]) == (True, 2, 8123)
+    assert "SQLite" in result.err and "one writer at a time" in result.err
+    assert (data_dir / "accord.db").exists()  # the schema was brought up to date before the workers start
+
+
+def test_the_worker_factory_builds_the_app_from_the_environment(data_dir: Path) -> None:
+    app = serve.app_from_environment()
+    try:
+        assert app.state.hub.settings.data_dir == data_dir
+        assert "/v1/verifications" in app.openapi()["paths"]
+    finally:
+        app.state.hub.close()
+
+
+def test_one_worker_serves_the_app_object(accord, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    calls: list[tuple[tuple, dict]] = []
+    monkeypatch.setattr(serve.uvicorn, "run", lambda *args, **kwargs: calls.append((args, kwargs)))
+    result = accord("serve", "--port", "8124")
+    assert result.code == 0, result.err
+    [(args, kwargs)] = calls
+    assert not isinstance(args[0], str) and "workers" not in kwargs
+    args[0].state.hub.close()
