@@ -323,7 +323,7 @@ def main() -> None:
         "benchmark": "events",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine,
-        "database": "sqlite" if not args.database else args.database.split(":", 1)[0],
+        "database": "sqlite" if not args.database else args.database.split(":", 1)[0].split("+", 1)[0],
         "parameters": {"events": args.events, "subscribers": len(secrets), "fail_rate": args.fail_rate,
                        "concurrency": args.concurrency, "lanes": args.lanes, "record_batch": args.batch,
                        "retry_base_seconds": 0.05, "retry_max_seconds": 1.0, "max_attempts": 50},
@@ -343,7 +343,7 @@ def main() -> None:
         "subscriptions": subscriptions,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    size = "quick" if args.quick else f"{args.events // 1000}k"
+    size = ("quick" if args.quick else f"{args.events // 1000}k") + ("-" + result["database"] if args.database else "")
     name = f"events-{datetime.now(UTC).date().isoformat()}-{size}.json"
     (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({k: result[k] for k in ("all_delivered_none_lost", "ratio_to_baseline")}, indent=2))
