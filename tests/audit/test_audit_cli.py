@@ -40,7 +40,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         env=clean_env(ACCORD_DATA_DIR=str(root)),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,  # the whole demo, linkage included, on a loaded machine
     )
     assert done.returncode == 0, done.stdout + done.stderr
     data_dir = root / "demo"
