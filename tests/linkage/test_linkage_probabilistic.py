@@ -132,6 +132,24 @@ def test_a_model_that_does_not_fit_is_refused(model: prob.LinkageModel) -> None:
         prob.LinkageModel.from_json("{")
 
 
+def test_the_prior_follows_the_size_of_the_inputs(model: prob.LinkageModel, sides: tuple[pa.Table, pa.Table],
+                                                 linked: pa.Table, tmp_path: Path) -> None:
+    rows = model.training["left_rows"], model.training["right_rows"]
+    assert prob.prior_for(model, *rows) == model.probability_two_random_records_match
+    ten_times = prob.prior_for(model, rows[0] * 10, rows[1] * 10)
+    assert ten_times == pytest.approx(model.probability_two_random_records_match / 10)
+    # the smaller half of the right side: the larger side (left) is unchanged, so is the prior
+    half = sides[1].slice(0, sides[1].num_rows // 2)
+    if rows[0] >= rows[1]:
+        assert prob.prior_for(model, rows[0], half.num_rows) == model.probability_two_random_records_match
+    result = prob.predict(sides[0], half, model, tmp_path / "half.parquet")
+    got = read_pairs(result.out)
+    expected_prior = prob.prior_for(model, sides[0].num_rows, half.num_rows)
+    assert got.column("mw_prior")[0].as_py() == pytest.approx(math.log2(expected_prior / (1 - expected_prior)))
+    assert pair_set(got) <= pair_set(linked) | pair_set(got)  # the same kind of pairs, fewer of them
+    assert 0 < got.num_rows < linked.num_rows
+
+
 def test_inputs_sharing_too_little_cannot_be_linked() -> None:
     with pytest.raises(InvalidInput, match="share too few fields"):
         prob.compile_settings(None, ["sex"], "duckdb")

@@ -35,6 +35,7 @@ Splink settings (DuckDB dialect), so Splink's own tools can read it.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -103,7 +104,8 @@ class LinkageModel:
     splink_settings: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """A JSON-ready copy (changing it leaves the model as it was)."""
+        return copy.deepcopy({
             "format": MODEL_FORMAT,
             "version": MODEL_VERSION,
             "fields": self.fields,
@@ -112,7 +114,7 @@ class LinkageModel:
             "trained_at": self.trained_at,
             "training": self.training,
             "splink_settings": self.splink_settings,
-        }
+        })
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False)
@@ -542,6 +544,22 @@ class LinkResult:
     chunks: int = 1
 
 
+def prior_for(model: LinkageModel, left_rows: int, right_rows: int) -> float:
+    """The prior for linking inputs of these sizes with a model trained on inputs of other sizes.
+
+    The prior is the chance that two records drawn at random match: the number of matching pairs
+    over left x right. Between two bodies' views of one population the matches grow with the
+    smaller side, so the prior scales as 1 / (the larger side): a model trained on a million
+    records a side and used on ten million would otherwise start every pair ten times likelier.
+    """
+    trained_left = int(model.training.get("left_rows") or 0)
+    trained_right = int(model.training.get("right_rows") or 0)
+    if not (trained_left and trained_right and left_rows and right_rows):
+        return model.probability_two_random_records_match
+    scale = max(trained_left, trained_right) / max(left_rows, right_rows)
+    return min(0.5, model.probability_two_random_records_match * scale)
+
+
 def _output_sql(fields: Sequence[str], settings: dict[str, Any], prior: float) -> str:
     """left_id, right_id, match_probability, match_weight and each field's match-weight contribution.
 
@@ -576,13 +594,15 @@ def predict(left: pa.Table, right: pa.Table, model: LinkageModel, out: Path, eng
     """
     say = progress or (lambda _stage: None)
     settings = compile_settings(model, model.fields, _dialect(engine))
+    prior = prior_for(model, left.num_rows, right.num_rows)
+    settings["probability_two_random_records_match"] = prior
     started = time.perf_counter()
     eng = open_engine(engine, **(engine_options or {}))
     try:
         with _quiet_splink():
             say("registering records")
             linker = _linker(eng, linkage_table(left, model.fields), linkage_table(right, model.fields), settings)
-            select = _output_sql(model.fields, settings, model.probability_two_random_records_match)
+            select = _output_sql(model.fields, settings, prior)
             if chunks <= 1:
                 say("scoring blocked pairs")
                 predictions = linker.inference.predict(threshold_match_probability=threshold,
