@@ -91,6 +91,7 @@ def ensure_data(persons: int) -> Path:
 
     say(f"generating {persons:,} persons into {out} (cached for later runs)")
     started = time.perf_counter()
+    out.parent.mkdir(parents=True, exist_ok=True)  # a fresh checkout has no var/bench yet
     generate(persons=persons, seed=SEED, out=out, bodies="hmrc,dvla", workers=2, overwrite=True)
     say(f"  generated in {time.perf_counter() - started:.0f} s")
     return out
