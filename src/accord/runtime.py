@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager as ContextManager, contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -20,9 +20,10 @@ from accord.privacy.pseudonymise import AUDIT_SUBJECTS, derive_key, person_key
 from accord.storage import migrate
 from accord.storage.engine import engine_for, session_factory, transaction
 from accord.storage.group_commit import GroupCommitter
+from accord.storage.write_lock import ProcessWriteLock, write_lock_for
 
 
-_GROUP_COMMIT_LOCK = threading.Lock()
+_GROUP_COMMIT_LOCK = threading.RLock()  # group_commit builds write_lock under it
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Hub:
     _subject_key: bytes | None = field(default=None, repr=False)
     _idempotency_key: bytes | None = field(default=None, repr=False)
     _group_commit: GroupCommitter | None = field(default=None, repr=False)
+    _write_lock: ContextManager | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, settings: Settings, *, upgrade: bool = True) -> "Hub":
@@ -67,12 +69,21 @@ class Hub:
         return person_key(self._subject_key, scheme, identifier)
 
     @property
+    def write_lock(self) -> ContextManager:
+        """Held by this process's heavy writers around each transaction (storage/write_lock.py)."""
+        if self._write_lock is None:
+            with _GROUP_COMMIT_LOCK:
+                if self._write_lock is None:
+                    self._write_lock = write_lock_for(self.engine)
+        return self._write_lock
+
+    @property
     def group_commit(self) -> GroupCommitter:
         """The process's one group-commit writer; API writes go through it."""
         if self._group_commit is None:
             with _GROUP_COMMIT_LOCK:
                 if self._group_commit is None:
-                    self._group_commit = GroupCommitter(self.sessions)
+                    self._group_commit = GroupCommitter(self.sessions, lock=self.write_lock)
         return self._group_commit
 
     @property
@@ -85,4 +96,6 @@ class Hub:
     def close(self) -> None:
         if self._group_commit is not None:
             self._group_commit.close()
+        if isinstance(self._write_lock, ProcessWriteLock):
+            self._write_lock.close()
         self.engine.dispose()

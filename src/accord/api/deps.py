@@ -10,6 +10,7 @@ import re
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from accord.clock import utcnow
@@ -32,14 +33,26 @@ async def get_hub(request: Request) -> Hub:
 HubDep = Annotated[Hub, Depends(get_hub)]
 
 
-def authenticated(
-    hub: HubDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Caller:
-    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-        raise Unauthorised("this endpoint needs a bearer token: get one from POST /oauth/token")
+def _resolve(hub: Hub, token: str) -> Caller:
     # A bare connection, not a Session: one read, nothing to flush or commit.
     with hub.engine.connect() as connection:
-        return resolve_token(connection, credentials.credentials, utcnow())
+        return resolve_token(connection, token, utcnow())
+
+
+async def authenticated(
+    hub: HubDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Caller:
+    """The caller, read afresh on every request (a revoked token fails at once).
+
+    On SQLite the read is a lookup in a local file that WAL never makes wait for a
+    writer, and costs less than handing it to the thread pool and back, so it runs
+    here; on PostgreSQL it is a network round trip and goes to the thread pool.
+    """
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthorised("this endpoint needs a bearer token: get one from POST /oauth/token")
+    if hub.engine.dialect.name == "sqlite":
+        return _resolve(hub, credentials.credentials)
+    return await run_in_threadpool(_resolve, hub, credentials.credentials)
 
 
 CallerDep = Annotated[Caller, Depends(authenticated)]

@@ -106,9 +106,17 @@ def _before_commit(session: Session) -> None:
     write_pending(session)
 
 
+# An execution option for statements that never read the audit tables (the decision
+# point's candidate read, the decision insert): they run without writing the records
+# appended so far first. Under group commit this lets a whole batch's records go out in
+# two statements at commit, instead of two per request before the next request's first
+# statement; in the verification benchmark that was a third of the writer thread's time.
+AUDIT_INDEPENDENT = "accord_audit_independent"
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _before_any_statement(state) -> None:  # noqa: ANN001 - ORMExecuteState
-    if _PENDING in state.session.info:
+    if _PENDING in state.session.info and not state.execution_options.get(AUDIT_INDEPENDENT):
         write_pending(state.session)
 
 

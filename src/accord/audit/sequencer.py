@@ -8,6 +8,8 @@ finishes. One sequencer runs at a time: it holds the audit_head row's lock.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
+
 from datetime import datetime
 
 from sqlalchemy import bindparam, select, update
@@ -70,14 +72,23 @@ def integrate_batch(session: Session, now: datetime, limit: int = DEFAULT_BATCH)
     return len(pending)
 
 
-def integrate(sessions: sessionmaker[Session], now_fn, limit: int = DEFAULT_BATCH, max_batches: int = 1000) -> int:  # noqa: ANN001
-    """Integrate everything pending, one committed batch at a time; returns the count."""
+def integrate(
+    sessions: sessionmaker[Session], now_fn, limit: int = DEFAULT_BATCH, max_batches: int = 1000,  # noqa: ANN001
+    lock: AbstractContextManager | None = None,
+) -> int:
+    """Integrate everything pending, one committed batch at a time; returns the count.
+
+    ``lock`` is held around each batch's transaction: the server passes the write lock
+    its other heavy writers share, so on SQLite they take turns instead of meeting the
+    database's sleeping busy handler (storage/write_lock.py).
+    """
     total = 0
     for _ in range(max_batches):
         session = sessions()
         try:
-            done = integrate_batch(session, now_fn(), limit)
-            session.commit()
+            with lock if lock is not None else nullcontext():
+                done = integrate_batch(session, now_fn(), limit)
+                session.commit()
         except IntegrityError:
             session.rollback()  # another sequencer created the head row first; try again
             continue

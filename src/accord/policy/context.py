@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from accord.audit.log import AUDIT_INDEPENDENT
 from accord.framework import Framework
 from accord.policy.model import AgreementTerms
 from accord.storage.models import Agreement, AgreementField, AgreementParty, AgreementUsage
@@ -38,6 +39,7 @@ _CANDIDATES = (
         _A.c.id.in_(select(_P.c.agreement_id).where(_P.c.body_id == bindparam("body_id"), _P.c.role == "recipient")),
     )
     .order_by(_A.c.id, _F.c.position, _F.c.field_name)
+    .execution_options(**{AUDIT_INDEPENDENT: True})  # reads no audit table: pending entries wait
 )
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
-from accord.audit.log import AuditRecord, append, write_pending
+from accord.audit.log import AUDIT_INDEPENDENT, AuditRecord, append
 from accord.durations import to_timedelta
 from accord.framework import Framework
 from accord.policy import AccessRequest, Decision, decide
@@ -26,7 +26,11 @@ from accord.storage.upsert import insert_if_absent
 
 # One prebuilt statement per decision: a Core insert costs a fraction of an ORM flush, and
 # nothing reads the row back through the session in the same request.
-_INSERT_DECISION = insert(DecisionRecord.__table__).returning(DecisionRecord.__table__.c.id)
+_INSERT_DECISION = (
+    insert(DecisionRecord.__table__)
+    .returning(DecisionRecord.__table__.c.id)
+    .execution_options(**{AUDIT_INDEPENDENT: True})
+)
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,27 @@ def claim_daily_request(session: Session, decision: Decision, body_id: str, now:
     return claimed.rowcount == 1
 
 
+@dataclass(frozen=True)
+class ProposedDecision:
+    """The decision point's answer before it is recorded (``decide_access``), with what it read."""
+
+    request: AccessRequest
+    decision: Decision
+    context: SqlPolicyContext
+    now: datetime
+
+
+def decide_access(session: Session, framework: Framework, request: AccessRequest, *, now: datetime) -> ProposedDecision:
+    """Ask the decision point: reads only. Nothing is recorded until ``record_access``.
+
+    Split from the recording so a group-commit batch can do its reads before it takes
+    the write lock (storage/group_commit.py); the daily-limit claim, the authority on
+    limits, is made when the decision is recorded.
+    """
+    context = SqlPolicyContext(session, framework)
+    return ProposedDecision(request, decide(context, request, now), context, now)
+
+
 def request_access(
     session: Session,
     framework: Framework,
@@ -103,8 +128,21 @@ def request_access(
     request_id: str,
     client_id: str | None = None,
 ) -> tuple[Decision, RecordedDecision]:
-    context = SqlPolicyContext(session, framework)
-    decision = decide(context, request, now)
+    """Decide and record, in the caller's transaction."""
+    proposed = decide_access(session, framework, request, now=now)
+    return record_access(session, framework, proposed, request_id=request_id, client_id=client_id)
+
+
+def record_access(
+    session: Session,
+    framework: Framework,
+    proposed: ProposedDecision,
+    *,
+    request_id: str,
+    client_id: str | None = None,
+) -> tuple[Decision, RecordedDecision]:
+    """Claim the daily limit, then write the decision row and its audit record."""
+    request, decision, context, now = proposed.request, proposed.decision, proposed.context, proposed.now
     if not claim_daily_request(session, decision, request.body_id, now):
         decision = Decision(
             False,
@@ -156,7 +194,8 @@ def request_access(
             details={"fields_requested": list(request.fields), "removed_fields": list(decision.removed_fields)},
         ),
     )
-    # Written now, as an ORM flush would have: the caller's own statements follow the record.
-    write_pending(session)
+    # The record is written before the caller's next statement that might read the audit
+    # tables, or at commit (audit.log's hooks), so a group-commit batch writes its records
+    # together.
     session.flush()
     return decision, record

@@ -26,7 +26,7 @@ def b64(value: bytes) -> str:
 
 
 def integrate_now(hub: Hub) -> int:
-    return sequencer.integrate(hub.sessions, utcnow)
+    return sequencer.integrate(hub.sessions, utcnow, lock=hub.write_lock)
 
 
 def checkpoint_now(hub: Hub) -> dict:

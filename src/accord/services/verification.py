@@ -17,10 +17,14 @@ Order of work, and why:
    (re)building the index, which is the hub's own working copy; no result
    exists yet. Doing this outside the write transaction keeps the group
    committer's one writer thread free of slow work.
-2. ``decide_and_match`` (inside the caller's transaction): ``request_access``
-   decides and records the decision in the decisions table and the audit log;
-   only if it allows does the matching run, using only the fields the decision
-   permits. The decision, its audit entry and the access commit together.
+2. ``propose`` then ``record`` (``decide_and_match`` is both), in the caller's
+   transaction: ``propose`` asks the decision point (``decide_access``) and, only
+   if it allows, matches using only the fields the decision permits; it only
+   reads, so under group commit it runs before the batch takes the write lock.
+   ``record`` claims any daily limit and records the decision in the decisions
+   table and the audit log (``record_access``); the results are answered only
+   if the decision is still allowed. The decision, its audit entry and the
+   access commit together.
 
 The applicant as the audit subject: a pseudonymous key from the applicant's
 NINO when one is given (the key citizens sign in with, so they see the check on
@@ -87,7 +91,7 @@ from accord.linkage.standardise import (
 from accord.policy import AccessRequest, Decision
 from accord.registry.agreements import get_agreement
 from accord.runtime import Hub
-from accord.services.access import request_access
+from accord.services.access import ProposedDecision, decide_access, record_access
 from accord.services.holdings import ROW_KEY, holding_path
 from accord.storage.models import Dataset
 
@@ -644,9 +648,23 @@ def requested_fields(prepared: Prepared) -> tuple[str, ...]:
     return tuple(dict.fromkeys(fields))
 
 
-def decide_and_match(session: Session, hub: Hub, prepared: Prepared, *, officer: str, request_id: str,
-                     client_id: str | None, body_id: str, now: datetime) -> Outcome:
-    """Decide, record, and (only if allowed) match, in the caller's transaction."""
+@dataclass(frozen=True)
+class Proposal:
+    """A check decided and, if allowed, matched, but not yet recorded (``propose``)."""
+
+    access: AccessRequest
+    proposed: ProposedDecision
+    results: tuple[Result, ...]
+    matched_keys: tuple[str, ...]
+
+
+def propose(session: Session, hub: Hub, prepared: Prepared, *, officer: str, body_id: str, now: datetime) -> Proposal:
+    """Decide, and only if allowed match: reads only, nothing is recorded yet.
+
+    The matching uses only the fields the decision permits. Its results are kept
+    only if ``record`` finds the decision still allowed (a daily limit can be used up
+    between the two).
+    """
     target = prepared.target
     subjects = tuple(dict.fromkeys(a.subject for a in prepared.applications))
     access = AccessRequest(
@@ -660,13 +678,13 @@ def decide_and_match(session: Session, hub: Hub, prepared: Prepared, *, officer:
         agreement_id=target.agreement_id,
         subjects=subjects,
     )
-    decision, record = request_access(session, hub.framework, access, now=now, request_id=request_id,
-                                      client_id=client_id)
+    proposed = decide_access(session, hub.framework, access, now=now)
+    decision = proposed.decision
     if not decision.allowed:
-        return Outcome(decision, record.id, request_id)
+        return Proposal(access, proposed, (), ())
     if prepared.index is None:
-        # Allowed, but the source body has loaded no records: raising rolls the decision back,
-        # so the log never shows an access that did not happen.
+        # Allowed, but the source body has loaded no records: nothing is recorded, so the
+        # log never shows an access that did not happen.
         raise NotFound(prepared.index_problem or f"dataset {target.dataset_id} has no records loaded")
     by_source = {column: std for std, column in target.field_map.items()}
     permitted = [by_source[f] for f in decision.permitted_fields if f in by_source]
@@ -680,9 +698,26 @@ def decide_and_match(session: Session, hub: Hub, prepared: Prepared, *, officer:
             key = _matched_person(hub, candidates, verdict.candidate_id)
             if key is not None and key != application.subject:
                 matched_keys.append(key)
-    if matched_keys:
-        _record_matched_people(session, hub, access, decision, matched_keys, request_id, now)
-    return Outcome(decision, record.id, request_id, tuple(results))
+    return Proposal(access, proposed, tuple(results), tuple(matched_keys))
+
+
+def record(session: Session, hub: Hub, proposal: Proposal, *, request_id: str, client_id: str | None) -> Outcome:
+    """Record the decision (and the people matched) in the caller's transaction; the outcome to answer."""
+    decision, recorded = record_access(session, hub.framework, proposal.proposed, request_id=request_id,
+                                       client_id=client_id)
+    if not decision.allowed:
+        return Outcome(decision, recorded.id, request_id)
+    if proposal.matched_keys:
+        _record_matched_people(session, hub, proposal.access, decision, list(proposal.matched_keys), request_id,
+                               proposal.proposed.now)
+    return Outcome(decision, recorded.id, request_id, proposal.results)
+
+
+def decide_and_match(session: Session, hub: Hub, prepared: Prepared, *, officer: str, request_id: str,
+                     client_id: str | None, body_id: str, now: datetime) -> Outcome:
+    """Decide, record, and (only if allowed) match, in the caller's transaction."""
+    proposal = propose(session, hub, prepared, officer=officer, body_id=body_id, now=now)
+    return record(session, hub, proposal, request_id=request_id, client_id=client_id)
 
 
 def _matched_person(hub: Hub, candidates: Sequence[Mapping[str, Any]], candidate_id: Any) -> str | None:

@@ -10,17 +10,28 @@ If any unit in a batch fails, the batch is rolled back and every unit is run
 again in a transaction of its own, so one bad request never takes others down
 with it and each caller gets its own result or its own error.
 
+A unit may come in two parts: a ``read`` that only reads (the decision point's
+reads, say) and the ``work`` that writes. A batch runs every unit's read first
+and takes the write lock (``storage/write_lock.py``: on SQLite, the file lock
+that makes writer processes take turns) only for the writes and the commit, so
+another process's writer waits for writes, not for reads and matching. On
+SQLite the reads see the latest committed state, as the database's deferred
+transactions always gave them; on PostgreSQL they are in the same transaction.
+
 One writer thread per process. On SQLite that matches the database (one writer
 at a time); on PostgreSQL several processes each have their own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import AbstractContextManager as ContextManager
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,24 +42,35 @@ _STOP = object()
 
 
 class GroupCommitter:
-    def __init__(self, sessions: sessionmaker[Session], max_batch: int = 128) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], max_batch: int = 128, lock: ContextManager | None = None
+    ) -> None:
         self._sessions = sessions
+        # Held around each transaction: on SQLite, the file lock that makes writer processes
+        # take turns without SQLite's sleeping busy handler (storage/write_lock.py).
+        self._lock = lock if lock is not None else contextlib.nullcontext()
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="accord-group-commit", daemon=True)
-        self._lock = threading.Lock()
+        self._start_lock = threading.Lock()
         self._started = False
         self._closed = False
         self.batches = 0
         self.units = 0
+        self.locked_seconds = 0.0  # time spent holding the write lock, for benchmarks
 
-    def run(self, work: Callable[[Session], T]) -> T:
-        """Run ``work(session)`` in a committed transaction and return its result (or raise its error)."""
+    def run(self, work: Callable[..., T], read: Callable[[Session], Any] | None = None) -> T:
+        """Run ``work(session)`` in a committed transaction and return its result (or raise its error).
+
+        With ``read``, the unit is ``work(session, read(session))``: the batch runs every
+        unit's ``read`` first, before it takes the write lock, so the lock is held only
+        for the writes. ``read`` must not write.
+        """
         if self._closed:
             raise RuntimeError("the hub is closing; the write was not made")
         self._ensure_started()
         future: Future = Future()
-        self._queue.put((work, future))
+        self._queue.put((_Unit(work, read), future))
         return future.result()
 
     def close(self) -> None:
@@ -67,7 +89,7 @@ class GroupCommitter:
 
     def _ensure_started(self) -> None:
         if not self._started:
-            with self._lock:
+            with self._start_lock:
                 if not self._started:
                     self._thread.start()
                     self._started = True
@@ -89,22 +111,37 @@ class GroupCommitter:
                 batch.append(item)
             self._run_batch(batch)
 
-    def _run_batch(self, batch: list[tuple[Callable[[Session], Any], Future]]) -> None:
-        live = [(work, future) for work, future in batch if future.set_running_or_notify_cancel()]
-        if not live:
-            return
+    def _run_batch(self, batch: list[tuple["_Unit", Future]]) -> None:
+        live = [(unit, future) for unit, future in batch if future.set_running_or_notify_cancel()]
+        if live:
+            self._run_live(live)
+
+    def _run_live(self, live: list[tuple["_Unit", Future]]) -> None:
         session = self._sessions()
         try:
-            results = [work(session) for work, _ in live]
-            session.commit()
+            reads = []
+            for index, (unit, future) in enumerate(live):
+                try:
+                    reads.append(unit.read(session) if unit.read else None)
+                except BaseException as exc:  # noqa: BLE001 - this unit's own error
+                    session.rollback()  # on PostgreSQL a failed statement spoils the transaction
+                    session.close()
+                    future.set_exception(exc)
+                    rest = live[:index] + live[index + 1:]
+                    if rest:  # the others again, in a transaction of their own
+                        self._run_live(rest)
+                    return
+            with self._locked():
+                results = [unit.write(session, read) for (unit, _), read in zip(live, reads, strict=True)]
+                session.commit()
         except BaseException as exc:  # noqa: BLE001 - isolate the failing unit below
             session.rollback()
             session.close()
             if len(live) == 1:
                 live[0][1].set_exception(exc)  # it ran alone already: its error is its own
             else:
-                for work, future in live:
-                    self._run_alone(work, future)
+                for unit, future in live:
+                    self._run_alone(unit, future)
             return
         session.close()
         self.batches += 1
@@ -112,11 +149,13 @@ class GroupCommitter:
         for (_, future), result in zip(live, results, strict=True):
             future.set_result(result)
 
-    def _run_alone(self, work: Callable[[Session], Any], future: Future) -> None:
+    def _run_alone(self, unit: "_Unit", future: Future) -> None:
         session = self._sessions()
         try:
-            result = work(session)
-            session.commit()
+            read = unit.read(session) if unit.read else None
+            with self._locked():
+                result = unit.write(session, read)
+                session.commit()
         except BaseException as exc:  # noqa: BLE001 - handed to the caller
             session.rollback()
             future.set_exception(exc)
@@ -124,3 +163,20 @@ class GroupCommitter:
             future.set_result(result)
         finally:
             session.close()
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        started = time.perf_counter()
+        with self._lock:
+            yield
+        self.locked_seconds += time.perf_counter() - started
+
+
+class _Unit:
+    __slots__ = ("work", "read")
+
+    def __init__(self, work: Callable[..., Any], read: Callable[[Session], Any] | None) -> None:
+        self.work, self.read = work, read
+
+    def write(self, session: Session, read: Any) -> Any:
+        return self.work(session, read) if self.read else self.work(session)

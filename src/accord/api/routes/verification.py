@@ -141,14 +141,16 @@ def _checked(
             return stored.status_code, json.loads(stored.body), True
     prepared = prepare()
 
-    def unit(session):  # noqa: ANN001, ANN202
+    def read(session):  # noqa: ANN001, ANN202 - before the write lock: replay, decide and match
         replayed = replay(session, caller.client_id, key, print_)
         if replayed is not None:
-            return replayed.status_code, json.loads(replayed.body), True
-        outcome = verification.decide_and_match(
-            session, hub, prepared, officer=officer, request_id=request_id, client_id=caller.client_id,
-            body_id=caller.body_id, now=utcnow(),
-        )
+            return replayed
+        return verification.propose(session, hub, prepared, officer=officer, body_id=caller.body_id, now=utcnow())
+
+    def unit(session, proposal):  # noqa: ANN001, ANN202 - under the write lock: record and remember
+        if isinstance(proposal, Response):
+            return proposal.status_code, json.loads(proposal.body), True
+        outcome = verification.record(session, hub, proposal, request_id=request_id, client_id=caller.client_id)
         if outcome.allowed:
             status, body = 200, answer(outcome)
         else:
@@ -157,7 +159,7 @@ def _checked(
         return status, body, False
 
     try:
-        return hub.group_commit.run(unit)
+        return hub.group_commit.run(unit, read=read)
     except IntegrityError:
         if key:
             raise Conflict(f"a request with Idempotency-Key '{key}' is already being processed; retry") from None
