@@ -116,3 +116,41 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for hub in _migrated.values():
         hub.close()
     _migrated.clear()
+
+
+# ---------------------------------------------------------------- the demo, run once
+
+# `accord demo --no-serve` is the slowest command there is (synthetic data, every service,
+# linkage included). Tests that need its output share one run, across xdist workers too:
+# the first worker to ask runs it under a file lock in the directory the workers share,
+# and the others read its result. (xdist's loadgroup cannot do this under pytest 9.2.)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - (data root, completed process)
+    import json
+    import subprocess
+    import sys
+
+    from accord.storage.write_lock import ProcessWriteLock
+
+    shared = tmp_path_factory.getbasetemp().parent  # one per test run, shared by the workers
+    root, result = shared / "demo-run", shared / "demo-run.json"
+    lock = ProcessWriteLock(shared / "demo-run.lock")
+    try:
+        with lock:
+            if not result.exists():
+                root.mkdir(exist_ok=True)
+                env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
+                env.update({"ACCORD_DATA_DIR": str(root), "COLUMNS": "250", "NO_COLOR": "1", "TERM": "dumb"})
+                done = subprocess.run(
+                    [str(Path(sys.executable).parent / "accord"), "demo", "--no-serve", "--port", "0"],
+                    env=env, cwd=root, capture_output=True, text=True,
+                    timeout=600,  # the whole demo, linkage included, on a loaded machine
+                    check=False,
+                )
+                result.write_text(json.dumps([done.returncode, done.stdout, done.stderr]), encoding="utf-8")
+    finally:
+        lock.close()
+    code, stdout, stderr = json.loads(result.read_text(encoding="utf-8"))
+    return root, subprocess.CompletedProcess([], code, stdout, stderr)

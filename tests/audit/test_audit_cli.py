@@ -31,30 +31,25 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo's data directory (database, signing key), built by `accord demo`."""
-    root = tmp_path_factory.mktemp("demo")
-    done = subprocess.run(
-        [str(ACCORD), "demo", "--no-serve", "--port", "0"],
-        env=clean_env(ACCORD_DATA_DIR=str(root)),
-        capture_output=True,
-        text=True,
-        timeout=600,  # the whole demo, linkage included, on a loaded machine
-    )
+def demo(demo_run, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: ANN001
+    """The demo's data directory (database, signing key), built by `accord demo` (run once: tests/conftest.py)."""
+    root, done = demo_run
     assert done.returncode == 0, done.stdout + done.stderr
     data_dir = root / "demo"
     assert (data_dir / "accord.db").exists()
+    saved = root / "saved.note"
     # an auditor signs a checkpoint of the demo log and keeps the note outside the database
     signed = subprocess.run(
-        [str(ACCORD), "audit", "checkpoint", "--out", str(root / "saved.note")],
+        [str(ACCORD), "audit", "checkpoint", "--out", str(saved)],
         env=clean_env(ACCORD_DATA_DIR=str(data_dir), ACCORD_DATABASE_URL=f"sqlite:///{data_dir / 'accord.db'}"),
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert signed.returncode == 0, signed.stdout + signed.stderr
-    assert (root / "saved.note").read_text() == signed.stdout
+    assert saved.read_text() == signed.stdout
     assert (data_dir / "keys" / "audit-ed25519.pem").exists()
     return data_dir
 

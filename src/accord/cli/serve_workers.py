@@ -60,16 +60,24 @@ def listening_socket(host: str, port: int, backlog: int = 2048) -> socket.socket
     return sock
 
 
-def _stop_when_orphaned(parent: int) -> None:
+def _stop_when_orphaned(supervisor: int) -> None:
     """A worker whose supervisor was killed (SIGKILL gives it no chance to stop them) stops itself."""
-    while os.getppid() == parent:
+    while os.getppid() == supervisor:
         time.sleep(1.0)
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def serve_one(host: str, port: int) -> None:
-    """One worker process: its own socket, its own app (settings from the environment)."""
-    threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), name="accord-orphan-check", daemon=True).start()
+def serve_one(host: str, port: int, supervisor: int | None = None) -> None:
+    """One worker process: its own socket, its own app (settings from the environment).
+
+    ``supervisor`` is the supervisor's pid, passed in rather than read here: a worker
+    still starting when the supervisor is killed would otherwise take init for it.
+    """
+    if supervisor is not None:
+        if os.getppid() != supervisor:
+            return  # the supervisor is already gone
+        threading.Thread(target=_stop_when_orphaned, args=(supervisor,), name="accord-orphan-check",
+                         daemon=True).start()
     sock = listening_socket(host, port)
     config = uvicorn.Config(
         "accord.cli.serve:app_from_environment", factory=True, log_level="warning",
@@ -79,14 +87,14 @@ def serve_one(host: str, port: int) -> None:
 
 
 class Supervisor:
-    def __init__(self, host: str, port: int, workers: int, target: Callable[[str, int], None] = serve_one) -> None:
+    def __init__(self, host: str, port: int, workers: int, target: Callable[[str, int, int], None] = serve_one) -> None:
         self.host, self.port, self.count, self.target = host, port, workers, target
         self._context = multiprocessing.get_context("spawn")
         self._processes: list[multiprocessing.process.BaseProcess] = []
         self._stopping = threading.Event()
 
     def _start(self) -> multiprocessing.process.BaseProcess:
-        process = self._context.Process(target=self.target, args=(self.host, self.port), daemon=False)
+        process = self._context.Process(target=self.target, args=(self.host, self.port, os.getpid()), daemon=False)
         process.start()
         return process
 
