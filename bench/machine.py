@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 from pathlib import Path
 
 
@@ -17,8 +18,21 @@ def _proc_field(path: str, prefix: str) -> str | None:
     return None
 
 
+def cpu_probe_seconds(iterations: int = 5_000_000) -> float:
+    """Seconds one core takes for a fixed pure-Python loop: how fast the machine is right now.
+
+    These are shared virtual machines whose speed drifts (the same loop took 1.6 s and then
+    2.3 s within an hour, on an idle machine), so results record it beside the load.
+    """
+    started = time.perf_counter()
+    total = 0
+    for i in range(iterations):
+        total += i
+    return round(time.perf_counter() - started, 3)
+
+
 def describe(**versions: str) -> dict:
-    """Cores, CPU, memory, kernel, Python and the load at the start, plus the versions given."""
+    """Cores, CPU, memory, kernel, Python, the load and a CPU probe at the start, plus the versions given."""
     memory = _proc_field("/proc/meminfo", "MemTotal:")
     return {
         "nproc": os.cpu_count(),
@@ -28,4 +42,5 @@ def describe(**versions: str) -> dict:
         "python": platform.python_version(),
         **versions,
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "cpu_probe_seconds": cpu_probe_seconds(),
     }
