@@ -13,6 +13,7 @@ from accord.api.routes import access, agreements, audit, auth, bodies, register
 from accord.api.routes import disadvantages, eligibility, events, sharecodes, verification
 from accord.config import Settings
 from accord.runtime import Hub
+from accord.storage.wal import WalCheckpointer
 from accord.services.audit import AuditWorker
 
 DESCRIPTION = """
@@ -36,6 +37,9 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
     async def lifespan(_app: FastAPI):  # noqa: ANN202 - the server process runs the audit worker
         worker = AuditWorker(hub)
         worker.start()
+        checkpointer = WalCheckpointer(hub.engine) if WalCheckpointer.applies_to(hub.engine) else None
+        if checkpointer is not None:
+            checkpointer.start()
         from accord.services.webhooks import DeliveryWorker  # civil-registration webhooks (outbox)
 
         deliveries = DeliveryWorker(hub) if hub.settings.events_deliver_in_server else None
@@ -54,6 +58,8 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
             if deliveries is not None:
                 deliveries.stop()
             worker.stop()
+            if checkpointer is not None:
+                checkpointer.stop()
 
     # FastAPI's native OpenTelemetry is off: Accord configures no exporter, and with it on
     # every request asks OpenTelemetry's providers whether one exists (up to 8% of the CPU

@@ -65,9 +65,12 @@ def test_the_worker_factory_builds_the_app_from_the_environment(data_dir: Path) 
 
 def test_one_worker_serves_the_app_object(accord, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     calls: list[tuple[tuple, dict]] = []
+    tuned: list[bool] = []
     monkeypatch.setattr(serve.uvicorn, "run", lambda *args, **kwargs: calls.append((args, kwargs)))
+    monkeypatch.setattr(serve.serve_workers, "tune_gc_for_serving", lambda: tuned.append(not calls))
     result = accord("serve", "--port", "8124")
     assert result.code == 0, result.err
+    assert tuned == [True]  # the collector is tuned once, after the app is built and before serving
     [(args, kwargs)] = calls
     assert not isinstance(args[0], str) and "workers" not in kwargs
     args[0].state.hub.close()

@@ -151,3 +151,17 @@ def test_workers_stop_themselves_when_the_supervisor_is_killed(supervisor) -> No
     process.kill()  # SIGKILL: the supervisor cannot stop them
     process.wait(10)
     assert _wait_until(lambda: not any(_alive(pid) for pid in workers), 30)
+
+
+def test_tuning_the_collector_freezes_what_exists_and_raises_the_thresholds() -> None:
+    """Run in a child process: freezing in the test process would keep every test's objects alive."""
+    code = (
+        "import gc\n"
+        "from accord.cli import serve_workers\n"
+        "before = gc.get_freeze_count()\n"
+        "serve_workers.tune_gc_for_serving()\n"
+        "assert gc.get_freeze_count() > before, gc.get_freeze_count()\n"
+        "assert gc.get_threshold() == serve_workers.GC_THRESHOLDS, gc.get_threshold()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr

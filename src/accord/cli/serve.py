@@ -35,7 +35,9 @@ def serve(
     port = port or settings.port
     console.print(f"Accord on http://{host}:{port}/  (register: /register, API docs: /docs)")
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        app = create_app(settings)
+        serve_workers.tune_gc_for_serving()
+        uvicorn.run(app, host=host, port=port, log_level="warning")
         return
     balanced = serve_workers.balances_connections()
     if balanced:  # a port in use is bad input, said before anything else happens

@@ -14,6 +14,7 @@ from accord.config import Settings
 
 
 SQLITE_POOL_SIZE = 48
+WAL_AUTOCHECKPOINT_PAGES = 10_000  # about 40 MB of log
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API objects
@@ -22,6 +23,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # SQLite checkpoints inside a commit once the log passes this many pages. A server
+    # checkpoints from its own thread (storage/wal.py); this is the backstop, and what a
+    # CLI process relies on.
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
     # Read through the OS page cache (memory-mapped) and keep a 64 MB page cache per
     # connection, so proofs over a large audit tree stay in memory once warm.
     cursor.execute("PRAGMA mmap_size=1073741824")
