@@ -29,6 +29,10 @@ def test_several_workers_start_the_supervisor_and_say_sqlite_takes_turns(
     assert (data_dir / "accord.db").exists()  # the schema was brought up to date before the workers start
 
 
+def test_any_free_port_needs_one_worker(accord) -> None:  # noqa: ANN001
+    accord("serve", "--port", "0", "--workers", "2").assert_bad_input("--port 0", "--workers 1")
+
+
 def test_a_port_in_use_is_one_clear_line(accord, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     import socket
 

@@ -32,7 +32,9 @@ def serve(
         raise InvalidInput(f"--workers must be between 1 and 64, not {workers}")
     settings = load_settings()
     host = host or settings.host
-    port = port or settings.port
+    port = settings.port if port is None else port
+    if port == 0 and workers > 1:
+        raise InvalidInput("--port 0 (any free port) needs --workers 1: each worker would listen on a different port")
     console.print(f"Accord on http://{host}:{port}/  (register: /register, API docs: /docs)")
     if workers == 1:
         app = create_app(settings)
