@@ -123,6 +123,7 @@ def ensure_data(data: Path, persons: int) -> None:
     if (data / "manifest.json").exists() and json.loads((data / "manifest.json").read_text())["persons"] >= persons:
         return
     say(f"generating {persons:,} synthetic persons (dwp, hmrc, dvla) into {data} ...")
+    data.parent.mkdir(parents=True, exist_ok=True)  # a fresh checkout has no var/bench yet
     code = ("from accord.synth import generate; "
             f"generate(persons={persons}, seed={SEED}, out={str(data)!r}, bodies='dwp,hmrc,dvla', "
             "overwrite=True, workers=2)")

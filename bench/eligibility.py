@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import describe  # noqa: E402 - bench/machine.py, beside this script
+from machine import describe, repo_path  # noqa: E402 - bench/machine.py, beside this script
 
 CACHE = ROOT / "var" / "bench" / "eligibility"
 RESULTS = ROOT / "bench" / "results"
@@ -88,6 +88,7 @@ def prepare(persons: int = PERSONS, claimants: int = CLAIMANTS, customers: int =
                 print(f"  synth: {done:,}/{total:,} persons ({time.perf_counter() - started:.0f} s)", flush=True)
 
         print(f"generating {persons:,} synthetic persons (dwp, energy) into {out} ...", flush=True)
+        out.parent.mkdir(parents=True, exist_ok=True)  # a fresh checkout has no var/bench yet
         generate(persons=persons, seed=SEED, out=out, bodies="dwp,energy", workers=2, overwrite=True,
                  progress=progress)
         print(f"  done in {time.perf_counter() - started:.0f} s", flush=True)
@@ -321,6 +322,9 @@ def run(args: argparse.Namespace) -> dict:
         "job": accuracy(Path(job["result"]), files["claimants"], files["customers"], files["synth"]),
         "baseline": accuracy(baseline_out, files["claimants"], files["customers"], files["synth"]),
     }
+    for part in ("job", "baseline"):  # recorded relative to the repository
+        if report[part].get("result"):
+            report[part]["result"] = repo_path(report[part]["result"])
     report["verdict"] = {
         "time": "met" if job["seconds"]["total"] <= TARGET_SECONDS else "missed",
         "memory": "met" if job["peak_rss_gb"] <= TARGET_RSS_GB else "missed",

@@ -55,7 +55,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
-from machine import describe  # noqa: E402 - bench/machine.py, beside this script
+from machine import describe, repo_path  # noqa: E402 - bench/machine.py, beside this script
 
 RESULTS = ROOT / "bench" / "results"
 DATA = ROOT / "var" / "bench" / "linkage"
@@ -260,6 +260,7 @@ def run_child(config: str, synth: Path, work: Path, timeout: float) -> dict:
     result = json.loads(lines[-1][len("RESULT "):])
     result["process_seconds"] = round(time.perf_counter() - started, 1)
     result.update(score(Path(result["out"]), synth))
+    result["out"] = repo_path(result["out"])  # recorded relative to the repository
     say(f"{config}: {result['seconds']} s (cpu {result['cpu_seconds']} s), peak {result['peak_rss_gb']} GB, "
         f"F1 {result['f1']} "
         f"(P {result['precision']}, R {result['recall']}, {result['pairs']:,} pairs)")

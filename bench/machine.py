@@ -18,6 +18,15 @@ def _proc_field(path: str, prefix: str) -> str | None:
     return None
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def repo_path(path: Path | str) -> str:
+    """A path as results record it: relative to the repository, never this machine's absolute path."""
+    resolved = Path(path).resolve()
+    return resolved.relative_to(ROOT).as_posix() if resolved.is_relative_to(ROOT) else resolved.name
+
+
 def cpu_probe_seconds(iterations: int = 5_000_000) -> float:
     """Seconds one core takes for a fixed pure-Python loop: how fast the machine is right now.
 

@@ -186,6 +186,7 @@ def python_encoder(table: pa.Table, key: bytes) -> list[dict[str, int]]:
 def make_synth(persons: int, out: Path) -> None:
     from accord.synth import generate
 
+    out.parent.mkdir(parents=True, exist_ok=True)  # a fresh checkout has no var/bench yet
     generate(persons=persons, seed=2026, out=out, bodies="dvla,hmrc", workers=2, overwrite=True)
 
 

@@ -34,6 +34,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API
     cursor.close()
 
 
+def is_sqlite_file(engine: Engine) -> bool:
+    """A SQLite database in a file (not in memory): the one that gets the write lock and WAL checkpoints."""
+    database = engine.url.database
+    return engine.dialect.name == "sqlite" and bool(database) and database != ":memory:"
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine; for SQLite, the parent directory is made and WAL is on."""
     parsed = make_url(url)

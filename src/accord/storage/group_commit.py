@@ -28,8 +28,7 @@ import contextlib
 import logging
 import queue
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import AbstractContextManager as ContextManager
 from typing import Any, TypeVar
@@ -57,7 +56,6 @@ class GroupCommitter:
         self._closed = False
         self.batches = 0
         self.units = 0
-        self.locked_seconds = 0.0  # time spent holding the write lock, for benchmarks
 
     def run(self, work: Callable[..., T], read: Callable[[Session], Any] | None = None) -> T:
         """Run ``work(session)`` in a committed transaction and return its result (or raise its error).
@@ -131,7 +129,7 @@ class GroupCommitter:
                     if rest:  # the others again, in a transaction of their own
                         self._run_live(rest)
                     return
-            with self._locked():
+            with self._lock:
                 results = [unit.write(session, read) for (unit, _), read in zip(live, reads, strict=True)]
                 session.commit()
         except BaseException as exc:  # noqa: BLE001 - isolate the failing unit below
@@ -153,7 +151,7 @@ class GroupCommitter:
         session = self._sessions()
         try:
             read = unit.read(session) if unit.read else None
-            with self._locked():
+            with self._lock:
                 result = unit.write(session, read)
                 session.commit()
         except BaseException as exc:  # noqa: BLE001 - handed to the caller
@@ -163,13 +161,6 @@ class GroupCommitter:
             future.set_result(result)
         finally:
             session.close()
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        started = time.perf_counter()
-        with self._lock:
-            yield
-        self.locked_seconds += time.perf_counter() - started
 
 
 class _Unit:

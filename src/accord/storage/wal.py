@@ -17,6 +17,8 @@ import threading
 
 from sqlalchemy import Engine, text
 
+from accord.storage.engine import is_sqlite_file
+
 log = logging.getLogger("accord.storage")
 
 
@@ -29,8 +31,7 @@ class WalCheckpointer:
 
     @staticmethod
     def applies_to(engine: Engine) -> bool:
-        database = engine.url.database
-        return engine.dialect.name == "sqlite" and bool(database) and database != ":memory:"
+        return is_sqlite_file(engine)
 
     def checkpoint(self) -> tuple[int, int, int]:
         """One passive checkpoint: (busy, pages in the log, pages copied), as SQLite reports them."""

@@ -24,6 +24,8 @@ from contextlib import AbstractContextManager as ContextManager
 
 from sqlalchemy import Engine
 
+from accord.storage.engine import is_sqlite_file
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not on POSIX
@@ -64,7 +66,7 @@ class ProcessWriteLock:
 
 def write_lock_for(engine: Engine) -> ContextManager:
     """The lock the engine's heavy writers share: a file lock for a SQLite file, else none."""
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or fcntl is None or not database or database == ":memory:":
+    if fcntl is None or not is_sqlite_file(engine):
         return contextlib.nullcontext()
-    return ProcessWriteLock(Path(database).with_name(Path(database).name + ".write-lock"))
+    database = Path(engine.url.database)
+    return ProcessWriteLock(database.with_name(database.name + ".write-lock"))
