@@ -67,9 +67,9 @@ def test_an_encoded_list_is_linked_and_answered_like_a_plain_one(
     eligible = {r["account_reference"] for r in rows if r["result"] == "eligible"}
     really = {ref for ref, yes in truth.items() if yes}
     # Bloom-filter linkage is probabilistic and the secret is fresh each run: now and then
-    # one stranger's encodings agree closely enough to match (1 account in 2,416, once in
-    # about ten runs). Precision is held to 99.5%, not to perfection.
-    assert len(eligible - really) <= 0.005 * len(eligible), sorted(eligible - really)
+    # one stranger's encodings agree closely enough to match. At most one of the 2,416
+    # accounts may be told eligible wrongly; the plaintext tests allow none.
+    assert len(eligible - really) <= 1, sorted(eligible - really)
     assert len(eligible & really) / len(really) >= 0.85
     job = jobs.view(jobs.visible_job(seeded.sessions(), view["id"], SUPPLIER))
     assert job["summary"]["eligible"] == len(eligible)
