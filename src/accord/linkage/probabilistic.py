@@ -53,6 +53,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from accord.errors import InvalidInput
+from accord.linkage.comparisons import splink_comparisons
 from accord.linkage.engines import ENGINES, open_engine
 from accord.linkage.standardise import STANDARD_FIELDS, canonical_first_names
 
@@ -178,114 +179,6 @@ class LinkageModel:
 # --------------------------------------------------------------------------- comparisons (the spec)
 
 
-def _comparisons(fields: Sequence[str]) -> list[Any]:
-    """The comparison for each field, most specific level first (backend-neutral Splink creators).
-
-    Term frequencies adjust the given name only. A household shares its surname, address and
-    postcode, so a rare surname agreeing at the same address is evidence of the family, not of
-    the person; with term frequencies on those, members of a household linked as one person
-    (at 1M x 1M, precision 0.992 with them, 0.998 without).
-    """
-    import splink.comparison_level_library as cll
-    import splink.comparison_library as cl
-    from splink import ColumnExpression
-
-    def custom(name: str, levels: list[Any]) -> Any:
-        return cl.CustomComparison(comparison_levels=levels, output_column_name=name)
-
-    built = []
-    for name in fields:
-        if name == "first_name":
-            built.append(custom(name, [
-                cll.NullLevel("first_name"),
-                cll.ExactMatchLevel("first_name", term_frequency_adjustments=True),
-                cll.ExactMatchLevel("first_name_canon").configure(label_for_charts="Same name (nickname)"),
-                cll.JaroWinklerLevel("first_name", 0.92),
-                cll.JaroWinklerLevel("first_name", 0.8),
-                cll.ElseLevel(),
-            ]))
-        elif name == "middle_name":
-            built.append(custom(name, [
-                cll.NullLevel("middle_name"),
-                cll.ExactMatchLevel("middle_name"),
-                cll.CustomLevel("substr(middle_name_l, 1, 1) = substr(middle_name_r, 1, 1)",
-                                label_for_charts="Same initial", base_dialect_str="duckdb"),
-                cll.ElseLevel(),
-            ]))
-        elif name == "surname":
-            built.append(custom(name, [
-                cll.NullLevel("surname"),
-                cll.ExactMatchLevel("surname"),  # no term frequencies: see _comparisons' docstring
-                cll.JaroWinklerLevel("surname", 0.92),
-                cll.JaroWinklerLevel("surname", 0.8),
-                cll.ElseLevel(),
-            ]))
-        elif name == "dob":
-            built.append(custom(name, [
-                cll.NullLevel("dob"),
-                cll.ExactMatchLevel("dob"),
-                cll.Or(
-                    cll.CustomLevel(
-                        "year(dob_l) = year(dob_r) AND month(dob_l) = day(dob_r) AND day(dob_l) = month(dob_r)",
-                        base_dialect_str="duckdb"),
-                    cll.LevenshteinLevel(ColumnExpression("dob").cast_to_string(), 1),
-                ).configure(label_for_charts="Day and month swapped, or one digit different"),
-                cll.AbsoluteDateDifferenceLevel("dob", threshold=1, metric="year", input_is_string=False),
-                cll.ElseLevel(),
-            ]))
-        elif name == "postcode" and "address" in fields:
-            built.append(_address_postcode(cll, custom))
-        elif name == "postcode":
-            built.append(custom(name, [
-                cll.NullLevel("postcode"),
-                cll.ExactMatchLevel("postcode"),
-                cll.ExactMatchLevel(ColumnExpression("postcode").regex_extract(_SECTOR)).configure(
-                    label_for_charts="Same sector"),
-                cll.ElseLevel(),
-            ]))
-        elif name == "address" and "postcode" in fields:
-            continue  # compared with the postcode
-        elif name == "address":
-            built.append(custom(name, [
-                cll.NullLevel("address"),
-                cll.ExactMatchLevel("address"),
-                cll.JaroWinklerLevel("address", 0.9),
-                cll.ElseLevel(),
-            ]))
-        elif name == "nino":
-            built.append(custom(name, [
-                cll.NullLevel("nino"),
-                cll.ExactMatchLevel("nino"),
-                cll.LevenshteinLevel("nino", 2),
-                cll.ElseLevel(),
-            ]))
-        elif name in ("sex", "uprn"):
-            built.append(custom(name, [cll.NullLevel(name), cll.ExactMatchLevel(name), cll.ElseLevel()]))
-    return built
-
-
-_SECTOR = "^[A-Za-z]{1,2}[0-9][A-Za-z0-9]? [0-9]"
-
-
-def _address_postcode(cll: Any, custom: Callable[[str, list[Any]], Any]) -> Any:
-    """Address and postcode as one comparison: they move together, and as two independent fields
-    their agreement would be counted twice (and a household's members look like one person)."""
-    from splink import ColumnExpression
-
-    return custom("address_postcode", [
-        cll.And(cll.NullLevel("address"), cll.NullLevel("postcode")),
-        cll.And(cll.ExactMatchLevel("address"), cll.ExactMatchLevel("postcode")).configure(
-            label_for_charts="Same address and postcode"),
-        cll.ExactMatchLevel("address").configure(label_for_charts="Same address, postcode differs or missing"),
-        cll.And(cll.ExactMatchLevel("postcode"), cll.JaroWinklerLevel("address", 0.9)).configure(
-            label_for_charts="Same postcode, similar address"),
-        cll.ExactMatchLevel("postcode").configure(label_for_charts="Same postcode"),
-        cll.ExactMatchLevel(ColumnExpression("postcode").regex_extract(_SECTOR)).configure(
-            label_for_charts="Same postcode sector"),
-        cll.ElseLevel(),
-    ])
-
-
 def _rule_fields(rule: Sequence[str]) -> set[str]:
     return {DERIVED.get(column, column) for column in rule}
 
@@ -310,7 +203,7 @@ def _settings_creator(fields: Sequence[str]) -> Any:
     return SettingsCreator(
         link_type="link_only",
         unique_id_column_name="id",
-        comparisons=_comparisons(fields),
+        comparisons=splink_comparisons(fields),
         blocking_rules_to_generate_predictions=[block_on(*rule) for rule in rules],
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=True,
