@@ -171,3 +171,29 @@ def test_a_refused_batch_writes_no_results(accord, tmp_path: Path, people: list[
                  "--out", out, "--reference-column", "application_no")
     assert run.code == 1 and "refused" in run.err
     assert not out.exists()
+
+
+def test_train_model_stores_the_agreements_model_from_past_applications(accord, cli_hub: Hub, synth: Path,  # noqa: ANN001
+                                                                        tmp_path: Path) -> None:
+    applications = pq.read_table(synth / "northshire-council-registration-applications.parquet")
+    past = tmp_path / "past.parquet"
+    pq.write_table(applications.rename_columns(["birth" if c == "date_of_birth" else c
+                                                for c in applications.column_names]), past)
+    run = accord("verification", "train-model", past, "--agreement", AGREEMENT, "--map", "dob=birth")
+    assert run.code == 0, run.err
+    assert f"stored model version 1 for {AGREEMENT}: compares first_name, surname, dob, postcode, nino" in run.out
+    from accord.services.linkage_models import latest_model
+
+    assert latest_model(cli_hub, AGREEMENT).version == 1
+
+
+def test_train_model_bad_input_is_one_line(accord, tmp_path: Path) -> None:  # noqa: ANN001
+    accord("verification", "train-model", tmp_path / "missing.csv", "--agreement", AGREEMENT).bad_input(
+        "missing.csv", "no such file")
+    unusable = tmp_path / "unusable.csv"
+    unusable.write_text("reference,colour\nA1,blue\nA2,green\n")
+    accord("verification", "train-model", unusable, "--agreement", AGREEMENT).bad_input("unusable.csv")
+    past = tmp_path / "past.csv"
+    past.write_text("first_name,surname\nAnn,Lee\n")
+    run = accord("verification", "train-model", past, "--agreement", "no-such-agreement")
+    assert run.code == 2 and "no-such-agreement" in run.err, (run.code, run.err)

@@ -1,4 +1,4 @@
-"""The demo step against a real server on loopback: three synthetic people and one who does not exist."""
+"""The demo step against a real server on loopback: three synthetic people, one mistyped, one who does not exist."""
 
 from __future__ import annotations
 
@@ -38,7 +38,10 @@ def test_the_demo_checks_three_people_and_a_stranger_over_http(sqlite_hub: Hub, 
         server.should_exit = True
         thread.join(10)
     text = output.getvalue()
-    assert text.count("ER-000") == 4 and "does not exist): no match" in text
+    assert text.count("ER-000") == 5 and "does not exist): no match" in text
+    assert f"Probabilistic model v1 for {AGREEMENT}" in text
+    assert "(date of birth mistyped, no NINO): match (agreed: first_name, middle_name, surname, postcode)" in text \
+        or "(date of birth mistyped, no NINO): match (agreed: first_name, surname, postcode)" in text, text
     assert "403 refused" in text
     for person in people:  # each person sees the check on their citizen page
         seen = citizens.accesses(sqlite_hub, sqlite_hub.person_key("nino", person.nino), utcnow())

@@ -5,7 +5,8 @@ details; Accord standardises them, asks the decision point whether the body may
 check them against the source body's records under the agreement it names
 (action ``identity.verify``), and only if allowed compares them with the source
 body's current holding (``accord.services.holdings``) using the deterministic
-cascade (``accord.linkage.deterministic``). The answer is the grade (match /
+cascade (``accord.linkage.deterministic``), then, for a check the cascade does
+not call a match, the agreement's probabilistic model if one is trained. The answer is the grade (match /
 partial / no match) and the names of the applicant's fields that agreed:
 nothing from the source record, not even its id, leaves this module.
 
@@ -47,12 +48,12 @@ standardised identity columns stay in Arrow; each blocking key (NINO, date of
 birth, postcode) is a dict from value to a slice of a sorted row-number array,
 so a check costs a few dict lookups and the cascade over a handful of rows.
 
-Probabilistic matching: not used. ``accord.linkage.probabilistic`` scores
-whole tables through a Splink linker (``predict`` writes a file), with no
-per-record scoring API; building a linker per check would cost far more than
-the check itself. So the cascade is the whole check, even when a model is
-stored for the agreement (``accord.services.linkage_models``); see
-docs/verification.md.
+Probabilistic stage: a check the cascade does not call a match goes on to the
+agreement's probabilistic model, when one has been trained from past
+applications (``accord.services.verification_model``). It scores the applicant
+against the same candidates and those sharing the given name and surname, and
+may raise the grade (to match at probability 0.999 for one person, from no
+match to partial at 0.5); it never lowers one.
 """
 
 from __future__ import annotations
@@ -79,8 +80,10 @@ from sqlalchemy.orm import Session
 from accord.audit.log import AuditRecord, append
 from accord.errors import InvalidInput, NotFound
 from accord.linkage.deterministic import MATCH, verify
+from accord.linkage.pairwise import PairScorer
 from accord.linkage.standardise import (
     canonical_first_name,
+    canonical_first_names,
     parse_date,
     standardise_address,
     standardise_name,
@@ -93,6 +96,9 @@ from accord.registry.agreements import get_agreement
 from accord.runtime import Hub
 from accord.services.access import ProposedDecision, decide_access, record_access
 from accord.services.holdings import ROW_KEY, holding_path
+from accord.services import verification_model
+from accord.services.linkage_models import StoredModel
+from accord.services.verification_model import MODELS, second_stage, term_frequencies
 from accord.storage.models import Dataset
 
 ACTION = "identity.verify"
@@ -102,6 +108,10 @@ REQUIRED_FIELDS = ("first_name", "surname", "dob", "postcode")
 # The fields the cascade compares (address is accepted but not compared; see the guide).
 COMPARED_FIELDS = ("nino", "first_name", "middle_name", "surname", "dob", "postcode")
 BLOCKING_KEYS = ("nino", "dob", "postcode")
+# The probabilistic stage also looks at records with the same given name (canonical) and surname: a person
+# whose date of birth was mistyped and who has moved shares no key with the cascade's.
+NAME_KEY = "names"
+SECOND_STAGE_KEYS = BLOCKING_KEYS + (NAME_KEY,)
 # A dataset's registered field that holds a standard field, when not named as one.
 FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "first_name": ("first_name", "forename", "given_name", "first_names"),
@@ -450,6 +460,9 @@ class HoldingIndex:
         for key in BLOCKING_KEYS:
             if key in table.column_names:
                 self._keys[key] = self._block(table.column(key))
+        if "first_name" in table.column_names and "surname" in table.column_names:
+            self._keys[NAME_KEY] = self._block(_name_keys(table.column("first_name"), table.column("surname")))
+        self._frequencies: dict[str, dict[Any, float]] = {}
 
     @staticmethod
     def _block(column: pa.ChunkedArray | pa.Array) -> tuple[dict[Any, int], np.ndarray, np.ndarray]:
@@ -475,10 +488,19 @@ class HoldingIndex:
                                      source=f"holding {dataset_id}", date_tolerance=1.0)
         return cls(standard.table, dataset_id)
 
-    def candidate_rows(self, applicant: Mapping[str, Any]) -> list[int]:
+    def term_frequencies(self, column: str) -> dict[Any, float]:
+        """Each value's share of the column (the probabilistic stage's term-frequency adjustment)."""
+        if column not in self._frequencies:
+            self._frequencies[column] = term_frequencies(self.table, column)
+        return self._frequencies[column]
+
+    def candidate_rows(self, applicant: Mapping[str, Any], keys: Sequence[str] = BLOCKING_KEYS) -> list[int]:
         found: set[int] = set()
-        for key, (codes, order, offsets) in self._keys.items():
-            value = applicant.get(key)
+        for key in keys:
+            if key not in self._keys:
+                continue
+            codes, order, offsets = self._keys[key]
+            value = _name_key(applicant) if key == NAME_KEY else applicant.get(key)
             if value is None:
                 continue
             code = codes.get(value)
@@ -486,13 +508,28 @@ class HoldingIndex:
                 found.update(order[offsets[code]:offsets[code + 1]].tolist())
         return sorted(found)
 
-    def candidates(self, applicant: Mapping[str, Any], fields: Sequence[str]) -> list[dict]:
-        """The source rows sharing a blocking key with the applicant, with only ``fields`` (plus id)."""
-        rows = self.candidate_rows(applicant)
+    def candidates(self, applicant: Mapping[str, Any], fields: Sequence[str],
+                   keys: Sequence[str] = BLOCKING_KEYS) -> list[dict]:
+        """The source rows sharing one of ``keys`` with the applicant, with only ``fields`` (plus id).
+
+        A key is used only if the applicant has it: the applicant given here holds only the
+        permitted fields, so no withheld field is used to find records.
+        """
+        rows = self.candidate_rows(applicant, keys)
         if not rows:
             return []
         columns = [(name, self._columns[name]) for name in ("id", *fields) if name in self._columns]
         return [{name: values[row] for name, values in columns} for row in rows]
+
+
+def _name_key(applicant: Mapping[str, Any]) -> str | None:
+    first, surname = canonical_first_name(applicant.get("first_name")), applicant.get("surname")
+    return f"{first}|{surname}" if first and surname else None
+
+
+def _name_keys(first: pa.ChunkedArray, surname: pa.ChunkedArray) -> pa.Array:
+    canon = pa.array(canonical_first_names(first), type=pa.string())
+    return pc.binary_join_element_wise(canon, surname.combine_chunks(), "|")
 
 
 class IndexCache:
@@ -565,6 +602,7 @@ class Prepared:
     applications: tuple[Application, ...]
     index: HoldingIndex | None
     index_problem: str | None = None
+    scorer: PairScorer | None = None  # the agreement's probabilistic model, if one is trained
 
 
 @dataclass(frozen=True)
@@ -622,13 +660,15 @@ def prepare(hub: Hub, *, body_id: str, is_admin: bool, agreement_id: str, datase
         applicant = dict(raw) if standardised else standardise_applicant(raw, where)
         checked.append(Application(reference, applicant, subject_key(hub, applicant)))
     target = (targets or TARGETS).get(hub, body_id, is_admin, agreement_id, dataset_id)
-    index, problem = None, None
+    index, problem, scorer = None, None, None
     if target.dataset_id is not None and target.purpose != UNKNOWN_PURPOSE:
         try:
             index = INDEXES.get(hub, target.dataset_id, target.field_map)
         except NotFound as missing:
             problem = missing.detail
-    return Prepared(target, tuple(checked), index, problem)
+        if index is not None:
+            scorer = MODELS.scorer(hub, target.agreement_id, index)
+    return Prepared(target, tuple(checked), index, problem, scorer)
 
 
 def requested_fields(prepared: Prepared) -> tuple[str, ...]:
@@ -693,6 +733,9 @@ def propose(session: Session, hub: Hub, prepared: Prepared, *, officer: str, bod
         applicant = {k: v for k, v in application.applicant.items() if k in permitted}
         candidates = prepared.index.candidates(applicant, permitted)
         verdict = verify(applicant, candidates)
+        if verdict.grade != MATCH and prepared.scorer is not None:
+            candidates = prepared.index.candidates(applicant, permitted, SECOND_STAGE_KEYS)
+            verdict = second_stage(verdict, applicant, candidates, prepared.scorer)
         results.append(Result(application.reference, verdict.grade, verdict.agreed))
         if verdict.grade == MATCH:
             key = _matched_person(hub, candidates, verdict.candidate_id)
@@ -768,7 +811,22 @@ def check(hub: Hub, *, body_id: str, officer: str, agreement_id: str,
                                 client_id=client_id, body_id=body_id, now=now)
 
 
+def train_model(hub: Hub, *, agreement_id: str, applications: Path, dataset_id: str | None = None,
+                mapping: Mapping[str, str] | None = None) -> StoredModel:
+    """Train and store the agreement's probabilistic model from a file of past applications (an operator's task)."""
+    with hub.transaction() as session:
+        target = resolve_target(session, "", True, agreement_id, dataset_id)
+    if target.purpose == UNKNOWN_PURPOSE:
+        raise NotFound(f"no agreement '{agreement_id}'")
+    if target.dataset_id is None:
+        raise InvalidInput(f"agreement '{agreement_id}' discloses no dataset to check against")
+    return verification_model.train_model(hub, agreement_id=agreement_id, dataset_id=target.dataset_id,
+                                          field_map=target.field_map, compared=COMPARED_FIELDS,
+                                          applications=applications, mapping=mapping)
+
+
 def clear_caches() -> None:
     """Forget resolved agreements and indexes (tests; an operator never needs to)."""
     TARGETS.clear()
     INDEXES.clear()
+    MODELS.clear()
