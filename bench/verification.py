@@ -70,7 +70,7 @@ from accord.demo.seed import seed_agreements, seed_registry  # noqa: E402
 from accord.linkage.standardise import standardise_nino, standardise_postcode  # noqa: E402
 from accord.registry.credentials import create_client  # noqa: E402
 from accord.runtime import Hub  # noqa: E402
-from accord.services import holdings  # noqa: E402
+from accord.services import holdings, verification  # noqa: E402
 from machine import describe  # noqa: E402 - bench/machine.py, beside this script
 
 RESULTS = ROOT / "bench" / "results"
@@ -108,8 +108,10 @@ def git_state() -> dict:
 # --------------------------------------------------------------------------- set-up
 
 
-def prepare(data_dir: Path, persons: int, database_url: str | None = None) -> tuple[str, str, list[dict], dict]:
-    """Seed the hub, load DWP's synthetic records, make the ERO's client; returns (id, secret, applicants, facts)."""
+def prepare(data_dir: Path, persons: int, database_url: str | None = None,
+            model: bool = True) -> tuple[str, str, list[dict], dict]:
+    """Seed the hub, load DWP's synthetic records, train the agreement's model (unless ``model`` is False), make
+    the ERO's client; returns (id, secret, applicants, facts)."""
     from accord.synth import generate
 
     synth = data_dir.parent / "synth"
@@ -125,11 +127,20 @@ def prepare(data_dir: Path, persons: int, database_url: str | None = None) -> tu
             issued = create_client(session, ERO, now, label="bench")
             reference = create_client(session, "northshire-council", now, label="bench")
         info = holdings.load_holding(hub, "dwp-benefits", synth / "dwp-benefits.parquet")
+        trained = None
+        if model:
+            past = data_dir.parent / "past-applications.parquet"
+            pq.write_table(pa.concat_tables(
+                [pq.read_table(p) for p in sorted(synth.glob("*-registration-applications.parquet"))]), past)
+            stored = verification.train_model(hub, agreement_id=AGREEMENT, applications=past,
+                                              mapping={"dob": "date_of_birth"})
+            trained = {"version": stored.version, "fields": stored.model.fields,
+                       "training_seconds": stored.model.training.get("seconds")}
     finally:
         hub.close()
     applicants = applicant_pool(synth)
     facts = {"persons": persons, "holding_rows": info.rows, "applicants_in_pool": len(applicants),
-             "synth_seconds": round(generated, 1),
+             "synth_seconds": round(generated, 1), "probabilistic_model": trained,
              "decisions_client": {"client_id": reference.client_id, "client_secret": reference.client_secret}}
     return issued.client_id, issued.client_secret, applicants, facts
 
@@ -416,6 +427,8 @@ def main() -> None:
     parser.add_argument("--postgres", metavar="SERVER_URL", nargs="?", const="postgresql://postgres@127.0.0.1:5432/postgres",
                         default=None, help="use a fresh database on this PostgreSQL server instead of SQLite "
                         "(default server: postgresql://postgres@127.0.0.1:5432/postgres); it is dropped afterwards")
+    parser.add_argument("--no-model", action="store_true",
+                        help="no probabilistic model for the agreement: the cascade alone answers")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--tmp", type=Path, default=None, help="where to put the temporary data directory")
     args = parser.parse_args()
@@ -433,7 +446,7 @@ def main() -> None:
         database_url, database_name = create_postgres_database(args.postgres)
     try:
         started = time.perf_counter()
-        client_id, secret, applicants, facts = prepare(data_dir, args.persons, database_url)
+        client_id, secret, applicants, facts = prepare(data_dir, args.persons, database_url, model=not args.no_model)
         say(f"  set-up: {args.persons:,} people, DWP holding {facts['holding_rows']:,} rows, "
             f"{len(applicants):,} applicants in the pool ({time.perf_counter() - started:.1f} s)")
         port = free_port()

@@ -5,6 +5,7 @@ Run on demand, never as a test:
     .venv/bin/python bench/verification_cpu.py                      # 20k people, 2,000 requests per phase
     .venv/bin/python bench/verification_cpu.py --profile 25         # and the top 25 functions of each phase
     .venv/bin/python bench/verification_cpu.py --concurrency 32     # 32 requests in flight, as the server sees them
+    .venv/bin/python bench/verification_cpu.py --no-model           # the cascade alone (no probabilistic stage)
 
 ``bench/verification.py`` measures throughput and latency against a real
 server, which on a shared machine mostly measures how much of a core the
@@ -177,6 +178,8 @@ def main() -> None:
                         help="run only this phase (repeatable; for profiling one phase with py-spy)")
     parser.add_argument("--data", type=Path, default=None,
                         help="reuse (or create) a prepared data directory here instead of a temporary one")
+    parser.add_argument("--no-model", action="store_true",
+                        help="no probabilistic model for the agreement: the cascade alone answers")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
@@ -191,7 +194,7 @@ def main() -> None:
         if facts_file.exists():
             prepared = json.loads(facts_file.read_text())
         else:
-            client_id, secret, applicants, facts = prepare(data_dir, args.persons)
+            client_id, secret, applicants, facts = prepare(data_dir, args.persons, model=not args.no_model)
             prepared = {"ero": [client_id, secret], "council": list(facts.pop("decisions_client").values()),
                         "applicants": applicants, "facts": facts}
             facts_file.write_text(json.dumps(prepared, default=str))

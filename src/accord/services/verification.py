@@ -460,8 +460,12 @@ class HoldingIndex:
         for key in BLOCKING_KEYS:
             if key in table.column_names:
                 self._keys[key] = self._block(table.column(key))
-        if "first_name" in table.column_names and "surname" in table.column_names:
-            self._keys[NAME_KEY] = self._block(_name_keys(table.column("first_name"), table.column("surname")))
+        if "first_name" in table.column_names:
+            canon = pa.array(canonical_first_names(table.column("first_name")), type=pa.string())
+            self._columns["first_name_canon"] = canon.to_pylist()  # read by the probabilistic stage
+            if "surname" in table.column_names:
+                self._keys[NAME_KEY] = self._block(pc.binary_join_element_wise(
+                    canon, table.column("surname").combine_chunks(), "|"))
         self._frequencies: dict[str, dict[Any, float]] = {}
 
     @staticmethod
@@ -518,18 +522,14 @@ class HoldingIndex:
         rows = self.candidate_rows(applicant, keys)
         if not rows:
             return []
-        columns = [(name, self._columns[name]) for name in ("id", *fields) if name in self._columns]
+        wanted = ("id", *fields, "first_name_canon") if "first_name" in fields else ("id", *fields)
+        columns = [(name, self._columns[name]) for name in wanted if name in self._columns]
         return [{name: values[row] for name, values in columns} for row in rows]
 
 
 def _name_key(applicant: Mapping[str, Any]) -> str | None:
     first, surname = canonical_first_name(applicant.get("first_name")), applicant.get("surname")
     return f"{first}|{surname}" if first and surname else None
-
-
-def _name_keys(first: pa.ChunkedArray, surname: pa.ChunkedArray) -> pa.Array:
-    canon = pa.array(canonical_first_names(first), type=pa.string())
-    return pc.binary_join_element_wise(canon, surname.combine_chunks(), "|")
 
 
 class IndexCache:

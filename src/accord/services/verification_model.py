@@ -25,6 +25,7 @@ within ``MODEL_TTL_SECONDS``.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -36,20 +37,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from accord.errors import InvalidInput, NotFound
+from sqlalchemy import func, select
+
+from accord.errors import InvalidInput
 from accord.linkage.deterministic import AMBIGUOUS_RULE, MATCH, NO_MATCH, PARTIAL, Verification, compare
 from accord.linkage.pairwise import PairScorer
 from accord.linkage.prepare import prepare_file, prepare_table
-from accord.linkage.probabilistic import TrainingOptions, common_fields, prior_for, train
+from accord.linkage.probabilistic import LinkageModel, TrainingOptions, common_fields, prior_for, train
 from accord.runtime import Hub
 from accord.services.holdings import ROW_KEY, holding_path
-from accord.services.linkage_models import StoredModel, check_agreement_in_force, latest_model, store_model
+from accord.services.linkage_models import StoredModel, check_agreement_in_force, store_model
+from accord.storage.tables.linkage import LinkageModelRecord
 
 MATCH_PROBABILITY = 0.999
 PARTIAL_PROBABILITY = 0.5
 PROBABILISTIC_RULE = "probabilistic"
 MODEL_TTL_SECONDS = 2.0
 TRAINED_BY = "verification"
+log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- training
@@ -92,61 +97,81 @@ def term_frequencies(table: pa.Table, column: str) -> dict[Any, float]:
 
 
 class ModelCache:
-    """The agreement's latest model, compiled for one holding, re-read at most every ``ttl`` seconds.
+    """The agreement's latest model, compiled for one holding.
 
-    The scorer depends on the model version and on the holding (its size sets
-    the prior, its given names the term frequencies), so it is rebuilt when
-    either changes.
+    Every ``ttl`` seconds a check asks only for the agreement's highest model
+    version; the model is read and compiled only when that changes. The scorer
+    also depends on the holding (its size sets the prior, its given names the
+    term frequencies), so it is rebuilt when the holding's index is.
     """
 
     def __init__(self, ttl: float = MODEL_TTL_SECONDS) -> None:
         self.ttl = ttl
         self._lock = threading.Lock()
-        self._latest: dict[tuple, tuple[float, StoredModel | None]] = {}
+        self._versions: dict[tuple, tuple[float, int | None]] = {}
+        self._models: dict[tuple, LinkageModel | None] = {}  # None: a model this version cannot read
         self._scorers: dict[tuple, PairScorer] = {}
 
     def scorer(self, hub: Hub, agreement_id: str, holding: Any) -> PairScorer | None:
         """``holding`` is the index checks match against (``verification.HoldingIndex``)."""
-        stored = self._stored(hub, agreement_id)
-        if stored is None:
+        version = self._version(hub, agreement_id)
+        if version is None:
             return None
-        key = (id(hub), agreement_id, stored.version, id(holding))
+        key = (id(hub), agreement_id, version, id(holding))
         scorer = self._scorers.get(key)
-        if scorer is None:
-            with self._lock:
-                scorer = self._scorers.get(key)
-                if scorer is None:
-                    scorer = PairScorer(stored.model, prior=prior_for(stored.model, 1, holding.rows),
-                                        term_frequencies={"first_name": holding.term_frequencies("first_name")})
-                    stale = [k for k in self._scorers if k[:2] == key[:2]]
-                    for old in stale:
-                        del self._scorers[old]
-                    self._scorers[key] = scorer
-        return scorer
+        if scorer is not None:
+            return scorer
+        with self._lock:
+            scorer = self._scorers.get(key)
+            if scorer is not None:
+                return scorer
+            model = self._model(hub, agreement_id, version)
+            if model is None:
+                return None
+            scorer = PairScorer(model, prior=prior_for(model, 1, holding.rows),
+                                term_frequencies={"first_name": holding.term_frequencies("first_name")})
+            for old in [k for k in self._scorers if k[:2] == key[:2]]:
+                del self._scorers[old]
+            self._scorers[key] = scorer
+            return scorer
 
-    def _stored(self, hub: Hub, agreement_id: str) -> StoredModel | None:
+    def _version(self, hub: Hub, agreement_id: str) -> int | None:
         key = (id(hub), agreement_id)
         now = time.monotonic()
-        hit = self._latest.get(key)
+        hit = self._versions.get(key)
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
-        try:
-            stored = latest_model(hub, agreement_id)
-        except NotFound:
-            stored = None
-        if stored is not None:
-            try:
-                PairScorer(stored.model)  # a model this version cannot read is as good as none
-            except ValueError:
-                stored = None
-        if len(self._latest) > 1000:
-            self._latest.clear()
-        self._latest[key] = (now, stored)
-        return stored
+        with hub.transaction() as session:
+            version = session.scalar(select(func.max(LinkageModelRecord.version))
+                                     .where(LinkageModelRecord.agreement_id == agreement_id))
+        if len(self._versions) > 1000:
+            self._versions.clear()
+        self._versions[key] = (now, version)
+        return version
+
+    def _model(self, hub: Hub, agreement_id: str, version: int) -> LinkageModel | None:
+        key = (id(hub), agreement_id, version)
+        if key not in self._models:
+            model = None
+            with hub.transaction() as session:
+                record = session.scalar(select(LinkageModelRecord).where(
+                    LinkageModelRecord.agreement_id == agreement_id, LinkageModelRecord.version == version))
+                text = record.model if record is not None else None
+            if text is not None:
+                try:
+                    model = LinkageModel.from_json(text, f"agreement {agreement_id}'s model v{version}")
+                    PairScorer(model)  # one this version cannot compile is as good as none
+                except (InvalidInput, ValueError) as exc:
+                    log.warning("verification under %s goes without its model v%s: %s", agreement_id, version,
+                                getattr(exc, "detail", exc))
+                    model = None
+            self._models[key] = model
+        return self._models[key]
 
     def clear(self) -> None:
         with self._lock:
-            self._latest.clear()
+            self._versions.clear()
+            self._models.clear()
             self._scorers.clear()
 
 
