@@ -24,7 +24,7 @@ Prediction (``predict``) compares only pairs that share a blocking key
 (``BLOCKING_RULES``) and keeps those at or above the threshold. It can run in
 chunks (``chunks``): both sides are split by a hash of the record id and every
 pair of chunks is scored in turn, so memory stays bounded for 10M x 10M
-without losing any pair (see docs/adr/0007-linkage-chunking-and-model-format.md).
+without losing any pair (see docs/adr/0007-probabilistic-linkage-model.md).
 
 The model file (``LinkageModel``) is engine-neutral: it lists the fields and
 the trained m and u of each comparison level, and is compiled into Splink
