@@ -184,3 +184,16 @@ def test_a_new_model_is_used_once_stored_and_an_unreadable_one_is_ignored(traine
     model.comparisons["dob"] = model.comparisons["dob"][:2]
     store_model(trained, AGREEMENT, model)
     assert grade() == "partial"
+
+
+def test_a_name_too_common_to_score_finds_no_candidates_by_name() -> None:
+    from accord.linkage.standardise import standardise_table
+
+    rows = [{"record_id": f"r{i}", "first_name": "John", "surname": "Smith", "dob": date(1950 + i, 1, 1),
+             "postcode": f"LS{i + 1} 1AA"} for i in range(3)]
+    index = verification.HoldingIndex(standardise_table(rows, id_column="record_id").table, "dwp-benefits")
+    applicant = {"first_name": "john", "surname": "smith", "dob": date(1999, 9, 9), "postcode": "M1 1AA"}
+    assert index.candidate_rows(applicant) == []  # no date of birth, postcode or NINO in common
+    assert index.candidate_rows(applicant, verification.SECOND_STAGE_KEYS) == [0, 1, 2]
+    index.max_name_block = 2
+    assert index.candidate_rows(applicant, verification.SECOND_STAGE_KEYS) == []

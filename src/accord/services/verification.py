@@ -110,7 +110,9 @@ COMPARED_FIELDS = ("nino", "first_name", "middle_name", "surname", "dob", "postc
 BLOCKING_KEYS = ("nino", "dob", "postcode")
 # The probabilistic stage also looks at records with the same given name (canonical) and surname: a person
 # whose date of birth was mistyped and who has moved shares no key with the cascade's.
-NAME_KEY = "names"
+# A name held by more records than this (John Smith, nationally) finds too many to score in a check's
+# time; such a name finds candidates only through the other keys.
+NAME_KEY, MAX_NAME_BLOCK = "names", 500
 SECOND_STAGE_KEYS = BLOCKING_KEYS + (NAME_KEY,)
 # A dataset's registered field that holds a standard field, when not named as one.
 FIELD_ALIASES: dict[str, tuple[str, ...]] = {
@@ -448,6 +450,8 @@ class TargetCache:
 class HoldingIndex:
     """A source holding's identity fields, standardised, with a blocking index per key."""
 
+    max_name_block = MAX_NAME_BLOCK
+
     def __init__(self, table: pa.Table, dataset_id: str) -> None:
         self.dataset_id = dataset_id
         self.table = table
@@ -508,8 +512,11 @@ class HoldingIndex:
             if value is None:
                 continue
             code = codes.get(value)
-            if code is not None:
-                found.update(order[offsets[code]:offsets[code + 1]].tolist())
+            if code is None:
+                continue
+            if key == NAME_KEY and offsets[code + 1] - offsets[code] > self.max_name_block:
+                continue
+            found.update(order[offsets[code]:offsets[code + 1]].tolist())
         return sorted(found)
 
     def candidates(self, applicant: Mapping[str, Any], fields: Sequence[str],
