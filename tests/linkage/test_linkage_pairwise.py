@@ -85,23 +85,11 @@ def test_every_blocked_pair_gets_splinks_weight(synth: Path, which: str, tmp_pat
         for name, level in zip(names, got.levels):
             levels_seen.add((name, level))
         # each comparison's part, so two wrong levels cannot cancel out
-        weights = scorer_parts(scorer, rows["l"][pair["left_id"]], rows["r"][pair["right_id"]])
-        for name in names:
-            assert weights[name] == pytest.approx(pair[f"mw_{name}"], abs=TOLERANCE), (name, pair)
+        for name, part in zip(names, got.parts, strict=True):
+            assert part == pytest.approx(pair[f"mw_{name}"], abs=TOLERANCE), (name, pair)
     # the pairs exercised more than the exact levels: every comparison was seen at three levels or more
     for name in names:
         assert len({level for seen, level in levels_seen if seen == name}) >= 3, name
-
-
-def scorer_parts(scorer: PairScorer, left: dict, right: dict) -> dict[str, float]:
-    """Each comparison's weight for a pair (level weight plus its term-frequency adjustment)."""
-    parts = {}
-    for name, levels in scorer._comparisons:  # noqa: SLF001 - the test reads the compiled levels
-        for level in levels:
-            if level.test(left, right):
-                parts[name] = level.weight + (scorer._tf_adjustment(level, left, right) if level.tf else 0.0)  # noqa: SLF001
-                break
-    return parts
 
 
 def _model(fields: list[str]) -> prob.LinkageModel:

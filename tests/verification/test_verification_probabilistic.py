@@ -18,11 +18,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from verification_support import AGREEMENT, ERO, Person, dwp_people, make_client
+from verification_support import AGREEMENT, ERO, Person, activate_narrow_agreement, dwp_people, make_client
 
 from accord.clock import utcnow
-from accord.demo.seed import example_agreements
-from accord.registry import agreements, lifecycle
 from accord.runtime import Hub
 from accord.services import verification, verification_model
 from accord.services.linkage_models import latest_model, store_model
@@ -151,17 +149,10 @@ def test_a_check_with_the_model_answers_only_the_grade_and_agreed_fields(trained
 def test_fields_the_agreement_withholds_are_not_scored(trained: Hub, synth: Path, applications_file: Path) -> None:
     # An agreement naming only surname and date of birth, with a model of its own: the given name and postcode
     # are never compared, and on surname and date of birth alone the model is not sure enough to match.
-    spec = next(s for _, s in example_agreements() if s.id == AGREEMENT).model_copy(deep=True)
-    spec = spec.model_copy(update={"id": "narrow-verification", "data": [
-        spec.data[0].model_copy(update={"fields": ["surname", "date_of_birth"]})]})
-    now = utcnow()
-    with trained.transaction() as session:
-        agreement = agreements.create_draft(session, trained.framework, spec, "accord-hub", now - timedelta(weeks=11))
-        lifecycle.transition(session, trained.framework, agreement, "consultation", actor="t", now=now - timedelta(weeks=10))
-        lifecycle.transition(session, trained.framework, agreement, "active", actor="t", now=now)
-    store_model(trained, "narrow-verification", latest_model(trained, AGREEMENT).model)
+    narrow = activate_narrow_agreement(trained, ["surname", "date_of_birth"])
+    store_model(trained, narrow, latest_model(trained, AGREEMENT).model)
     for person in dwp_people(synth)[:10]:
-        outcome = verification.check(trained, body_id=ERO, officer="t", agreement_id="narrow-verification",
+        outcome = verification.check(trained, body_id=ERO, officer="t", agreement_id=narrow,
                                      applications=[("r", person.details())], request_id="t", now=utcnow())
         result = outcome.results[0]
         assert result.grade == "partial", person

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
-from verification_support import AGREEMENT, ERO, Person, counts
+from verification_support import AGREEMENT, ERO, Person, activate_narrow_agreement, counts
 
 from accord.clock import utcnow
 from accord.demo.seed import example_agreements
@@ -106,14 +106,7 @@ def test_synthetic_applications_never_match_fictitious_people(loaded: Hub, synth
 
 def test_fields_outside_the_agreement_are_never_compared(loaded: Hub, people: list[Person]) -> None:
     # An agreement naming only surname and date of birth: the NINO given is not compared or recorded.
-    spec = next(s for _, s in example_agreements() if s.id == AGREEMENT).model_copy(deep=True)
-    spec = spec.model_copy(update={"id": "narrow-verification", "data": [
-        spec.data[0].model_copy(update={"fields": ["surname", "date_of_birth"]})]})
-    now = utcnow()
-    with loaded.transaction() as session:
-        agreement = agreements.create_draft(session, loaded.framework, spec, "accord-hub", now - timedelta(weeks=11))
-        lifecycle.transition(session, loaded.framework, agreement, "consultation", actor="t", now=now - timedelta(weeks=10))
-        lifecycle.transition(session, loaded.framework, agreement, "active", actor="t", now=now)
+    activate_narrow_agreement(loaded, ["surname", "date_of_birth"])
     outcome = check(loaded, people[5].details(), agreement_id="narrow-verification")
     assert outcome.allowed
     assert outcome.results[0].agreed == ("surname", "dob")

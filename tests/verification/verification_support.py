@@ -52,6 +52,24 @@ def seed(hub: Hub, synth: Path | None = None) -> None:
         holdings.load_holding(hub, "dwp-benefits", synth / "dwp-benefits.parquet")
 
 
+def activate_narrow_agreement(hub: Hub, fields: list[str], agreement_id: str = "narrow-verification") -> str:
+    """The verification agreement again, active, naming only ``fields`` of DWP's dataset."""
+    from datetime import timedelta
+
+    from accord.demo.seed import example_agreements
+    from accord.registry import agreements, lifecycle
+
+    spec = next(s for _, s in example_agreements() if s.id == AGREEMENT).model_copy(deep=True)
+    spec = spec.model_copy(update={"id": agreement_id, "data": [
+        spec.data[0].model_copy(update={"fields": fields})]})
+    now = utcnow()
+    with hub.transaction() as session:
+        agreement = agreements.create_draft(session, hub.framework, spec, "accord-hub", now - timedelta(weeks=11))
+        lifecycle.transition(session, hub.framework, agreement, "consultation", actor="t", now=now - timedelta(weeks=10))
+        lifecycle.transition(session, hub.framework, agreement, "active", actor="t", now=now)
+    return agreement_id
+
+
 def counts(hub: Hub) -> dict[str, int]:
     with hub.transaction() as session:
         return {

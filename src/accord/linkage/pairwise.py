@@ -46,6 +46,7 @@ class Score:
     match_weight: float
     match_probability: float
     levels: tuple[int, ...]  # the level of each comparison (0 = null), in the model's order
+    parts: tuple[float, ...]  # each comparison's weight (with its term-frequency adjustment), in the same order
 
 
 def _weight(m: float | None, u: float | None) -> float:
@@ -89,7 +90,6 @@ class PairScorer:
         p = model.probability_two_random_records_match if prior is None else prior
         self.prior_weight = math.log2(p / (1 - p))
         self.term_frequencies = term_frequencies or {}
-        self.uses_fields = frozenset(model.fields)
         self._comparisons: list[tuple[str, tuple[_ScoredLevel, ...]]] = []
         for comparison, levels in zip(comparisons(model.fields), _splink_levels(model)):
             if len(levels) != len(comparison.levels) - 1:
@@ -112,17 +112,16 @@ class PairScorer:
 
     def score(self, left: Row, right: Row) -> Score:
         """The pair's match weight and probability; both rows as made by ``row``."""
-        total = self.prior_weight
-        levels = []
+        levels, parts = [], []
         for _name, scored in self._comparisons:
             for index, level in enumerate(scored):
                 if level.test(left, right):
-                    total += level.weight
-                    if level.tf is not None:
-                        total += self._tf_adjustment(level, left, right)
+                    weight = level.weight + (self._tf_adjustment(level, left, right) if level.tf else 0.0)
                     levels.append(index)
+                    parts.append(weight)
                     break
-        return Score(total, _probability(total), tuple(levels))
+        total = self.prior_weight + sum(parts)
+        return Score(total, _probability(total), tuple(levels), tuple(parts))
 
     def _tf_adjustment(self, level: _ScoredLevel, left: Row, right: Row) -> float:
         frequencies = self.term_frequencies.get(level.tf or "")

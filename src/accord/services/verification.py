@@ -6,8 +6,9 @@ check them against the source body's records under the agreement it names
 (action ``identity.verify``), and only if allowed compares them with the source
 body's current holding (``accord.services.holdings``) using the deterministic
 cascade (``accord.linkage.deterministic``), then, for a check the cascade does
-not call a match, the agreement's probabilistic model if one is trained. The answer is the grade (match /
-partial / no match) and the names of the applicant's fields that agreed:
+not call a match, the agreement's probabilistic model if one is trained. The
+answer is the grade (match / partial / no match) and the names of the
+applicant's fields that agreed:
 nothing from the source record, not even its id, leaves this module.
 
 Order of work, and why:
@@ -96,9 +97,9 @@ from accord.registry.agreements import get_agreement
 from accord.runtime import Hub
 from accord.services.access import ProposedDecision, decide_access, record_access
 from accord.services.holdings import ROW_KEY, holding_path
-from accord.services import verification_model
-from accord.services.linkage_models import StoredModel
+from accord.services.linkage_models import StoredModel, check_agreement_in_force
 from accord.services.verification_model import MODELS, second_stage, term_frequencies
+from accord.services.verification_model import train_model as train_model_on
 from accord.storage.models import Dataset
 
 ACTION = "identity.verify"
@@ -471,6 +472,7 @@ class HoldingIndex:
                 self._keys[NAME_KEY] = self._block(pc.binary_join_element_wise(
                     canon, table.column("surname").combine_chunks(), "|"))
         self._frequencies: dict[str, dict[Any, float]] = {}
+        self.scorers: dict[tuple, PairScorer | None] = {}  # models compiled for this holding (verification_model)
 
     @staticmethod
     def _block(column: pa.ChunkedArray | pa.Array) -> tuple[dict[Any, int], np.ndarray, np.ndarray]:
@@ -827,9 +829,10 @@ def train_model(hub: Hub, *, agreement_id: str, applications: Path, dataset_id: 
         raise NotFound(f"no agreement '{agreement_id}'")
     if target.dataset_id is None:
         raise InvalidInput(f"agreement '{agreement_id}' discloses no dataset to check against")
-    return verification_model.train_model(hub, agreement_id=agreement_id, dataset_id=target.dataset_id,
-                                          field_map=target.field_map, compared=COMPARED_FIELDS,
-                                          applications=applications, mapping=mapping)
+    check_agreement_in_force(hub, agreement_id)
+    index = INDEXES.get(hub, target.dataset_id, target.field_map)  # NotFound: no records loaded
+    return train_model_on(hub, agreement_id=agreement_id, holding=index.table, compared=COMPARED_FIELDS,
+                          applications=applications, mapping=mapping)
 
 
 def clear_caches() -> None:

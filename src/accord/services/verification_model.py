@@ -17,8 +17,8 @@ ambiguous (two people fit) stays partial. It compares only the fields that the
 decision permits, and a field that is withheld counts as missing (weight 0).
 The answer is the same grade and list of agreeing fields as before.
 
-Training reads the source holding only inside the hub, as the matching does,
-and keeps only field names and probabilities. The model is stored as the
+Training reads the source holding only inside the hub, through the same index
+the checks use, and keeps only field names and probabilities. The model is stored as the
 agreement's next version (``accord.services.linkage_models``). Checks pick it up
 within ``MODEL_TTL_SECONDS``.
 """
@@ -42,11 +42,11 @@ from sqlalchemy import func, select
 from accord.errors import InvalidInput
 from accord.linkage.deterministic import AMBIGUOUS_RULE, MATCH, NO_MATCH, PARTIAL, Verification, compare
 from accord.linkage.pairwise import PairScorer
-from accord.linkage.prepare import prepare_file, prepare_table
+from accord.linkage.prepare import read_input
 from accord.linkage.probabilistic import LinkageModel, TrainingOptions, common_fields, prior_for, train
+from accord.linkage.standardise import standardise_table
 from accord.runtime import Hub
-from accord.services.holdings import ROW_KEY, holding_path
-from accord.services.linkage_models import StoredModel, check_agreement_in_force, store_model
+from accord.services.linkage_models import StoredModel, store_model
 from accord.storage.tables.linkage import LinkageModelRecord
 
 MATCH_PROBABILITY = 0.999
@@ -60,27 +60,25 @@ log = logging.getLogger(__name__)
 # --------------------------------------------------------------------------- training
 
 
-def train_model(hub: Hub, *, agreement_id: str, dataset_id: str, field_map: Mapping[str, str],
-                compared: Sequence[str], applications: Path, mapping: Mapping[str, str] | None = None,
-                options: TrainingOptions | None = None) -> StoredModel:
+def train_model(hub: Hub, *, agreement_id: str, holding: pa.Table, compared: Sequence[str], applications: Path,
+                mapping: Mapping[str, str] | None = None, options: TrainingOptions | None = None) -> StoredModel:
     """Train the agreement's model on a file of past applications against the source holding, and store it.
 
-    ``field_map`` is the source dataset's standard field -> column; ``compared``
-    the standard fields a check compares. The applications file is read as
-    ``accord link`` reads an input (CSV or Parquet, ``mapping`` for its columns).
+    ``holding`` is the holding's standardised table, as checks match against it
+    (``verification.HoldingIndex.table``); ``compared`` the standard fields a check
+    compares. The applications (CSV or Parquet, ``mapping`` for their columns) are
+    standardised as a check standardises an applicant, so the model learns from the
+    forms it will score; a value that cannot be read counts as missing. The caller
+    has checked that the agreement is in force.
     """
-    check_agreement_in_force(hub, agreement_id)
-    path = holding_path(hub, dataset_id)  # NotFound when the source body has loaded nothing
-    apps = prepare_file(applications, dict(mapping or {}), source="applications")
-    columns = set(pq.read_schema(path).names)
-    source_map = {std: column for std, column in field_map.items() if std in compared and column in columns}
-    raw = pq.read_table(path, columns=list(dict.fromkeys(source_map.values())) + [ROW_KEY])
-    holding = prepare_table(raw, source_map, id_column=ROW_KEY, source=f"holding {dataset_id}")
-    fields = [name for name in common_fields(apps.table, holding.table) if name in compared]
+    source = f"applications {applications.name}"
+    apps = standardise_table(read_input(applications, source), dict(mapping or {}), id_column=None, source=source,
+                             date_tolerance=1.0).table
+    fields = [name for name in common_fields(apps, holding) if name in compared]
     if not fields:
-        raise InvalidInput(f"{applications.name}: no column the check compares ({', '.join(compared)}) has values "
-                           f"both here and in {dataset_id}'s records")
-    model = train(apps.table, holding.table, fields=fields, options=options)
+        raise InvalidInput(f"{source}: no column the check compares ({', '.join(compared)}) has values both "
+                           "here and in the source body's records")
+    model = train(apps, holding, fields=fields, options=options)
     return store_model(hub, agreement_id, model, trained_by=TRAINED_BY)
 
 
@@ -100,40 +98,28 @@ class ModelCache:
     """The agreement's latest model, compiled for one holding.
 
     Every ``ttl`` seconds a check asks only for the agreement's highest model
-    version; the model is read and compiled only when that changes. The scorer
-    also depends on the holding (its size sets the prior, its given names the
-    term frequencies), so it is rebuilt when the holding's index is.
+    version. A version is compiled once for each holding index and kept on it
+    (``holding.scorers``), because the scorer depends on the holding too: its size
+    sets the prior and its given names the term frequencies. A new load builds a
+    new index, and so a new scorer.
     """
 
     def __init__(self, ttl: float = MODEL_TTL_SECONDS) -> None:
         self.ttl = ttl
         self._lock = threading.Lock()
         self._versions: dict[tuple, tuple[float, int | None]] = {}
-        self._models: dict[tuple, LinkageModel | None] = {}  # None: a model this version cannot read
-        self._scorers: dict[tuple, PairScorer] = {}
 
     def scorer(self, hub: Hub, agreement_id: str, holding: Any) -> PairScorer | None:
         """``holding`` is the index checks match against (``verification.HoldingIndex``)."""
         version = self._version(hub, agreement_id)
         if version is None:
             return None
-        key = (id(hub), agreement_id, version, id(holding))
-        scorer = self._scorers.get(key)
-        if scorer is not None:
-            return scorer
-        with self._lock:
-            scorer = self._scorers.get(key)
-            if scorer is not None:
-                return scorer
-            model = self._model(hub, agreement_id, version)
-            if model is None:
-                return None
-            scorer = PairScorer(model, prior=prior_for(model, 1, holding.rows),
-                                term_frequencies={"first_name": holding.term_frequencies("first_name")})
-            for old in [k for k in self._scorers if k[:2] == key[:2]]:
-                del self._scorers[old]
-            self._scorers[key] = scorer
-            return scorer
+        key = (agreement_id, version)
+        if key not in holding.scorers:
+            with self._lock:
+                if key not in holding.scorers:
+                    holding.scorers[key] = self._compile(hub, agreement_id, version, holding)
+        return holding.scorers[key]
 
     def _version(self, hub: Hub, agreement_id: str) -> int | None:
         key = (id(hub), agreement_id)
@@ -149,30 +135,26 @@ class ModelCache:
         self._versions[key] = (now, version)
         return version
 
-    def _model(self, hub: Hub, agreement_id: str, version: int) -> LinkageModel | None:
-        key = (id(hub), agreement_id, version)
-        if key not in self._models:
-            model = None
-            with hub.transaction() as session:
-                record = session.scalar(select(LinkageModelRecord).where(
-                    LinkageModelRecord.agreement_id == agreement_id, LinkageModelRecord.version == version))
-                text = record.model if record is not None else None
-            if text is not None:
-                try:
-                    model = LinkageModel.from_json(text, f"agreement {agreement_id}'s model v{version}")
-                    PairScorer(model)  # one this version cannot compile is as good as none
-                except (InvalidInput, ValueError) as exc:
-                    log.warning("verification under %s goes without its model v%s: %s", agreement_id, version,
-                                getattr(exc, "detail", exc))
-                    model = None
-            self._models[key] = model
-        return self._models[key]
+    @staticmethod
+    def _compile(hub: Hub, agreement_id: str, version: int, holding: Any) -> PairScorer | None:
+        """The model ready to score against this holding; None (and a warning) if this Accord cannot read it."""
+        with hub.transaction() as session:
+            text = session.scalar(select(LinkageModelRecord.model).where(
+                LinkageModelRecord.agreement_id == agreement_id, LinkageModelRecord.version == version))
+        if text is None:
+            return None
+        try:
+            model = LinkageModel.from_json(text, f"agreement {agreement_id}'s model v{version}")
+            return PairScorer(model, prior=prior_for(model, 1, holding.rows),
+                              term_frequencies={"first_name": holding.term_frequencies("first_name")})
+        except (InvalidInput, ValueError) as exc:
+            log.warning("verification under %s goes without its model v%s: %s", agreement_id, version,
+                        getattr(exc, "detail", exc))
+            return None
 
     def clear(self) -> None:
         with self._lock:
             self._versions.clear()
-            self._models.clear()
-            self._scorers.clear()
 
 
 MODELS = ModelCache()
@@ -196,15 +178,14 @@ def second_stage(verdict: Verification, applicant: Mapping[str, Any], candidates
     scored = sorted((_Scored(scorer.score(left, scorer.row(c)).match_probability, c) for c in candidates),
                     key=lambda s: -s.probability)
     best = scored[0]
-    agreed = compare(applicant, best.candidate).agreed
-    levels = dict(compare(applicant, best.candidate).levels)
-    if best.probability >= MATCH_PROBABILITY:
-        sure = [s for s in scored if s.probability >= MATCH_PROBABILITY]
-        if _one_person(sure):
-            return Verification(MATCH, PROBABILISTIC_RULE, agreed, levels, best.candidate.get("id"))
-    if verdict.grade == NO_MATCH and best.probability >= PARTIAL_PROBABILITY:
-        return Verification(PARTIAL, PROBABILISTIC_RULE, agreed, levels, best.candidate.get("id"))
-    return verdict
+    if best.probability >= MATCH_PROBABILITY and _one_person([s for s in scored if s.probability >= MATCH_PROBABILITY]):
+        grade = MATCH
+    elif verdict.grade == NO_MATCH and best.probability >= PARTIAL_PROBABILITY:
+        grade = PARTIAL
+    else:
+        return verdict
+    fields = compare(applicant, best.candidate)
+    return Verification(grade, PROBABILISTIC_RULE, fields.agreed, dict(fields.levels), best.candidate.get("id"))
 
 
 def _one_person(scored: Sequence[_Scored]) -> bool:
