@@ -62,7 +62,7 @@ from accord.registry import agreements, bodies, lifecycle  # noqa: E402
 from accord.registry.specs import AgreementSpec, BodySpec  # noqa: E402
 from accord.runtime import Hub  # noqa: E402
 from accord.services import events  # noqa: E402
-from accord.services.webhooks import Dispatcher, signature, signing_secret  # noqa: E402
+from accord.services.events import Dispatcher, signature, signing_secret  # noqa: E402
 from accord.storage.tables.events import EventDelivery  # noqa: E402
 from machine import describe  # noqa: E402 - bench/machine.py, beside this script
 

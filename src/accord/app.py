@@ -10,11 +10,11 @@ from accord import __version__
 from accord.api import openapi, problems
 from accord.api.middleware import RequestLimits
 from accord.api.routes import access, agreements, audit, auth, bodies, register
-from accord.api.routes import disadvantages, eligibility, events, sharecodes, verification
 from accord.config import Settings
 from accord.runtime import Hub
-from accord.storage.wal import WalCheckpointer
 from accord.services.audit import AuditWorker
+from accord.services.purposes import purposes, resolve
+from accord.storage.wal import WalCheckpointer
 
 DESCRIPTION = """
 Accord is a governed hub for sharing personal data between public bodies under
@@ -40,23 +40,17 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
         checkpointer = WalCheckpointer(hub.engine) if WalCheckpointer.applies_to(hub.engine) else None
         if checkpointer is not None:
             checkpointer.start()
-        from accord.services.webhooks import DeliveryWorker  # civil-registration webhooks (outbox)
+        from accord.services.jobs import Worker as JobWorker  # durable background jobs of every registered kind
 
-        deliveries = DeliveryWorker(hub) if hub.settings.events_deliver_in_server else None
-        if deliveries is not None:
-            deliveries.start()
-        from accord.services.jobs import Worker as JobWorker  # durable background jobs (eligibility)
-
-        job_workers = [JobWorker(hub) for _ in range(hub.settings.job_workers)]
-        for job_worker in job_workers:
-            job_worker.start()
+        workers = [resolve(path)(hub) for path in purposes().workers]  # what each purpose runs in the server
+        workers += [JobWorker(hub) for _ in range(hub.settings.job_workers)]
+        for each in workers:
+            each.start()
         try:
             yield
         finally:
-            for job_worker in job_workers:
-                job_worker.stop()
-            if deliveries is not None:
-                deliveries.stop()
+            for each in reversed(workers):
+                each.stop()
             worker.stop()
             if checkpointer is not None:
                 checkpointer.stop()
@@ -73,8 +67,8 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
     openapi.install(app)
     for module in (auth, bodies, agreements, access, register):
         app.include_router(module.router)
-    for module in (verification, eligibility, disadvantages, events, sharecodes):
-        app.include_router(module.router)
+    for path in purposes().api_routers:  # each purpose's routes, as its package registers them
+        app.include_router(resolve(path))
     app.include_router(audit.public)
     app.include_router(audit.private)
     from accord import web

@@ -1,8 +1,9 @@
-"""Reading the YAML and JSON files people hand to Accord, with errors that say where."""
+"""Reading the YAML and JSON files people hand to Accord, and column mappings, with errors that say where."""
 
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -31,3 +32,28 @@ def read_structured(path: Path, what: str = "file") -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise InvalidInput(f"{path}: invalid YAML{where}") from None
+
+
+def parse_mapping(text: str | None, source: str = "mapping") -> dict[str, str]:
+    """'first_name=forename,dob=birth_date' -> {'first_name': 'forename', 'dob': 'birth_date'}."""
+    mapping: dict[str, str] = {}
+    for item in (text or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        std, sep, col = item.partition("=")
+        if not sep or not std.strip() or not col.strip():
+            raise InvalidInput(f"{source}: '{item}' should be field=column")
+        mapping[std.strip()] = col.strip()
+    return mapping
+
+
+def parse_date_option(text: str, option: str) -> date:
+    """A past date given on the command line as YYYY-MM-DD, or InvalidInput naming the option."""
+    try:
+        value = date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(f"{option} must be a date as YYYY-MM-DD, not '{text}'") from None
+    if value > date.today() or value.year < 1850:
+        raise InvalidInput(f"{option} must be a past date")
+    return value

@@ -6,8 +6,9 @@ import pyarrow as pa
 import pytest
 
 from accord.errors import InvalidInput
+from accord.files import parse_mapping
 from accord.linkage.standardise import (
-    address_tokens, canonical_first_name, canonical_first_names, first_name_forms, is_valid_nino, parse_mapping,
+    address_tokens, canonical_first_name, canonical_first_names, first_name_forms, is_valid_nino,
     resolve_mapping, standardise_address, standardise_name, standardise_names, standardise_nino,
     standardise_postcode, standardise_postcodes, standardise_record, standardise_sex, standardise_table,
     standardise_uprn,

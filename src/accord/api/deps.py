@@ -17,6 +17,7 @@ from accord.clock import utcnow
 from accord.errors import Forbidden, InvalidInput, NotFound, Unauthorised
 from accord.registry.credentials import Caller, resolve_token
 from accord.runtime import Hub
+from accord.services.unit_of_work import Actor
 
 _bearer = HTTPBearer(auto_error=False, description="A bearer token from POST /oauth/token")
 _OFFICER = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
@@ -112,3 +113,21 @@ def visible_agreement(caller: Caller, agreement) -> None:  # noqa: ANN001
     if agreement.status == "draft":
         raise NotFound(f"no agreement '{agreement.id}' exists")
     raise Forbidden("only a party to this agreement or the hub operator may do this")
+
+
+async def actor(caller: CallerDep, officer: OfficerDep, request_id: RequestIdDep) -> Actor:
+    """The body and officer acting, as every service entry point takes them."""
+    return Actor(body_id=caller.body_id, officer=officer, request_id=request_id, client_id=caller.client_id,
+                 is_admin=caller.is_admin)
+
+
+ActorDep = Annotated[Actor, Depends(actor)]
+
+
+async def reader(caller: CallerDep, request_id: RequestIdDep) -> Actor:
+    """The body reading (no officer needed: a read of the body's own state records nothing)."""
+    return Actor(body_id=caller.body_id, officer="", request_id=request_id, client_id=caller.client_id,
+                 is_admin=caller.is_admin)
+
+
+ReaderDep = Annotated[Actor, Depends(reader)]

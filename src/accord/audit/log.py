@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from sqlalchemy import event, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from accord.storage.models import AuditEntry, AuditSubject
 
@@ -101,7 +101,6 @@ def write_pending(session: Session) -> None:
         session.execute(_INSERT_SUBJECTS, subjects)
 
 
-@event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
     write_pending(session)
 
@@ -114,28 +113,40 @@ def _before_commit(session: Session) -> None:
 AUDIT_INDEPENDENT = "accord_audit_independent"
 
 
-@event.listens_for(Session, "do_orm_execute")
 def _before_any_statement(state) -> None:  # noqa: ANN001 - ORMExecuteState
     if _PENDING in state.session.info and not state.execution_options.get(AUDIT_INDEPENDENT):
         write_pending(state.session)
 
 
-@event.listens_for(Session, "before_flush")
 def _before_flush(session: Session, flush_context, instances) -> None:  # noqa: ANN001
     write_pending(session)
 
 
-@event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
 
 
-def entries_about(session: Session, person_key: str, *, now: datetime, include_embargoed: bool = False) -> list[dict]:
-    """Every entry naming this person, newest first, embargoed ones hidden until their embargo ends."""
+_HOOKS = (("before_commit", _before_commit), ("do_orm_execute", _before_any_statement),
+          ("before_flush", _before_flush), ("after_rollback", _after_rollback))
+
+
+def install(sessions: sessionmaker[Session]) -> None:
+    """Write appended records from sessions of this factory (the hub's): at commit, or before
+    anything else runs on the session, so a transaction always reads its own entries."""
+    for name, hook in _HOOKS:
+        if not event.contains(sessions, name, hook):
+            event.listen(sessions, name, hook)
+
+
+def entries_about(session: Session, person_keys: str | tuple[str, ...], *, now: datetime,
+                  include_embargoed: bool = False) -> list[dict]:
+    """Every entry naming any of these keys (one person's), newest first, each once; embargoed ones
+    hidden until their embargo ends."""
+    keys = (person_keys,) if isinstance(person_keys, str) else tuple(person_keys)
+    naming = select(AuditSubject.entry_id).where(AuditSubject.person_key.in_(keys))
     query = (
         select(AuditEntry)
-        .join(AuditSubject, AuditSubject.entry_id == AuditEntry.id)
-        .where(AuditSubject.person_key == person_key)
+        .where(AuditEntry.id.in_(naming))
         .order_by(AuditEntry.occurred_at.desc(), AuditEntry.id.desc())
     )
     found = []

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import getpass
 import json
-from typing import Any, TypeVar
+import uuid
+from typing import Any, NoReturn, TypeVar
 
+import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from accord.config import load_settings
 from accord.errors import InvalidInput
 from accord.runtime import Hub
+from accord.services.unit_of_work import Actor, Reply
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -35,3 +40,34 @@ def parse_as(model: type[M], data: Any, source: str) -> M:
 
 def print_json(data: Any) -> None:
     console.print_json(json.dumps(data, default=str))
+
+
+def officer_name(given: str | None) -> str:
+    """The officer acting, as recorded: as given, or the login name of whoever runs the command."""
+    if given and given.strip():
+        return given.strip()[:200]
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown user"
+    return f"{user} (accord CLI)"
+
+
+def acting(body: str, officer: str | None) -> Actor:
+    """The body a command acts for, and its officer: commands act on the hub directly, as the API's callers do."""
+    return Actor(body_id=body, officer=officer_name(officer), request_id=f"cli-{uuid.uuid4().hex}")
+
+
+def operator(officer: str | None) -> Actor:
+    """The hub operator at the command line: may manage any body's subscriptions and jobs, reads no records."""
+    return Actor(body_id="", officer=officer_name(officer), request_id=f"cli-{uuid.uuid4().hex}", is_admin=True)
+
+
+def refused(reply: Reply) -> NoReturn:
+    """A recorded refusal: its reasons on stderr, exit 1 (the request was valid; the answer is no)."""
+    decision = reply.body.get("decision_id")
+    where = f"decision {decision}, recorded in the audit log" if decision is not None else "recorded in the audit log"
+    err.print(f"[red]refused[/red] ({where}):", highlight=False)
+    for reason in reply.body.get("reasons") or [reply.body.get("detail", "")]:
+        err.print(f"  - {escape(str(reason))}", highlight=False)
+    raise typer.Exit(1)

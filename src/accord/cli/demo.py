@@ -61,12 +61,12 @@ def example_requests(first, second, third) -> list:  # noqa: ANN001 - three Demo
         ),
         (
             "brightwatt-energy",
-            "Warm Home Discount: asking for NINOs is denied (agreement denies extra fields)",
+            "Warm Home Discount: asking for disability data is denied (agreement denies extra fields)",
             {
                 "action": "eligibility.check",
                 "dataset": "dwp-benefits",
                 "purpose": "public_service_delivery:fuel_poverty",
-                "fields": ["pension_credit_guarantee", "nino"],
+                "fields": ["pension_credit_guarantee", "disability_indicator"],
                 "subjects": [{"nino": third.nino}],
             },
         ),
@@ -196,12 +196,12 @@ def _synthetic_data(hub: Hub, demo_dir: Path) -> list[citizens.DemoCitizen]:
         )
     ).slice(0, 3)
     people = [
-        citizens.DemoCitizen(name=f"{row['first_name']} {row['surname']}", nino=row["nino"])
-        for row in eligible.select(["first_name", "surname", "nino"]).to_pylist()
+        citizens.DemoCitizen(name=f"{row['first_name']} {row['surname']}", nino=row["nino"],
+                             first_name=row["first_name"], surname=row["surname"],
+                             date_of_birth=row["date_of_birth"].isoformat())
+        for row in eligible.select(["first_name", "surname", "nino", "date_of_birth"]).to_pylist()
     ]
-    (demo_dir / citizens.CITIZENS_FILE).write_text(
-        json.dumps([{"name": p.name, "nino": p.nino} for p in people], indent=2), encoding="utf-8"
-    )
+    citizens.write_demo_citizens(demo_dir, people)
     console.print("The example requests are about " + ", ".join(p.name for p in people) + " (synthetic people).")
     return people
 

@@ -11,18 +11,16 @@ recorded); bad input exits 2.
 from __future__ import annotations
 
 import csv
-import getpass
 import io
 import json
 import os
 import tempfile
-import uuid
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from accord.cli.common import console, err, open_hub
+from accord.cli.common import acting, console, open_hub, refused
 from accord.errors import InvalidInput
 from accord.registry.bodies import get_body
 from accord.services import disadvantages
@@ -84,17 +82,12 @@ def identify(
     try:
         with hub.transaction() as session:
             get_body(session, body)  # an unknown body is bad input, not a refusal to record
-        result = disadvantages.identify(
-            hub, body_id=body, officer=officer or f"{getpass.getuser()} (command line)", agreement_id=agreement,
-            request_id=f"cli-{uuid.uuid4().hex[:16]}", min_factors=min_factors,
-        )
+        reply = disadvantages.identify(hub, acting(body, officer), agreement, min_factors=min_factors)
     finally:
         hub.close()
-    if not result.allowed:
-        err.print(f"[red]refused[/red] (recorded as decision {', '.join(map(str, result.decision_ids))}): "
-                  + "; ".join(result.reasons), highlight=False, soft_wrap=True)
-        raise typer.Exit(1)
-    answer = result.public()
+    if not reply.ok:
+        refused(reply)
+    answer = reply.body
     _write_atomically(out, _csv(answer) if kind == "csv" else json.dumps(answer, indent=2) + "\n")
     console.print(
         f"{answer['count']:,} households in {body}'s area meet {answer['min_factors']} or more of: "

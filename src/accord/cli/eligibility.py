@@ -18,9 +18,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from accord.cli.common import console, open_hub, print_json
+from accord.cli.common import acting, console, open_hub, print_json, refused
 from accord.errors import InvalidInput
-from accord.linkage.standardise import parse_mapping
+from accord.files import parse_mapping
 from accord.runtime import Hub
 from accord.services import eligibility, jobs
 
@@ -51,8 +51,7 @@ def _print_view(view: dict) -> None:
 
 
 def _status(hub: Hub, job_id: str, body: str) -> dict:
-    with hub.transaction() as session:
-        return jobs.view(jobs.visible_job(session, job_id, body))
+    return eligibility.job_view(hub, acting(body, None), job_id)
 
 
 def _follow(hub: Hub, job_id: str, body: str, *, run_here: bool) -> dict:
@@ -100,8 +99,11 @@ def submit(
     """Validate a customer list, check the policy and queue an eligibility job."""
     hub = open_hub()
     fields = parse_mapping(mapping, "--map")
-    view = eligibility.submit(hub, path, agreement_id=agreement, body_id=body, officer=officer, mapping=fields,
-                              reference=reference, chunk_rows=chunk_rows)
+    reply = eligibility.submit(hub, acting(body, officer), path, agreement_id=agreement, mapping=fields,
+                               reference=reference, chunk_rows=chunk_rows)
+    if not reply.ok:
+        refused(reply)
+    view = reply.body
     if wait or run:
         view = _follow(hub, view["id"], body, run_here=run)
     if as_json:
@@ -135,13 +137,11 @@ def list_(
     state: Annotated[str | None, typer.Option(help="Only jobs in this state")] = None,
 ) -> None:
     """List the body's eligibility jobs, newest first."""
-    hub = open_hub()
     table = Table("job", "agreement", "state", "progress", "created")
-    with hub.transaction() as session:
-        for job in jobs.list_jobs(session, body_id=body, state=state):
-            if job.kind == eligibility.KIND:
-                table.add_row(job.id, job.agreement_id, job.state, f"{job.done:,}/{job.total:,}",
-                              job.created_at.isoformat(timespec="seconds"))
+    for view in eligibility.job_views(open_hub(), acting(body, None), state):
+        progress = view["progress"]
+        table.add_row(view["id"], view["agreement_id"], view["state"], f"{progress['done']:,}/{progress['total']:,}",
+                      view["created_at"][:19])
     console.print(table)
 
 

@@ -21,25 +21,9 @@ import typer
 
 from accord.cli.common import console, err
 from accord.errors import InvalidInput
+from accord.services.linking import tools
 
-MIN_SECRET_BYTES = 32  # accord.linkage.pprl.MIN_KEY_BYTES; here so `accord --help` does not load NumPy
 OUTPUT_SUFFIXES = (".parquet", ".csv")
-
-
-def read_secret(path: Path) -> bytes:
-    """The shared secret: the file's bytes less a trailing line break (as `accord link --secret-file` reads it)."""
-    if not path.exists():
-        raise InvalidInput(f"--secret-file {path}: no such file")
-    if not path.is_file():
-        raise InvalidInput(f"--secret-file {path}: not a file")
-    try:
-        secret = path.read_bytes().rstrip(b"\r\n")
-    except OSError as exc:
-        raise InvalidInput(f"--secret-file {path}: cannot be read ({exc.strerror})") from None
-    if len(secret) < MIN_SECRET_BYTES:
-        raise InvalidInput(f"--secret-file {path}: the shared secret must be at least {MIN_SECRET_BYTES} bytes "
-                           "(make one with: openssl rand -base64 48 > FILE)")
-    return secret
 
 
 def _check_options(file: Path, out: Path, agreement: str, key_version: int) -> None:
@@ -74,23 +58,14 @@ def encode(
                            ] = 1,
 ) -> None:
     """Encode a body's records into keyed Bloom filters, to be linked without revealing identifiers."""
-    from accord.linkage import pprl  # imported here: NumPy and pyarrow load only for this command
-    from accord.linkage.prepare import prepare_file
-
     _check_options(file, out, agreement, key_version)
-    secret = read_secret(secret_file)
     started = time.perf_counter()
-    prepared = prepare_file(file, mapping, id_column, source="FILE")
-    key = pprl.derive_agreement_key(secret, agreement, key_version)
-    del secret
-    encoded = pprl.encode_table(prepared.table, key)
-    pprl.write_encoded(encoded, out)
-    held = [f for f in prepared.fields if f in {spec.name for spec in pprl.bloom.FIELD_SPECS}]
-    console.print(f"encoded {encoded.num_rows:,} records ({', '.join(held) or 'no identifying fields'}) for "
+    done = tools.encode_file(file, out, agreement=agreement, secret=tools.read_secret(secret_file),
+                             id_column=id_column, mapping=mapping, key_version=key_version)
+    console.print(f"encoded {done['records']:,} records ({', '.join(done['fields']) or 'no identifying fields'}) for "
                   f"agreement {agreement}, key version {key_version}, in {time.perf_counter() - started:.1f} s "
                   f"-> {out}", highlight=False, soft_wrap=True)
-    for note in prepared.notes:
-        err.print(f"note: {prepared.source}: {note}", highlight=False, soft_wrap=True)
-    if out.suffix.lower() == ".csv":
-        console.print(f"parameters: {pprl.sidecar_path(out)} (keep it with the CSV)", highlight=False,
-                      soft_wrap=True)
+    for note in done["notes"]:
+        err.print(f"note: {note}", highlight=False, soft_wrap=True)
+    if done["sidecar"] is not None:
+        console.print(f"parameters: {done['sidecar']} (keep it with the CSV)", highlight=False, soft_wrap=True)

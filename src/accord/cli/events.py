@@ -15,12 +15,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from accord.cli.common import console, open_hub, print_json
+from accord.cli.common import acting, console, open_hub, operator, print_json
 from accord.clock import utcnow
 from accord.errors import InvalidInput
-from accord.ids import new_id
 from accord.services import events
-from accord.services.webhooks import Dispatcher, signing_secret
 
 app = typer.Typer(help="Civil-registration events: record, subscribe, deliver, read the feed.", no_args_is_help=True)
 
@@ -114,10 +112,8 @@ def record(
     found, places = read_events(path)
     hub = open_hub()
     try:
-        with hub.transaction() as session:
-            recorded = events.record_events(session, hub, body, officer, found, now=utcnow(),
-                                            request_id=new_id("cli"))
-            first, last = recorded.events[0].sequence, recorded.events[-1].sequence
+        recorded = events.record(hub, acting(body, officer), found).body
+        first, last = recorded["events"][0]["sequence"], recorded["events"][-1]["sequence"]
     except InvalidInput as refused:  # name the row or item at fault, not the service's list index
         located = re.match(r"^(?:events\[(\d+)\]|event)(?=:)", refused.detail)
         if located:
@@ -125,8 +121,11 @@ def record(
         else:
             detail = f"{path}: {refused.detail}"
         raise InvalidInput(detail, refused.problems) from None
+    finally:
+        hub.close()
     console.print(f"recorded {len(found)} event(s), sequence {first} to {last}; "
-                  f"{recorded.notified} subscription decision(s) allowed, {recorded.refused} refused")
+                  f"{recorded['subscriptions_notified']} subscription decision(s) allowed, "
+                  f"{recorded['subscriptions_refused']} refused")
 
 
 @app.command("subscribe")
@@ -140,16 +139,14 @@ def subscribe(
 ) -> None:
     """Subscribe a body to event kinds under its agreement; a webhook's signing secret is shown once."""
     hub = open_hub()
-    with hub.transaction() as session:
-        subscription = events.create_subscription(
-            session, hub, body, officer, kinds=kind, url=url, agreement_id=agreement, fields=field or None,
-            now=utcnow(), request_id=new_id("cli"),
-        )
-        view = events.subscription_view(session, subscription, with_health=False)
+    try:
+        spec = events.SubscriptionSpec(tuple(kind), url, agreement, tuple(field) if field else None)
+        view = events.subscribe(hub, acting(body, officer), spec).body
+    finally:
+        hub.close()
     console.print(f"subscription {view['id']}: {body} receives {', '.join(view['kinds'])} under {view['agreement']}")
     if url:
-        secret = signing_secret(hub.settings.secret_key.get_secret_value(), view["id"], 1)
-        console.print(f"signing secret: {secret}")
+        console.print(f"signing secret: {view['signing_secret']}")
         console.print("Give it to the receiver to verify Accord-Signature; it is shown once.")
 
 
@@ -161,13 +158,16 @@ def subscriptions(
     """List subscriptions with their delivery health."""
     hub = open_hub()
     table = Table("id", "body", "kinds", "state", "webhook", "pending", "delivered", "dead", "last failure")
-    with hub.transaction() as session:
-        for subscription in events.list_subscriptions(session, body, include_ended=ended):
-            health = events.health(session, subscription)
-            failure = health["last_failure"]
-            table.add_row(subscription.id, subscription.body_id, ", ".join(subscription.kinds), subscription.state,
-                          subscription.url or "(pull feed)", str(health["pending"]), str(health["delivered"]),
-                          str(health["dead"]), (failure or {}).get("error") or "")
+    try:
+        found = events.subscription_views(hub, acting(body, None) if body else operator(None), include_ended=ended)
+    finally:
+        hub.close()
+    for view in found:
+        health = view["deliveries"]
+        failure = health["last_failure"]
+        table.add_row(view["id"], view["body"], ", ".join(view["kinds"]), view["state"],
+                      view["url"] or "(pull feed)", str(health["pending"]), str(health["delivered"]),
+                      str(health["dead"]), (failure or {}).get("error") or "")
     console.print(table)
 
 
@@ -175,9 +175,10 @@ def subscriptions(
 def unsubscribe(subscription: Annotated[str, typer.Argument(help="Subscription id")], officer: Officer = "cli") -> None:
     """End a subscription; events not yet delivered to it are cancelled."""
     hub = open_hub()
-    with hub.transaction() as session:
-        found = events.get_subscription(session, subscription, None)
-        events.end_subscription(session, found, officer, utcnow(), new_id("cli"))
+    try:
+        events.end(hub, operator(officer), subscription)
+    finally:
+        hub.close()
     console.print(f"ended {subscription}")
 
 
@@ -196,7 +197,7 @@ def deliver(
     if not 0.05 <= poll <= 60:
         raise InvalidInput("--poll must be between 0.05 and 60 seconds")
     hub = open_hub()
-    dispatcher = Dispatcher.for_hub(hub, concurrency=concurrency, max_attempts=max_attempts)
+    dispatcher = events.Dispatcher.for_hub(hub, concurrency=concurrency, max_attempts=max_attempts)
     try:
         if once:
             stats = dispatcher.deliver_due()
@@ -230,9 +231,11 @@ def feed(
 ) -> None:
     """Show a body's pull feed as it would read it (without moving its acknowledged cursor)."""
     hub = open_hub()
-    with hub.transaction() as session:
-        page = events.feed(session, body, after=after, limit=limit, subscription_id=subscription, now=utcnow(),
+    try:
+        page = events.feed(hub, acting(body, None), after=after, limit=limit, subscription_id=subscription,
                            acknowledge=False)
+    finally:
+        hub.close()
     print_json(page)
 
 
@@ -245,13 +248,14 @@ def dead_letters(
 ) -> None:
     """List a subscription's dead letters, or re-queue them with --requeue."""
     hub = open_hub()
-    with hub.transaction() as session:
-        found = events.get_subscription(session, subscription, None)
+    try:
         if requeue:
-            count = events.requeue_dead(session, found, officer, utcnow(), new_id("cli"))
+            count = events.requeue(hub, operator(officer), subscription).body["requeued"]
             console.print(f"re-queued {count} dead letter(s) of {subscription}")
             return
-        letters = events.dead_letters(session, found, limit)
+        letters = events.dead_letters(hub, operator(officer), subscription, limit)["dead_letters"]
+    finally:
+        hub.close()
     table = Table("sequence", "event id", "kind", "attempts", "last status", "last error")
     for letter in letters:
         table.add_row(str(letter["sequence"]), letter["event_id"], letter["kind"], str(letter["attempts"]),
@@ -267,9 +271,10 @@ def replay(
 ) -> None:
     """Send a subscription's events again from a cursor (receivers de-duplicate by event id)."""
     hub = open_hub()
-    with hub.transaction() as session:
-        found = events.get_subscription(session, subscription, None)
-        count = events.replay(session, found, from_, officer, utcnow(), new_id("cli"))
+    try:
+        count = events.replay(hub, operator(officer), subscription, from_).body["requeued"]
+    finally:
+        hub.close()
     console.print(f"re-queued {count} event(s) of {subscription} after sequence {from_}")
 
 
@@ -283,6 +288,8 @@ def purge(
         raise InvalidInput("--older-than must be between 1 and 36500 days")
     hub = open_hub()
     now = utcnow()
-    with hub.transaction() as session:
-        count = events.purge_events(session, now - timedelta(days=older_than), officer, now, new_id("cli"))
+    try:
+        count = events.purge(hub, operator(officer), now - timedelta(days=older_than)).body["deleted"]
+    finally:
+        hub.close()
     console.print(f"deleted {count} event(s) recorded before {(now - timedelta(days=older_than)).date().isoformat()}")

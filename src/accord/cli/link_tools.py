@@ -21,6 +21,7 @@ from rich.markup import escape
 
 from accord.cli.common import console, err
 from accord.errors import InvalidInput
+from accord.services.linking import tools
 
 F = TypeVar("F", bound=Callable[..., Any])
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
@@ -98,18 +99,11 @@ def evaluate_command(
                                                 show_default=False)] = None,
 ) -> None:
     """Score linked pairs against the ground truth: precision, recall, F1, blocking recall, and a report."""
-    from accord.linkage.evaluate import evaluate_files
-    from accord.linkage.report import write_report
-
     _check_probability(threshold, "--threshold")
     directory = report if report is not None else matches.with_name(f"{matches.stem}-report")
     if directory.exists() and not directory.is_dir():
         raise InvalidInput(f"--report {directory}: exists and is not a directory")
-    evaluation = evaluate_files(matches, truth_left, truth_right, threshold)
-    files = write_report(evaluation, directory, title=f"Linkage evaluation: {matches.name}",
-                         inputs={"MATCHES": str(matches), "truth, left": str(truth_left),
-                                 "truth, right": str(truth_right)})
-    s = evaluation.summary()
+    s, html = tools.evaluate(matches, truth_left, truth_right, threshold, directory)
 
     def show(value: float) -> str:
         return "n/a" if value != value else f"{value:.4f}"
@@ -122,7 +116,7 @@ def evaluate_command(
     console.print(f"pairs: {s['predicted_pairs']:,} predicted, {s['true_positives']:,} true, "
                   f"{s['false_positives']:,} false; {s['true_pairs']:,} true pairs in the truth, "
                   f"{s['candidate_pairs']:,} candidate pairs in MATCHES", highlight=False, soft_wrap=True)
-    console.print(f"report: {files.html}", highlight=False, soft_wrap=True)
+    console.print(f"report: {html}", highlight=False, soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- cluster
@@ -147,19 +141,13 @@ def cluster_command(
                                                  "(default: KEYS-changes beside KEYS)", show_default=False)] = None,
 ) -> None:
     """Group linked records into persons, with person keys kept from the previous run where they still fit."""
-    from accord.linkage.clustering import cluster
-    from accord.linkage.evaluate import read_tabular
-
     _check_probability(threshold, "--threshold")
     _check_output(out, "--out")
     changes = changes if changes is not None else _changes_path(out)
     _check_output(changes, "--changes")
     if changes.resolve() == out.resolve():
         raise InvalidInput("--changes and --out name the same file")
-    tables = [read_tabular(path, "pairs file") for path in pairs]
-    before = read_tabular(previous, "previous keys file") if previous is not None else None
-    result = cluster(tables, threshold=threshold, previous=before, names=[str(p) for p in pairs],
-                     previous_name=str(previous))
+    result = tools.cluster_files(pairs, threshold=threshold, previous=previous)
     staged: dict[Path, Path] = {}
     try:
         staged[out] = _write_staged(result.assignments, out)

@@ -13,9 +13,10 @@ import warnings
 import typer
 from rich.markup import escape
 
-from accord.cli import agreements, audit, bodies, datasets, db, demo, register, retention, serve, synth
+from accord.cli import agreements, audit, bodies, datasets, db, demo, jobs, register, retention, serve, synth
 from accord.cli.common import err
 from accord.errors import AccordError, ConfigurationError
+from accord.services.purposes import purposes, resolve
 
 app = typer.Typer(
     name="accord",
@@ -34,23 +35,13 @@ app.add_typer(agreements.app, name="agreements")
 app.add_typer(register.app, name="register")
 app.add_typer(audit.app, name="audit")
 app.add_typer(retention.app, name="retention")
-# Linkage and the purpose services: each adds its own import and registration line below.
-from accord.cli import events as events_cli  # noqa: E402
-app.add_typer(events_cli.app, name="events")
-from accord.cli import sharecodes as sharecodes_cli  # noqa: E402
-app.add_typer(sharecodes_cli.app, name="share-codes")
-from accord.cli import eligibility as eligibility_cli  # noqa: E402
-app.add_typer(eligibility_cli.app, name="eligibility")
-from accord.cli import jobs as jobs_cli  # noqa: E402
-app.add_typer(jobs_cli.app, name="jobs")
-from accord.cli import link as link_cli  # noqa: E402
-app.add_typer(link_cli.app, name="link")
-from accord.cli import encode as encode_cli  # noqa: E402
-app.command("encode")(encode_cli.encode)
-from accord.cli import verification as verification_cli  # noqa: E402
-app.add_typer(verification_cli.app, name="verification")
-from accord.cli import disadvantages as disadvantages_cli  # noqa: E402
-app.add_typer(disadvantages_cli.app, name="disadvantages")
+app.add_typer(jobs.app, name="jobs")
+# Each purpose's commands, as its package registers them (accord.services.purposes): a group's
+# module is imported here, its heavy work when the command runs.
+for _name, _path in purposes().cli_groups:
+    app.add_typer(resolve(_path), name=_name)
+for _name, _path in purposes().cli_commands:
+    app.command(_name)(resolve(_path))
 
 
 def run() -> None:

@@ -8,19 +8,15 @@ A refused check prints the recorded reasons and exits 1; bad input exits 2.
 
 from __future__ import annotations
 
-import getpass
 import json
-import uuid
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from accord.cli.common import console, err, open_hub
-from accord.clock import utcnow
+from accord.cli.common import acting, console, open_hub, refused
 from accord.errors import InvalidInput
-from accord.linkage.standardise import parse_mapping
+from accord.files import parse_mapping
 from accord.services import verification
 
 app = typer.Typer(help="Identity verification: a grade (match / partial / no match), never the record.",
@@ -30,23 +26,6 @@ AgreementOpt = Annotated[str, typer.Option("--agreement", help="The agreement th
 BodyOpt = Annotated[str, typer.Option("--body", help="The body making the check (a recipient under the agreement)")]
 DatasetOpt = Annotated[str | None, typer.Option("--dataset", help="The source dataset, if the agreement covers several")]
 OfficerOpt = Annotated[str | None, typer.Option("--officer", help="The officer acting, as recorded (default: your login name)")]
-
-
-def _officer(given: str | None) -> str:
-    if given and given.strip():
-        return given.strip()[:200]
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown user"
-    return f"{user} (accord CLI)"
-
-
-def _refused(outcome: verification.Outcome) -> None:
-    err.print(f"[red]refused[/red] (decision {outcome.decision_id}, recorded in the audit log):", highlight=False)
-    for reason in outcome.decision.reasons:
-        err.print(f"  - {escape(reason)}", highlight=False)
-    raise typer.Exit(1)
 
 
 @app.command("check")
@@ -69,23 +48,20 @@ def check(
     details = {"first_name": first_name, "middle_name": middle_name, "surname": surname, "dob": dob,
                "postcode": postcode, "address": address, "nino": nino}
     details = {name: value for name, value in details.items() if value is not None}
+    request = verification.CheckRequest(agreement, ((reference, details),), dataset, single=True)
     hub = open_hub()
     try:
-        outcome = verification.check(
-            hub, body_id=body, officer=_officer(officer), agreement_id=agreement, dataset_id=dataset,
-            applications=[(reference, details)], request_id=f"cli-{uuid.uuid4().hex}", now=utcnow(),
-        )
+        reply = verification.check(hub, acting(body, officer), request)
     finally:
         hub.close()
-    if not outcome.allowed:
-        _refused(outcome)
-    result = outcome.results[0]
+    if not reply.ok:
+        refused(reply)
     if as_json:
-        console.print_json(json.dumps({**result.public(), **outcome.metadata()}))
+        console.print_json(json.dumps(reply.body))
         return
-    agreed = ", ".join(result.agreed) or "none"
-    console.print(f"grade: [bold]{result.grade}[/bold]; details that agreed: {agreed}", highlight=False)
-    console.print(f"decision {outcome.decision_id} under {outcome.decision.agreement_id}, recorded in the audit log",
+    agreed = ", ".join(reply.body["agreed"]) or "none"
+    console.print(f"grade: [bold]{reply.body['grade']}[/bold]; details that agreed: {agreed}", highlight=False)
+    console.print(f"decision {reply.body['decision_id']} under {reply.body['agreement_id']}, recorded in the audit log",
                   highlight=False)
 
 
@@ -118,24 +94,23 @@ def batch(
     rows = verification.read_applications(
         data, str(path), mapping=parse_mapping(mapping, "--map"), reference_column=reference_column
     )
+    request = verification.CheckRequest(agreement, tuple(rows), dataset, standardised=True)
     hub = open_hub()
     try:
         with console.status(f"checking {len(rows):,} applications"):
-            outcome = verification.check(
-                hub, body_id=body, officer=_officer(officer), agreement_id=agreement, dataset_id=dataset,
-                applications=rows, request_id=f"cli-{uuid.uuid4().hex}", now=utcnow(), standardised=True,
-            )
+            reply = verification.check(hub, acting(body, officer), request)
     finally:
         hub.close()
-    if not outcome.allowed:
-        _refused(outcome)
-    verification.write_results(outcome.results, out)
+    if not reply.ok:
+        refused(reply)
+    results = verification.results_of(reply.body)
+    verification.write_results(results, out)
     grades: dict[str, int] = {}
-    for result in outcome.results:
+    for result in results:
         grades[result.grade] = grades.get(result.grade, 0) + 1
     summary = ", ".join(f"{count:,} {grade}" for grade, count in sorted(grades.items()))
-    console.print(f"checked {len(outcome.results):,} applications ({summary}); wrote {out}", highlight=False)
-    console.print(f"decision {outcome.decision_id} under {outcome.decision.agreement_id}, recorded in the audit log",
+    console.print(f"checked {len(results):,} applications ({summary}); wrote {out}", highlight=False)
+    console.print(f"decision {reply.body['decision_id']} under {reply.body['agreement_id']}, recorded in the audit log",
                   highlight=False)
 
 
@@ -143,7 +118,9 @@ def batch(
 def train_model(
     path: Annotated[Path, typer.Argument(metavar="FILE", help="CSV or Parquet file of past applications")],
     agreement: AgreementOpt,
+    body: BodyOpt,
     dataset: DatasetOpt = None,
+    officer: OfficerOpt = None,
     mapping: Annotated[
         str | None, typer.Option("--map", help="Columns for the applicant fields: dob=birth_date,first_name=forename")
     ] = None,
@@ -151,15 +128,16 @@ def train_model(
     """Train the agreement's probabilistic model from past applications against the source body's records.
 
     Checks the cascade does not call a match then go on to this model. The model holds field
-    names and probabilities only; it is stored as the agreement's next version.
+    names and probabilities only; it is stored as the agreement's next version. Training reads
+    the source body's records: it is decided and recorded as the body named with --body.
     """
     if not path.is_file():
         raise InvalidInput(f"{path}: no such file")
     hub = open_hub()
     try:
         with console.status("training the model (Splink: prior, u from random pairs, m by EM)"):
-            stored = verification.train_model(hub, agreement_id=agreement, applications=path, dataset_id=dataset,
-                                              mapping=parse_mapping(mapping, "--map"))
+            stored = verification.train_model(hub, acting(body, officer), agreement_id=agreement, applications=path,
+                                              dataset_id=dataset, mapping=parse_mapping(mapping, "--map"))
     finally:
         hub.close()
     model = stored.model

@@ -8,8 +8,6 @@ page shows it.
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import httpx
@@ -59,21 +57,12 @@ def _offer_a_named_person(ctx, request_id: str) -> str | None:  # noqa: ANN001
             select(AuditSubject.person_key).join(AuditEntry, AuditEntry.id == AuditSubject.entry_id)
             .where(AuditEntry.request_id == request_id)))
     persons = pq.read_table(Path(ctx.synth_dir) / "truth" / "population" / "persons.parquet",
-                            columns=["first_name", "surname", "nino", "date_of_death"])
+                            columns=["first_name", "surname", "nino", "date_of_birth", "date_of_death"])
     persons = persons.filter(pc.and_(pc.is_valid(persons["nino"]), pc.is_null(persons["date_of_death"])))
-    for row in persons.select(["first_name", "surname", "nino"]).to_pylist():
-        if ctx.hub.person_key("nino", row["nino"]) in keys:
-            name = f"{row['first_name']} {row['surname']}"
-            _add_citizen(ctx.hub.settings.data_dir / citizens.CITIZENS_FILE, name, row["nino"])
-            return name
+    for row in persons.select(["first_name", "surname", "nino", "date_of_birth"]).to_pylist():
+        person = citizens.DemoCitizen(f"{row['first_name']} {row['surname']}", row["nino"], row["first_name"],
+                                      row["surname"], row["date_of_birth"].isoformat())
+        if set(person.keys(ctx.hub)) & keys:
+            citizens.add_demo_citizen(ctx.hub.settings.data_dir, person)
+            return person.name
     return None
-
-
-def _add_citizen(path: Path, name: str, nino: str) -> None:
-    people = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
-    if any(p.get("nino") == nino for p in people):
-        return
-    people.append({"name": name, "nino": nino})
-    temp = path.with_suffix(".json.tmp")
-    temp.write_text(json.dumps(people, indent=2), encoding="utf-8")
-    os.replace(temp, path)

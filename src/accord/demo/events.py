@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from accord.clock import utcnow
-from accord.services.webhooks import SIGNATURE_HEADER, Dispatcher, verify_signature
+from accord.services.events import SIGNATURE_HEADER, Dispatcher, verify_signature
 
 # ------------------------------------------------------------------ the receiver
 

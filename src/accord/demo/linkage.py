@@ -66,7 +66,7 @@ def run(ctx: DemoContext) -> None:
 
     # Each body encodes its own records with a secret the two share (never the hub), then uploads encodings.
     secret = out / "shared-secret"
-    secret.write_bytes(secrets.token_bytes(32))
+    secret.write_text(secrets.token_urlsafe(48) + "\n", encoding="ascii")  # as `openssl rand -base64 48` makes one
     secret.chmod(0o600)
     encoded = []
     for name, path in ((LEFT, left), (RIGHT, right)):

@@ -19,7 +19,7 @@ import httpx
 from accord.clock import utcnow
 from accord.errors import NotFound
 from accord.services import citizens, sharecodes
-from accord.services.holdings import holding_path, load_holding
+from accord.services.holdings import holding_info, load_holding
 
 HIRE = "swiftwheels-hire"
 ITEMS = ["licence_status", "penalty_points"]
@@ -27,23 +27,26 @@ ITEMS = ["licence_status", "penalty_points"]
 
 @dataclass(frozen=True)
 class DemoDriver:
-    name: str
-    nino: str
+    person: citizens.DemoCitizen  # as an identity provider would verify them
     licence: str
     postcode: str
+
+    @property
+    def name(self) -> str:
+        return self.person.name
 
 
 def run(ctx) -> None:  # noqa: ANN001 - the demo context (url, hub, console, synth_dir, token, people)
     console, hub = ctx.console, ctx.hub
     console.rule("Share codes: a driver shows a hire company their licence, with consent")
     try:
-        holding_path(hub, sharecodes.DATASET)
+        holding_info(hub, sharecodes.DATASET)
     except NotFound:
         load_holding(hub, sharecodes.DATASET, Path(ctx.synth_dir) / f"{sharecodes.DATASET}.parquet")
     driver = _a_driver(ctx)
-    person_key = hub.person_key("nino", driver.nino)
+    person_keys = driver.person.keys(hub)
     made = sharecodes.create(
-        hub, person_key, licence_number=driver.licence, postcode=driver.postcode, purpose="vehicle_hire", items=ITEMS
+        hub, person_keys, licence_number=driver.licence, postcode=driver.postcode, purpose="vehicle_hire", items=ITEMS
     )
     console.print(
         f"{driver.name} created share code [bold]{made.display}[/bold] for licence status and penalty points, "
@@ -61,7 +64,7 @@ def run(ctx) -> None:  # noqa: ANN001 - the demo context (url, hub, console, syn
             shown = json.dumps(body["driving_licence"]) if response.status_code == 200 else body["detail"]
             console.print(f"  POST /v1/share-codes/redeem ({label}) -> {response.status_code}: {shown}", highlight=False)
     console.print(f"What {driver.name} sees on /citizen (who used my data):", highlight=False)
-    for entry in citizens.accesses(hub, person_key, utcnow()):
+    for entry in citizens.accesses(hub, person_keys, utcnow()):
         if entry["kind"] != "sharecode.redemption":
             continue
         outcome = "shared" if entry["shared"] else "refused, nothing shared"
@@ -74,10 +77,13 @@ def run(ctx) -> None:  # noqa: ANN001 - the demo context (url, hub, console, syn
 
 def _a_driver(ctx) -> DemoDriver:  # noqa: ANN001
     """The first demo person with a licence; else the first licence holder with a NINO, who is then
-    offered at development sign-in too, so the redemptions can be seen on /citizen."""
+    offered at development sign-in too, so the redemptions can be seen on /citizen. Only a licence whose
+    record names its holder as the identity provider would (the same name and date of birth) is chosen:
+    a driver can share only a licence that is theirs."""
     synth = Path(ctx.synth_dir)
     query = f"""
-        SELECT p.first_name || ' ' || p.surname, p.nino, d.driver_number, d.postcode
+        SELECT p.first_name, p.surname, p.nino, p.date_of_birth, d.driver_number, d.postcode,
+               d.first_name, d.surname, d.date_of_birth
         FROM read_parquet('{synth / sharecodes.DATASET}.parquet') d
         JOIN read_parquet('{synth / "truth" / sharecodes.DATASET}.parquet') t USING (record_id)
         JOIN read_parquet('{synth / "truth" / "population" / "persons.parquet"}') p USING (person_id)
@@ -86,20 +92,20 @@ def _a_driver(ctx) -> DemoDriver:  # noqa: ANN001
         ORDER BY d.date_of_birth <= current_date - INTERVAL 70 YEAR, d.record_id  -- a licence still in force first
     """
     with duckdb.connect() as connection:
-        holders = [DemoDriver(*row) for row in connection.execute(query).fetchall()]
-    by_nino = {holder.nino: holder for holder in holders}
+        rows = connection.execute(query).fetchall()
+    holders = []
+    for first, surname, nino, born, licence, postcode, *held in rows:
+        person = citizens.DemoCitizen(f"{first} {surname}", nino, first, surname, born.isoformat())
+        on_licence = citizens.identity_keys(ctx.hub, first_name=held[0], surname=held[1], dob=held[2])
+        if set(on_licence) & set(person.keys(ctx.hub)):
+            holders.append(DemoDriver(person, licence, postcode))
+    by_nino = {holder.person.nino: holder for holder in holders}
     for person in ctx.people:
         if person.nino in by_nino:
-            return DemoDriver(person.name, person.nino, by_nino[person.nino].licence, by_nino[person.nino].postcode)
+            return by_nino[person.nino]
     chosen = holders[0]
-    listed = ctx.hub.settings.data_dir / citizens.CITIZENS_FILE
-    people = [{"name": p.name, "nino": p.nino} for p in citizens.demo_citizens(ctx.hub.settings.data_dir)]
-    if chosen.nino in {p["nino"] for p in people}:
-        return chosen
-    people.append({"name": chosen.name, "nino": chosen.nino})
-    temporary = listed.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(people, indent=2), encoding="utf-8")
-    temporary.replace(listed)
-    ctx.console.print(f"(None of the demo people holds a licence; {chosen.name} is added to the sign-in list.)",
-                      highlight=False)
+    if chosen.person.nino not in {p.nino for p in citizens.demo_citizens(ctx.hub.settings.data_dir)}:
+        citizens.add_demo_citizen(ctx.hub.settings.data_dir, chosen.person)
+        ctx.console.print(f"(None of the demo people holds a licence; {chosen.name} is added to the sign-in list.)",
+                          highlight=False)
     return chosen

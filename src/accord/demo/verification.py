@@ -14,6 +14,7 @@ the refusal is recorded too.
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 import httpx
@@ -23,6 +24,7 @@ import pyarrow.parquet as pq
 
 from accord.errors import NotFound
 from accord.services import holdings, verification
+from accord.services.unit_of_work import Actor
 
 AGREEMENT = "electoral-registration-verification"
 ERO = "northshire-ero"
@@ -31,7 +33,7 @@ SOURCE = "dwp-benefits"
 
 def _ensure_holding(ctx) -> None:  # noqa: ANN001
     try:
-        holdings.holding_path(ctx.hub, SOURCE)
+        holdings.holding_info(ctx.hub, SOURCE)
     except NotFound:
         holdings.load_holding(ctx.hub, SOURCE, ctx.synth_dir / f"{SOURCE}.parquet")
 
@@ -80,7 +82,8 @@ def _train_model(ctx) -> None:  # noqa: ANN001
     out = ctx.hub.settings.data_dir / "verification" / "past-applications.parquet"
     out.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.concat_tables([pq.read_table(path) for path in past]), out)
-    stored = verification.train_model(ctx.hub, agreement_id=AGREEMENT, applications=out,
+    clerk = Actor(ERO, "demo clerk, Northshire electoral services", f"demo-{uuid.uuid4().hex[:12]}")
+    stored = verification.train_model(ctx.hub, clerk, agreement_id=AGREEMENT, applications=out,
                                       mapping={"dob": "date_of_birth"})
     ctx.console.print(f"Probabilistic model v{stored.version} for {AGREEMENT}, trained on "
                       f"{stored.model.training.get('left_rows', 0):,} past applications against DWP's records: "

@@ -2,5 +2,6 @@
 
 from accord.framework.model import Factor, Framework, Gateway, Indicator, Objective
 from accord.framework.loader import DEFAULT_FRAMEWORK, load_framework
+from accord.framework.purpose import Purpose
 
-__all__ = ["DEFAULT_FRAMEWORK", "Factor", "Framework", "Gateway", "Indicator", "Objective", "load_framework"]
+__all__ = ["DEFAULT_FRAMEWORK", "Factor", "Framework", "Gateway", "Indicator", "Objective", "Purpose", "load_framework"]

@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from accord.linkage.standardise import canonical_first_name
+from accord.privacy.labels import pprl_field_label
 
 PAD = ord("_")  # bigrams are taken over "_" + value + "_", so first and last letters weigh as much as the rest
 CHUNK_ROWS = 262_144  # distinct values encoded at a time: bounds the token arrays to tens of MB
@@ -79,7 +80,7 @@ FIELD_SPECS: tuple[FieldSpec, ...] = (
 
 def field_key(key: bytes, field: str) -> bytes:
     """The key for one field's filters, derived from the agreement key (HKDF-SHA256)."""
-    info = f"accord/pprl/v1/field/{field}".encode()
+    info = pprl_field_label(field)
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(key)
 
 

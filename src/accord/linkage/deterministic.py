@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
-from collections import defaultdict, deque
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +56,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from accord.errors import InvalidInput
+from accord.linkage.index import BLOCKING_KEYS, BlockingIndex
 from accord.linkage.similarity import jaro_winkler, one_edit_apart
 from accord.linkage.standardise import NICKNAMES, compact_name, first_name_forms
 
@@ -232,13 +233,12 @@ def _distinct_people(ninos: set[str]) -> bool:
 #
 # The same cascade over whole tables: candidates from DuckDB joins, graded by
 # NumPy. Candidates are the right-hand rows sharing a blocking key (NINO, date
-# of birth or postcode) with the left-hand row, exactly as ``BlockingIndex``
+# of birth or postcode) with the left-hand row, exactly as ``linkage.index.BlockingIndex``
 # finds them; each candidate pair is graded as ``grade`` does, field by field,
 # with the same string tests (see "How the batch form works" below), and the
 # best candidate per left row is chosen in the same order as ``verify``.
 # tests/linkage/test_linkage_deterministic_batch.py checks that the two agree.
 
-BLOCKING_KEYS = ("nino", "dob", "postcode")
 RESULT_SCHEMA = pa.schema([
     ("applicant_id", pa.string()), ("grade", pa.string()), ("rule", pa.string()),
     ("agreed", pa.string()), ("candidate_id", pa.string()), ("candidates", pa.int64()),
@@ -260,31 +260,6 @@ _SOME, _NONE = _RULE_RANK[PARTIAL_RULE], len(_RULE_RANK)
 # the sort key packs (rule rank, fields not agreed, right row, agreed mask) into one BIGINT:
 # rank * 8 + (7 - agreed) in the top bits, then the right row (< 2**40), then a 7-bit mask
 _ROW_BITS, _MASK_BITS = 40, len(_FIELDS)
-
-
-class BlockingIndex:
-    """Source rows indexed by each blocking key, so an applicant meets only rows sharing one.
-
-    The per-record form of the blocking that ``link_tables`` does with joins.
-    """
-
-    def __init__(self, rows: Sequence[Record], keys: Sequence[str] = BLOCKING_KEYS) -> None:
-        self.rows = rows
-        self.keys = tuple(keys)
-        self.index: dict[str, dict[Any, list[int]]] = {k: defaultdict(list) for k in self.keys}
-        for i, row in enumerate(rows):
-            for k in self.keys:
-                value = row.get(k)
-                if _present(value):
-                    self.index[k][value].append(i)
-
-    def candidates(self, record: Record) -> list[Record]:
-        seen: set[int] = set()
-        for k in self.keys:
-            value = record.get(k)
-            if _present(value):
-                seen.update(self.index[k].get(value, ()))
-        return [self.rows[i] for i in sorted(seen)]
 
 
 def _rows(table: pa.Table | Sequence[Record]) -> list[Record]:
@@ -790,10 +765,10 @@ def verify_all_python(applicants: pa.Table | Sequence[Record], source: pa.Table 
 
     Suits tens of thousands of rows; the benchmark's baseline.
     """
-    index = BlockingIndex(_rows(source), keys)
+    index = BlockingIndex(_as_table(source), keys)
     out: dict[str, list] = {name: [] for name in RESULT_SCHEMA.names}
     for applicant in _rows(applicants):
-        candidates = index.candidates(applicant)
+        candidates = index.candidates(applicant, keys=keys)
         v = verify(applicant, candidates)
         applicant_id = applicant.get("id")
         out["applicant_id"].append(None if applicant_id is None else str(applicant_id))

@@ -50,6 +50,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from accord.errors import InvalidInput
 from accord.linkage import bloom
+from accord.privacy.labels import PPRL_FINGERPRINT, pprl_agreement_label
 
 FORMAT = "accord-pprl-field-bloom-filters"
 FORMAT_VERSION = 1
@@ -118,14 +119,14 @@ def derive_agreement_key(secret: bytes, agreement_id: str, version: int = 1) -> 
         raise InvalidInput("an agreement id is required to derive a key")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise InvalidInput("the key version must be a whole number from 1")
-    info = f"accord/pprl/v1/agreement/{agreement_id}/key-version/{version}".encode()
+    info = pprl_agreement_label(agreement_id, version)
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(bytes(secret))
     return AgreementKey(key, agreement_id, version)
 
 
 def key_fingerprint(key: bytes) -> str:
     """A short keyed digest that shows two encodings used the same key, without revealing it."""
-    return hmac.digest(bytes(key), b"accord/pprl/v1/key-fingerprint", hashlib.sha256)[:12].hex()
+    return hmac.digest(bytes(key), PPRL_FINGERPRINT, hashlib.sha256)[:12].hex()
 
 
 # --------------------------------------------------------------------------- encoding

@@ -25,7 +25,6 @@ column that cannot be read.
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -35,10 +34,11 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from accord.errors import InvalidInput
+from accord.files import parse_mapping
+from accord.linkage.records import CSV_SUFFIXES, PARQUET_SUFFIXES, read_records
 from accord.linkage.standardise import (
     ADDRESS_ABBREVIATIONS,
     MAX_YEAR,
@@ -46,7 +46,6 @@ from accord.linkage.standardise import (
     NINO_UNALLOCATED,
     STANDARD_FIELDS,
     parse_date,
-    parse_mapping,
     resolve_mapping,
     standardise_address,
     SUFFIXES,
@@ -62,8 +61,6 @@ STANDARD_SCHEMA = pa.schema(
     [("id", pa.string())]
     + [(name, pa.date32() if name == "dob" else pa.string()) for name in STANDARD_FIELDS]
 )
-CSV_SUFFIXES = (".csv",)
-PARQUET_SUFFIXES = (".parquet", ".pq")
 DEFAULT_ID_COLUMNS = ("record_id", "id")
 
 # Python's str.strip() and re's \s on ASCII: space, \t \n \v \f \r and the separators \x1c-\x1f.
@@ -106,62 +103,7 @@ def _sql_string(text: str) -> str:
 
 def read_input(path: Path, source: str, columns: list[str] | None = None) -> pa.Table:
     """A CSV (every column as text) or Parquet file as an Arrow table; InvalidInput if it cannot be."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in CSV_SUFFIXES + PARQUET_SUFFIXES:
-        raise InvalidInput(f"{source}: {path.name} is not a CSV or Parquet file (expected .csv or .parquet)")
-    if not path.is_file():
-        raise InvalidInput(f"{source}: {path} does not exist")
-    if path.stat().st_size == 0:
-        raise InvalidInput(f"{source}: {path.name} is empty")
-    table = _read_csv(path, source) if suffix in CSV_SUFFIXES else _read_parquet(path, source, columns)
-    if table.num_rows == 0:
-        raise InvalidInput(f"{source}: {path.name} has no rows")
-    duplicated = sorted({n for n in table.column_names if table.column_names.count(n) > 1})
-    if duplicated:
-        raise InvalidInput(f"{source}: column '{duplicated[0]}' appears more than once in {path.name}")
-    return table
-
-
-def _read_parquet(path: Path, source: str, columns: list[str] | None = None) -> pa.Table:
-    try:
-        return pq.read_table(path, columns=columns)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
-        raise InvalidInput(f"{source}: {path.name} is not a readable Parquet file "
-                           f"({str(exc).splitlines()[0][:120]})") from None
-
-
-def _read_csv(path: Path, source: str) -> pa.Table:
-    try:
-        header = pacsv.open_csv(path).schema.names
-        return pacsv.read_csv(
-            path,
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header}, strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except pa.ArrowInvalid as exc:
-        raise InvalidInput(f"{source}: {path.name}: {_csv_problem(path, str(exc))}") from None
-
-
-def _csv_problem(path: Path, arrow_message: str) -> str:
-    """Where a CSV file first goes wrong, found by re-reading it line by line (only on the error path)."""
-    with path.open("rb") as raw:
-        for number, line in enumerate(raw, start=1):
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError:
-                return f"line {number} is not UTF-8 text (save the file as UTF-8)"
-    with path.open(encoding="utf-8-sig", newline="") as text:
-        reader = csv.reader(text)
-        header = next(reader, [])
-        for row in reader:
-            if row and len(row) != len(header):
-                return (f"line {reader.line_num} has {len(row)} fields but the header has {len(header)}")
-    first = arrow_message.splitlines()[0] if arrow_message else "unreadable"
-    return re.sub(r":\s.*$", "", first.replace("CSV parse error: ", ""))[:120] or "not a readable CSV file"
+    return read_records(Path(path), source, columns=columns)
 
 
 # --------------------------------------------------------------------------- preparing

@@ -516,18 +516,33 @@ def standardise_sex(value: Any) -> str | None:
 # --------------------------------------------------------------------------- mapping and tables
 
 
-def parse_mapping(text: str | None, source: str = "mapping") -> dict[str, str]:
-    """'first_name=forename,dob=birth_date' -> {'first_name': 'forename', 'dob': 'birth_date'}."""
-    mapping: dict[str, str] = {}
-    for item in (text or "").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        std, sep, col = item.partition("=")
-        if not sep or not std.strip() or not col.strip():
-            raise InvalidInput(f"{source}: '{item}' should be field=column")
-        mapping[std.strip()] = col.strip()
-    return mapping
+# Column names under which bodies' files and registered datasets hold each standard field, in the
+# order they are looked for: the one table every reader of records uses.
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "first_name": ("first_name", "forename", "given_name", "first_names"),
+    "middle_name": ("middle_name", "middle_names"),
+    "surname": ("surname", "last_name", "family_name"),
+    "dob": ("dob", "date_of_birth", "birth_date"),
+    "postcode": ("postcode", "post_code", "supply_postcode"),
+    "address": ("address", "address_line_1", "supply_address_line_1", "address_1", "address_line1"),
+    "nino": ("nino", "national_insurance_number"),
+}
+
+
+def known_columns(columns: Iterable[str], fields: Iterable[str] | None = None,
+                  exclude: Iterable[str] = ()) -> dict[str, str]:
+    """{standard field: column} for the columns named as a field or one of its aliases (``COLUMN_ALIASES``).
+
+    ``fields`` limits the fields looked for (default: every aliased field); ``exclude``
+    names columns that hold something else (an account reference, say).
+    """
+    present = [c for c in columns if c not in set(exclude)]
+    found = {}
+    for std in (fields if fields is not None else COLUMN_ALIASES):
+        column = next((a for a in COLUMN_ALIASES.get(std, (std,)) if a in present), None)
+        if column is not None:
+            found[std] = column
+    return found
 
 
 def resolve_mapping(columns: Iterable[str], mapping: Mapping[str, str] | None = None,

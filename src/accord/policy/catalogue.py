@@ -1,14 +1,27 @@
-"""Every action a body can ask the hub to perform on a dataset, declared as data.
+"""Actions a body can ask the hub to perform on a dataset, declared as data.
 
-``decide`` refuses any action not in this catalogue. ``gateways`` limits an
-action to agreements under those legal gateways, or ``gateway:objective`` for
-one objective of a gateway (None: any gateway). The minimal answer each
-purpose needs decides it: an energy supplier gets an eligibility flag, never
-records; fraud gets leads; research gets de-identified extracts.
+``decide`` refuses any action not in the catalogue it is given. The catalogue
+is assembled from what each purpose package registers (``services.purposes``);
+this module only says what an action is.
+
+``gateways`` limits an action to agreements under those legal gateways, or
+``gateway:objective`` for one objective of a gateway (None: any gateway). The
+minimal answer each purpose needs decides the rest:
+
+- ``discloses``: the permitted fields themselves leave the hub (records,
+  event payloads). Otherwise the hub may only read them to compute a derived
+  answer (a grade, a flag, a household reference), and discloses none.
+- ``holder_use``: the body holding the dataset may have the hub read its own
+  records for this action (a council's own household list), without an
+  agreement; the read is decided and recorded all the same.
+- ``bulk``: the action covers a whole holding (training a model, linking,
+  encoding); its audit entry records how many people it covered and a hash
+  commitment to their keys, not millions of keys.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 
@@ -18,74 +31,36 @@ class Action:
     description: str
     result: str
     gateways: tuple[str, ...] | None = None
+    discloses: bool = False
+    holder_use: bool = False
+    bulk: bool = False
 
     def permits(self, gateway: str, objective: str | None) -> bool:
         if self.gateways is None:
             return True
         return gateway in self.gateways or (objective is not None and f"{gateway}:{objective}" in self.gateways)
 
+    def as_dict(self) -> dict:
+        return {"name": self.name, "description": self.description, "result": self.result,
+                "gateways": list(self.gateways) if self.gateways is not None else None,
+                "discloses_fields": self.discloses}
 
-ACTIONS: dict[str, Action] = {
-    action.name: action
-    for action in (
-        Action(
-            "dataset.read",
-            "Receive the permitted fields of records in another body's dataset.",
-            "records, minimised to the fields the agreement names",
-            gateways=(
-                "public_service_delivery:multiple_disadvantages",
-                "public_service_delivery:tv_retuning",
-                "civil_registration",
-                "debt",
-                "statistics",
-            ),
-        ),
-        Action(
-            "identity.verify",
-            "Check a person's details against another body's records.",
-            "a grade (match / partial / no match) and which fields agreed; never the record",
-        ),
-        Action(
-            "eligibility.check",
-            "Learn whether people meet an eligibility condition held by another body.",
-            "an eligible / not matched flag per person",
-            gateways=("public_service_delivery",),
-        ),
-        Action(
-            "events.receive",
-            "Receive civil-registration events (births, deaths, marriages).",
-            "event notifications",
-            gateways=("civil_registration",),
-        ),
-        Action(
-            "deceased.check",
-            "Learn whether a person is recorded as deceased, to stop letters to them.",
-            "a deceased / not recorded flag; nothing else about the person",
-            gateways=("civil_registration",),
-        ),
-        Action(
-            "households.identify",
-            "Learn which households in the requester's area meet two or more of the objective's factors.",
-            "household references with the factors met, minimised to what the agreement permits",
-            gateways=("public_service_delivery:multiple_disadvantages",),
-        ),
-        Action(
-            "records.match",
-            "Match records across bodies to find leads for review.",
-            "leads for human review, never findings",
-            gateways=("fraud", "debt"),
-        ),
-        Action(
-            "extract.request",
-            "Receive a de-identified, pseudonymised linked extract.",
-            "a pseudonymised extract",
-            gateways=("research", "statistics"),
-        ),
-        Action(
-            "statistics.request",
-            "Receive statistics computed from linked data, after disclosure checks.",
-            "disclosure-checked aggregates",
-            gateways=("statistics", "research"),
-        ),
-    )
-}
+
+class Catalogue(Mapping[str, Action]):
+    """The actions in force, by name; a name declared twice is a programming error, refused at once."""
+
+    def __init__(self, actions: Iterable[Action]) -> None:
+        self._actions: dict[str, Action] = {}
+        for action in actions:
+            if action.name in self._actions:
+                raise ValueError(f"action '{action.name}' is declared twice")
+            self._actions[action.name] = action
+
+    def __getitem__(self, name: str) -> Action:
+        return self._actions[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._actions)
+
+    def __len__(self) -> int:
+        return len(self._actions)

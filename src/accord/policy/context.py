@@ -9,8 +9,9 @@ from sqlalchemy.orm import Session
 
 from accord.audit.log import AUDIT_INDEPENDENT
 from accord.framework import Framework
+from accord.policy.catalogue import Catalogue
 from accord.policy.model import AgreementTerms
-from accord.storage.models import Agreement, AgreementField, AgreementParty, AgreementUsage
+from accord.storage.models import Agreement, AgreementField, AgreementParty, AgreementUsage, Dataset
 
 # Every agreement naming the body as a recipient of the dataset, with the dataset's fields it
 # discloses, in one statement built once: one row per (agreement, field), in field order.
@@ -43,17 +44,35 @@ _CANDIDATES = (
 )
 
 
+_HOLDER = select(Dataset.__table__.c.body_id).where(Dataset.__table__.c.id == bindparam("dataset_id")).execution_options(
+    **{AUDIT_INDEPENDENT: True})
+
+
+_U = AgreementUsage.__table__
+_USAGE = select(_U.c.used).where(
+    _U.c.agreement_id == bindparam("agreement_id"), _U.c.body_id == bindparam("body_id"), _U.c.day == bindparam("day")
+).execution_options(**{AUDIT_INDEPENDENT: True})
+
+
 class SqlPolicyContext:
     """Reads agreements in the caller's session, so a decision sees exactly what its transaction sees.
 
-    Candidates are read once per context (one request): ``decide`` and the embargo of a
-    refusal in ``services.access`` ask for the same list.
+    Candidates are read once per context: ``decide``, the embargo of a refusal and the
+    re-check when a decision is recorded ask for the same list. ``services.access``
+    keeps one context per transaction.
     """
 
-    def __init__(self, session: Session, framework: Framework) -> None:
+    def __init__(self, session: Session, framework: Framework, catalogue: Catalogue) -> None:
         self.session = session
         self.framework = framework
+        self.catalogue = catalogue
         self._candidates: dict[tuple[str, str], list[AgreementTerms]] = {}
+        self._holders: dict[str, str | None] = {}
+
+    def holder_of(self, dataset_id: str) -> str | None:
+        if dataset_id not in self._holders:
+            self._holders[dataset_id] = self.session.execute(_HOLDER, {"dataset_id": dataset_id}).scalar()
+        return self._holders[dataset_id]
 
     def candidate_agreements(self, body_id: str, dataset_id: str) -> list[AgreementTerms]:
         key = (body_id, dataset_id)
@@ -99,6 +118,8 @@ class SqlPolicyContext:
 
     def allowed_requests_since(self, agreement_id: str, body_id: str, since: datetime) -> int:
         # The usage counter that services.access claims with each allowed request under a
-        # limit: one primary-key read, and the same number that enforces the limit.
-        usage = self.session.get(AgreementUsage, (agreement_id, body_id, since.astimezone(UTC).date()))
-        return usage.used if usage is not None else 0
+        # limit: one primary-key read (never the identity map's copy, which a claim in this
+        # transaction may have left behind), and the same number that enforces the limit.
+        used = self.session.execute(_USAGE, {"agreement_id": agreement_id, "body_id": body_id,
+                                             "day": since.astimezone(UTC).date()}).scalar()
+        return int(used or 0)

@@ -3,32 +3,43 @@
 Deny by default. Evaluation order, stopping at the first rule family that
 objects for a given agreement:
 
-1. catalogue  - the action must be declared in ``catalogue.ACTIONS``;
-2. party      - the body must be a recipient, in some agreement, of the dataset;
-3. purpose    - that agreement must be under the gateway (and objective) named,
+1. catalogue  - the action must be in the catalogue the context carries;
+2. holder     - the body holding the dataset may have the hub read its own
+                records for an action that allows it (``Action.holder_use``);
+3. party      - otherwise the body must be a recipient, in some agreement, of
+                the dataset;
+4. purpose    - that agreement must be under the gateway (and objective) named,
                 and be the agreement named in the request, if one is;
-4. action     - the action must be permitted under that gateway;
-5. status     - the agreement must be active, and today within its term;
-6. fields     - requested fields are minimised to those the agreement names
+5. action     - the action must be permitted under that gateway;
+6. status     - the agreement must be in force: active, and today within its term;
+7. fields     - requested fields are minimised to those the agreement names
                 (or the request is denied, if the agreement says so);
-7. limits     - records per request and requests per day.
+8. limits     - records per request and requests per day.
 
 The first candidate agreement with no objection allows the request; if none
-does, the decision is a denial carrying every candidate's reasons. The caller
-writes the decision to the audit log in the same transaction as the access.
+does, the decision is a denial carrying every candidate's reasons. Only
+``services.access`` calls this: it records every decision in the audit log,
+and judges the quota rules (8) again, atomically, when it records.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Protocol
 
-from accord.policy.catalogue import ACTIONS
+from accord.policy.catalogue import Action
 from accord.policy.model import AccessRequest, AgreementTerms, Decision
-from accord.policy.rules import fields, limits, purpose, status
+from accord.policy.rules import fields, holder, limits, purpose, status
 
 
 class PolicyContext(Protocol):
+    catalogue: Mapping[str, Action]
+
+    def holder_of(self, dataset_id: str) -> str | None:
+        """The body holding the dataset (None: no such dataset)."""
+        ...
+
     def candidate_agreements(self, body_id: str, dataset_id: str) -> list[AgreementTerms]: ...
 
     def allowed_requests_since(self, agreement_id: str, body_id: str, since: datetime) -> int:
@@ -40,11 +51,15 @@ def decide(context: PolicyContext, request: AccessRequest, now: datetime) -> Dec
     def deny(reasons: list[str], agreement_id: str | None = None) -> Decision:
         return Decision(False, tuple(reasons), request.action, request.purpose, now, agreement_id)
 
-    action = ACTIONS.get(request.action)
+    action = context.catalogue.get(request.action)
     if action is None:
         return deny([f"'{request.action}' is not an action in the catalogue"])
     if not request.fields:
         return deny(["the request names no fields"])
+
+    if action.holder_use and holder.holds(context, request):
+        return Decision(True, tuple(holder.reasons(request)), request.action, request.purpose, now, None,
+                        tuple(dict.fromkeys(request.fields)), (), {"audit": "recorded in the Accord audit log"})
 
     candidates = context.candidate_agreements(request.body_id, request.dataset_id)
     if not candidates:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from accord.framework import Purpose
+
 
 @dataclass(frozen=True)
 class AccessRequest:
@@ -14,20 +16,19 @@ class AccessRequest:
     officer: str
     action: str
     dataset_id: str
-    purpose: str  # "gateway" or "gateway:objective"
+    purpose: Purpose
     fields: tuple[str, ...]
     records: int = 1
     agreement_id: str | None = None
-    subjects: tuple[str, ...] = ()  # pseudonymous person keys the request is about
+    subjects: tuple[str, ...] = ()  # pseudonymous person keys the request is about, when known before matching
 
     @property
     def gateway(self) -> str:
-        return self.purpose.split(":", 1)[0]
+        return self.purpose.gateway
 
     @property
     def objective(self) -> str | None:
-        parts = self.purpose.split(":", 1)
-        return parts[1] if len(parts) == 2 else None
+        return self.purpose.objective
 
 
 @dataclass(frozen=True)
@@ -54,13 +55,13 @@ class Decision:
     allowed: bool
     reasons: tuple[str, ...]
     action: str
-    purpose: str
+    purpose: Purpose
     decided_at: datetime
     agreement_id: str | None = None
     permitted_fields: tuple[str, ...] = ()
     removed_fields: tuple[str, ...] = ()
     obligations: dict = field(default_factory=dict)
-    daily_limit: int | None = None  # for the caller to claim atomically when it records the access
+    daily_limit: int | None = None  # for the recorder to claim atomically when it records the access
 
     def as_dict(self) -> dict:
         return {
@@ -68,7 +69,7 @@ class Decision:
             "decision": "allow" if self.allowed else "deny",
             "reasons": list(self.reasons),
             "action": self.action,
-            "purpose": self.purpose,
+            "purpose": str(self.purpose),
             "agreement_id": self.agreement_id,
             "permitted_fields": list(self.permitted_fields),
             "removed_fields": list(self.removed_fields),

@@ -4,6 +4,13 @@ A person key is HMAC-SHA256 over a namespaced identifier (e.g. "nino:QQ123456C")
 with a key derived by HKDF from the hub's secret for one named use. Keys for
 different uses (the audit log's subjects, a research project) are different,
 so outputs for one cannot be joined with another's.
+
+A person's *subject key* (whom an audit entry is about) is derived one way
+only, ``subject_key``: from their National Insurance number when the record
+the hub resolved them to has one, otherwise from that record's standardised
+given name, surname and date of birth. A person known to one body by NINO and
+to another without one has two keys; the citizen's view collects both from
+their verified identity (``identity_keys``).
 """
 
 from __future__ import annotations
@@ -12,13 +19,14 @@ import base64
 import hashlib
 import hmac
 import re
+from datetime import date
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from accord.errors import InvalidInput
 
-AUDIT_SUBJECTS = "accord/audit-subjects/v1"
+from accord.privacy.labels import AUDIT_SUBJECTS  # noqa: F401 - re-exported for the hub
 # Prefix letters as HMRC allocates them; BG, GB, KN, NK, NT, TN and ZZ are never allocated.
 _NINO = re.compile(r"^(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][0-9]{6}[A-D]$")
 
@@ -32,6 +40,30 @@ def normalise_nino(value: str) -> str:
     if not _NINO.match(nino):
         raise InvalidInput(f"'{value}' is not a National Insurance number in the form AB123456C")
     return nino
+
+
+NINO_SCHEME, IDENTITY_SCHEME = "nino", "person"
+
+
+def subject_key(key: bytes, *, nino: str | None = None, given: str | None = None, surname: str | None = None,
+                born: date | None = None) -> str | None:
+    """The person's subject key (see the module docstring); None when the record names no one.
+
+    ``given`` is the canonical given name and ``surname`` the standardised surname
+    (``accord.services.subjects`` standardises them, the same way for every source).
+    """
+    if nino and _NINO.match(nino):
+        return person_key(key, NINO_SCHEME, nino)
+    if given and surname and born is not None:
+        return person_key(key, IDENTITY_SCHEME, f"{given}|{surname}|{born.isoformat()}")
+    return None
+
+
+def identity_keys(key: bytes, *, nino: str | None = None, given: str | None = None, surname: str | None = None,
+                  born: date | None = None) -> tuple[str, ...]:
+    """Every subject key a verified identity resolves to: its NINO's and its name and birth date's."""
+    keys = [subject_key(key, nino=nino), subject_key(key, given=given, surname=surname, born=born)]
+    return tuple(dict.fromkeys(k for k in keys if k))
 
 
 def person_key(key: bytes, scheme: str, identifier: str) -> str:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from accord.errors import Conflict, InvalidInput, NotFound
 from accord.framework import Framework
 from accord.ids import new_id
+from accord.registry import in_force
 from accord.registry.specs import AgreementSpec, DisclosedData, Limits, PilotSpec
 from accord.registry.validation import agreement_problems
 from accord.storage.models import Agreement, AgreementEvent, AgreementField, AgreementParty
@@ -88,6 +89,19 @@ def get_agreement(session: Session, agreement_id: str) -> Agreement:
     return agreement
 
 
+def visible_to(agreement: Agreement, body_id: str | None, is_admin: bool = False) -> bool:
+    """Whether a caller may know the agreement exists: drafts are private to their parties (and the operator)."""
+    return agreement.status != "draft" or is_admin or body_id in {p.body_id for p in agreement.parties}
+
+
+def find_visible(session: Session, agreement_id: str, body_id: str | None, is_admin: bool = False) -> Agreement | None:
+    """The agreement, unless it is unknown or another body's draft: to such a caller the two look the same."""
+    if not agreement_id or len(agreement_id) > 64 or not agreement_id.isprintable():
+        return None
+    agreement = session.get(Agreement, agreement_id)
+    return agreement if agreement is not None and visible_to(agreement, body_id, is_admin) else None
+
+
 def list_agreements(
     session: Session,
     *,
@@ -124,9 +138,12 @@ def disclosed_fields(agreement: Agreement) -> dict[str, list[str]]:
 
 def effective_status(agreement: Agreement, today: date) -> str:
     """Stored status, except that a live agreement past its end date is expired."""
-    if agreement.status in ("active", "suspended") and today > agreement.end_date:
-        return "expired"
-    return agreement.status
+    return in_force.effective_status(agreement.status, agreement.end_date, today)
+
+
+def not_in_force(agreement: Agreement, today: date) -> str | None:
+    """Why the agreement is not in force today (None: it is); the rule the decision point applies."""
+    return in_force.not_in_force(agreement.id, agreement.status, agreement.start_date, agreement.end_date, today)
 
 
 def spec_of(agreement: Agreement) -> AgreementSpec:

@@ -104,9 +104,17 @@ def list_clients(session: Session, body_id: str | None = None) -> list[Client]:
 
 
 def _revoke_tokens(session: Session, client_id: str, now: datetime) -> None:
-    session.execute(
-        update(Token).where(Token.client_id == client_id, Token.revoked_at.is_(None)).values(revoked_at=now)
-    )
+    _revoke(session, now, Token.client_id == client_id)
+
+
+def revoke_token(session: Session, token: str, now: datetime) -> None:
+    """Revoke one bearer token (signing out of a page): a copy of it fails on its next use."""
+    _revoke(session, now, Token.token_hash == _hash(token))
+
+
+def _revoke(session: Session, now: datetime, which) -> None:  # noqa: ANN001 - a condition on Token
+    """The one way tokens are revoked: a client's all (rotation, revocation) or one (signing out)."""
+    session.execute(update(Token).where(which, Token.revoked_at.is_(None)).values(revoked_at=now))
 
 
 def issue_token(session: Session, client_id: str, client_secret: str, now: datetime, ttl_seconds: int) -> tuple[str, Client]:

@@ -74,3 +74,8 @@ def dataset_summary(dataset: Dataset) -> dict:
             for f in dataset.fields
         ],
     }
+
+
+def dataset_names(session: Session, dataset_ids: list[str]) -> dict[str, str]:
+    """{dataset id: its name} for the ids given that are registered."""
+    return {d.id: d.name for d in session.scalars(select(Dataset).where(Dataset.id.in_(dataset_ids)))}

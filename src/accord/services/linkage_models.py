@@ -1,9 +1,9 @@
 """Linkage models kept with their agreement: trained once, then every later run only predicts.
 
 An agreement's model is versioned: storing a newly trained model adds the
-next version, and runs use the highest one. Linking under an agreement needs
-the agreement to be in force (active and not past its end date); the model
-itself holds field names and probabilities, no personal data.
+next version, and runs use the highest one. Whether a body may train or link
+under the agreement is the decision point's to say (``services.access``); the
+model itself holds field names and probabilities, no personal data.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from accord.clock import utcnow
-from accord.errors import Conflict, InvalidInput
+from accord.errors import Conflict
 from accord.linkage.probabilistic import LinkageModel
-from accord.registry.agreements import effective_status, get_agreement
+from accord.registry.agreements import get_agreement
 from accord.runtime import Hub
 from accord.storage.tables.linkage import LinkageModelRecord
 
@@ -35,16 +35,6 @@ def _stored(record: LinkageModelRecord) -> StoredModel:
     return StoredModel(record.agreement_id, record.version, record.trained_at, model)
 
 
-def check_agreement_in_force(hub: Hub, agreement_id: str) -> None:
-    """NotFound for an unknown agreement; InvalidInput unless it is active today."""
-    with hub.transaction() as session:
-        agreement = get_agreement(session, agreement_id)
-        status = effective_status(agreement, utcnow().date())
-    if status != "active":
-        raise InvalidInput(f"agreement '{agreement_id}' is {status}: records are linked only under an active "
-                           "agreement")
-
-
 def latest_model(hub: Hub, agreement_id: str) -> StoredModel | None:
     """The agreement's model in use (its highest version), or None if none has been trained."""
     with hub.transaction() as session:
@@ -58,15 +48,17 @@ def latest_model(hub: Hub, agreement_id: str) -> StoredModel | None:
         return _stored(record) if record is not None else None
 
 
-def list_models(hub: Hub, agreement_id: str) -> list[StoredModel]:
+def latest_version(hub: Hub, agreement_id: str) -> int | None:
+    """The agreement's highest model version (None: none trained): one indexed read."""
     with hub.transaction() as session:
-        get_agreement(session, agreement_id)
-        records = session.scalars(
-            select(LinkageModelRecord)
-            .where(LinkageModelRecord.agreement_id == agreement_id)
-            .order_by(LinkageModelRecord.version)
-        ).all()
-        return [_stored(r) for r in records]
+        return session.scalar(select(func.max(LinkageModelRecord.version))
+                              .where(LinkageModelRecord.agreement_id == agreement_id))
+
+
+def model_text(hub: Hub, agreement_id: str, version: int) -> str | None:
+    with hub.transaction() as session:
+        return session.scalar(select(LinkageModelRecord.model).where(
+            LinkageModelRecord.agreement_id == agreement_id, LinkageModelRecord.version == version))
 
 
 def store_model(hub: Hub, agreement_id: str, model: LinkageModel, trained_by: str = "cli") -> StoredModel:

@@ -1,10 +1,11 @@
 """Retention: delete personal payloads past their time, and log each deletion.
 
-Audit leaves are never deleted (they hold pseudonymous keys and decisions,
-not personal data). What is deleted here is anything that may hold personal
-data beyond its retention: stored replies kept for idempotent retries (kept
-for IDEMPOTENCY_RETENTION). Later services register their own payloads
-(job results, share-code redemptions) in PAYLOADS.
+Audit leaves are never deleted (they hold pseudonymous keys and decisions, not
+personal data). What is deleted here is anything that may hold personal data
+beyond its retention: replies kept for idempotent retries (for
+IDEMPOTENCY_RETENTION), ended sign-ins, expired tokens and job results past
+their agreement's retention; and whatever a purpose package registers as its own
+payload (``services.purposes``: ``registration.retained``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from sqlalchemy import delete, or_
 from sqlalchemy.orm import Session
 
 from accord.audit.log import AuditRecord, append
-from accord.services.jobs import expire_results as _job_results
+from accord.services.jobs.retention import expire_results as _job_results
+from accord.services.purposes import purposes, resolve
 from accord.storage.models import CitizenSession, IdempotencyKey, Token
 
 IDEMPOTENCY_RETENTION = timedelta(hours=24)
@@ -53,10 +55,15 @@ PAYLOADS: dict[str, Callable[[Session, datetime], int]] = {
 }
 
 
+def payloads() -> dict[str, Callable[[Session, datetime], int]]:
+    """The hub's own payloads, then each purpose's."""
+    return {**PAYLOADS, **{kind: resolve(path) for kind, path in purposes().retention.items()}}
+
+
 def run(session: Session, now: datetime) -> dict[str, int]:
     """Delete expired payloads of every kind; each deletion is one audit entry, in the same transaction."""
     deleted: dict[str, int] = {}
-    for kind, purge in PAYLOADS.items():
+    for kind, purge in payloads().items():
         count = purge(session, now)
         deleted[kind] = count
         if count:

@@ -10,10 +10,8 @@ person's entries; embargoed ones stay hidden until their embargo ends.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
-from datetime import timedelta
 from typing import Annotated
 
 from authlib.integrations.starlette_client import OAuth, OAuthError
@@ -25,10 +23,10 @@ from starlette.middleware.sessions import SessionMiddleware
 from accord.api.problems import problem
 from accord.clock import utcnow
 from accord.errors import InvalidInput
+from accord.privacy import labels
 from accord.privacy.pseudonymise import derive_key
 from accord.runtime import Hub
 from accord.services import citizens
-from accord.storage.models import CitizenSession
 
 router = APIRouter(include_in_schema=False)
 SESSION_COOKIE = "accord_citizen"
@@ -38,7 +36,7 @@ OIDC_CLIENT = "citizen_idp"
 def install(app: FastAPI) -> None:
     hub: Hub = app.state.hub
     settings = hub.settings
-    key = derive_key(settings.secret_key.get_secret_value(), "accord/web/citizen-session/v1").hex()
+    key = derive_key(settings.secret_key.get_secret_value(), labels.WEB_SESSIONS["citizen"]).hex()
     app.add_middleware(
         SessionMiddleware,
         secret_key=key,
@@ -69,20 +67,14 @@ def _render(request: Request, template: str, status: int = 200, **context: objec
     return request.app.state.pages.render(template, status=status, current="citizen", **context)
 
 
-def _session_hash(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode()).hexdigest()
-
-
 def _signed_in(request: Request) -> dict | None:
     """The signed-in person, if the cookie names a session that has not ended or expired."""
     person = request.session.get("person")
     session_id = request.session.get("sid")
-    if not (isinstance(person, dict) and person.get("key") and isinstance(session_id, str)):
+    if not (isinstance(person, dict) and person.get("key") and isinstance(person.get("keys"), list)
+            and isinstance(session_id, str)):
         return None
-    with _hub(request).transaction() as db:
-        row = db.get(CitizenSession, _session_hash(session_id))
-        live = row is not None and row.ended_at is None and row.expires_at > utcnow() and row.person_key == person["key"]
-    if not live:
+    if not citizens.session_live(_hub(request), session_id, person["key"], utcnow()):
         request.session.clear()
         return None
     return person
@@ -107,7 +99,7 @@ def my_data(request: Request) -> Response:
     if person is None:
         return _render(request, "citizen_start.html", title="See who has used your data")
     hub = _hub(request)
-    entries = citizens.accesses(hub, person["key"], utcnow())
+    entries = citizens.accesses(hub, tuple(person["keys"]), utcnow())
     return _render(
         request,
         "citizen_accesses.html",
@@ -123,7 +115,7 @@ def my_data_json(request: Request) -> Response:
     person = _signed_in(request)
     if person is None:
         return problem(request, 401, "sign in at /citizen/sign-in to see who has used your data")
-    entries = citizens.accesses(_hub(request), person["key"], utcnow())
+    entries = citizens.accesses(_hub(request), tuple(person["keys"]), utcnow())
     return JSONResponse({"person": person["name"], "count": len(entries), "accesses": entries})
 
 
@@ -164,7 +156,7 @@ def development_sign_in(
             form_token=_form_token(request),
             error="Select the person you want to sign in as",
         )
-    _start_session(request, hub, hub.person_key("nino", chosen.nino), chosen.name)
+    _start_session(request, hub, chosen.keys(hub), chosen.name)
     return RedirectResponse("/citizen", status_code=303)
 
 
@@ -190,25 +182,19 @@ async def oidc_callback(request: Request) -> Response:
         key = hub.person_key(hub.settings.oidc_identifier_scheme, identifier)
     except InvalidInput as exc:
         return problem(request, 403, f"the identity provider's identifier was not usable: {exc.detail}")
-    _start_session(request, hub, key, str(claims.get("name") or claims.get("given_name") or "you"))
+    # The person's name and date of birth, where the provider verified and shared them, find the
+    # records of bodies that hold no National Insurance number (services.subjects).
+    named = citizens.identity_keys(hub, first_name=claims.get("given_name"), surname=claims.get("family_name"),
+                                   dob=claims.get("birthdate"))
+    keys = tuple(dict.fromkeys((key, *named)))
+    _start_session(request, hub, keys, str(claims.get("name") or claims.get("given_name") or "you"))
     return RedirectResponse("/citizen", status_code=303)
 
 
-def _start_session(request: Request, hub: Hub, person_key: str, name: str) -> None:
+def _start_session(request: Request, hub: Hub, keys: tuple[str, ...], name: str) -> None:
     request.session.clear()
-    session_id = secrets.token_urlsafe(32)
-    now = utcnow()
-    with hub.transaction() as db:
-        db.add(
-            CitizenSession(
-                id_hash=_session_hash(session_id),
-                person_key=person_key,
-                created_at=now,
-                expires_at=now + timedelta(minutes=hub.settings.citizen_session_minutes),
-            )
-        )
-    request.session["sid"] = session_id
-    request.session["person"] = {"key": person_key, "name": name[:200]}
+    request.session["sid"] = citizens.start_session(hub, keys[0], utcnow())
+    request.session["person"] = {"key": keys[0], "keys": list(keys), "name": name[:200]}
     request.session["form_token"] = secrets.token_urlsafe(32)
 
 
@@ -218,9 +204,6 @@ def sign_out(request: Request, form_token: Annotated[str, Form(max_length=100)] 
         return _render(request, "citizen_expired.html", status=403, title="You were not signed out", back="/citizen")
     session_id = request.session.get("sid")
     if isinstance(session_id, str):
-        with _hub(request).transaction() as db:
-            row = db.get(CitizenSession, _session_hash(session_id))
-            if row is not None and row.ended_at is None:
-                row.ended_at = utcnow()  # a copy of the cookie no longer signs anyone in
+        citizens.end_session(_hub(request), session_id, utcnow())
     request.session.clear()
     return RedirectResponse("/citizen", status_code=303)

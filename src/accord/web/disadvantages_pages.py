@@ -19,23 +19,22 @@ API and the CLI use it, with the same decisions recorded.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Cookie, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import update
 
 from accord.clock import utcnow
 from accord.errors import AccordError, Unauthorised
+from accord.privacy import labels
 from accord.privacy.pseudonymise import derive_key
 from accord.registry.agreements import list_agreements, parties
-from accord.registry.credentials import Caller, issue_token, resolve_token
+from accord.registry.credentials import Caller, issue_token, resolve_token, revoke_token
 from accord.runtime import Hub
 from accord.services import disadvantages
-from accord.storage.models import Token
+from accord.services.unit_of_work import Actor
 from accord.web import csrf
 from accord.web.forms import PAGE, error_list
 
@@ -56,7 +55,7 @@ def _hub(request: Request) -> Hub:
 
 
 def _serializer(hub: Hub) -> URLSafeTimedSerializer:
-    key = derive_key(hub.settings.secret_key.get_secret_value(), "accord/web/disadvantages-session/v1")
+    key = derive_key(hub.settings.secret_key.get_secret_value(), labels.WEB_SESSIONS["disadvantages"])
     return URLSafeTimedSerializer(key, salt="accord.web.disadvantages.session")
 
 
@@ -116,8 +115,8 @@ def _agreements(hub: Hub, body_id: str) -> list[dict]:
     with hub.transaction() as session:
         return [
             {"value": a.id, "text": f"{a.name} ({a.status})"}
-            for a in list_agreements(session, body=body_id, gateway=disadvantages.GATEWAY)
-            if a.objective == disadvantages.OBJECTIVE and body_id in parties(a, "recipient")
+            for a in list_agreements(session, body=body_id, gateway=disadvantages.PURPOSE.gateway)
+            if a.objective == disadvantages.PURPOSE.objective and body_id in parties(a, "recipient")
         ]
 
 
@@ -219,18 +218,19 @@ def identify(
         return _form(request, signed, values=values, errors=errors, status=400)
     request_id = getattr(request.state, "request_id", None) or f"web-{uuid.uuid4().hex[:16]}"
     try:
-        result = disadvantages.identify(hub, body_id=caller.body_id, officer=officer, agreement_id=agreement,
-                                        request_id=request_id, client_id=caller.client_id, min_factors=minimum)
+        actor = Actor(caller.body_id, officer, request_id, caller.client_id, caller.is_admin)
+        reply = disadvantages.identify(hub, actor, agreement, min_factors=minimum)
     except AccordError as problem:
         errors = {PAGE: _sentence(str(problem))}
         return _form(request, signed, values=values, errors=errors, status=problem.status if problem.status < 500
                      else 409)
-    if not result.allowed:
-        return _render(request, "refused.html", status=403, title="The request was refused", result=result,
+    if not reply.ok:
+        return _render(request, "refused.html", status=403, title="The request was refused", result=reply.body,
                        officer=officer)
     titles = _factor_titles(hub)
-    return _render(request, "results.html", title="Households facing multiple disadvantages", result=result,
-                   answer=result.public(), titles=titles, considered=[titles[n] for n in result.factors_considered],
+    answer = reply.body
+    return _render(request, "results.html", title="Households facing multiple disadvantages", result=answer,
+                   answer=answer, titles=titles, considered=[titles[n] for n in answer["factors_considered"]],
                    officer=officer, body_id=caller.body_id)
 
 
@@ -244,10 +244,8 @@ def sign_out(
         return _expired(request)
     signed = _signed_in(request)
     if signed is not None:
-        digest = hashlib.sha256(signed[2].encode()).hexdigest()
-        with _hub(request).transaction() as session:
-            session.execute(update(Token).where(Token.token_hash == digest, Token.revoked_at.is_(None))
-                            .values(revoked_at=utcnow()))
+        with _hub(request).transaction() as session:  # a copy of the cookie no longer works either
+            revoke_token(session, signed[2], utcnow())
     response = RedirectResponse(PATH, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=PATH)
     return response

@@ -21,7 +21,7 @@ from accord.api.problems import problem
 from accord.clock import utcnow
 from accord.errors import InvalidInput, NotFound
 from accord.runtime import Hub
-from accord.services import consents, sharecodes
+from accord.services import sharecodes
 from accord.web import csrf
 from accord.web.citizen import _form_token, _form_token_ok, _signed_in  # the citizen session's own helpers
 from accord.web.forms import PAGE, error_list
@@ -65,7 +65,7 @@ def my_codes(request: Request, withdrawn: str | None = None) -> Response:
     person = _signed_in(request)
     if person is None:
         return RedirectResponse("/citizen/sign-in", status_code=303)
-    codes = sharecodes.my_codes(_hub(request), person["key"])
+    codes = sharecodes.my_codes(_hub(request), tuple(person["keys"]))
     return _render(
         request,
         "index.html",
@@ -99,7 +99,7 @@ class ShareForm:
             )
         if not self.postcode.strip():
             errors["postcode"] = "Enter the postcode on your driving licence"
-        if self.purpose not in consents.PURPOSES:
+        if self.purpose not in sharecodes.PURPOSES:
             errors["purpose"] = "Select why you are sharing your driving licence information"
         if not self.items:
             errors["items"] = "Select the information you want to share"
@@ -132,7 +132,7 @@ def _new_page(request: Request, form: ShareForm, errors: dict[str, str], status:
         errors=errors,
         error_list=error_list(errors),
         offered=offered,
-        purposes=list(consents.PURPOSES.values()),
+        purposes=list(sharecodes.PURPOSES.values()),
         default_days=sharecodes.validity_days(hub, None),
         longest=hub.settings.share_code_max_days,
         form_token=_form_token(request),
@@ -176,7 +176,7 @@ def create_code(
     try:
         made = sharecodes.create(
             hub,
-            person["key"],
+            tuple(person["keys"]),
             licence_number=form.licence_number,
             postcode=form.postcode,
             purpose=form.purpose,
@@ -203,7 +203,7 @@ def withdraw_code(
     if not _form_token_ok(request, form_token):
         return _expired(request, "Your share code was not withdrawn", HOME)
     try:
-        sharecodes.withdraw(_hub(request), person["key"], share_code_id)
+        sharecodes.withdraw(_hub(request), tuple(person["keys"]), share_code_id)
     except NotFound:
         return request.app.state.pages.render("not_found.html", status=404, title="Page not found", current="citizen")
     return RedirectResponse(f"{HOME}?withdrawn={share_code_id}", status_code=303)
@@ -215,7 +215,7 @@ def consent_receipt(request: Request, share_code_id: str) -> Response:
     if person is None:
         return problem(request, 401, "sign in at /citizen/sign-in to download your consent receipts")
     try:
-        found = sharecodes.receipt(_hub(request), person["key"], share_code_id)
+        found = sharecodes.receipt(_hub(request), tuple(person["keys"]), share_code_id)
     except NotFound as missing:
         return problem(request, 404, missing.detail)
     name = re.sub(r"[^A-Za-z0-9_-]", "", found["receipt_header"]["receipt_id"])

@@ -16,7 +16,6 @@ accord.services.verification, exactly as the API and the CLI use it.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -26,16 +25,16 @@ from typing import Annotated
 from fastapi import APIRouter, Cookie, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import update
 
 from accord.clock import utcnow
 from accord.errors import AccordError, InvalidInput, NotFound, Unauthorised
+from accord.privacy import labels
 from accord.privacy.pseudonymise import derive_key
 from accord.registry.agreements import list_agreements, parties
-from accord.registry.credentials import Caller, issue_token, resolve_token
+from accord.registry.credentials import Caller, issue_token, resolve_token, revoke_token
 from accord.runtime import Hub
 from accord.services import verification
-from accord.storage.models import Token
+from accord.services.unit_of_work import Actor
 from accord.web import csrf
 from accord.web.forms import PAGE, error_list
 
@@ -58,7 +57,7 @@ def _hub(request: Request) -> Hub:
 
 
 def _serializer(hub: Hub) -> URLSafeTimedSerializer:
-    key = derive_key(hub.settings.secret_key.get_secret_value(), "accord/web/verification-session/v1")
+    key = derive_key(hub.settings.secret_key.get_secret_value(), labels.WEB_SESSIONS["verification"])
     return URLSafeTimedSerializer(key, salt=_SALT)
 
 
@@ -294,12 +293,11 @@ def check(
     known = {item["value"] for item in _agreements(hub, caller.body_id)}
     errors = form.errors(known)
     if not errors:
+        actor = Actor(caller.body_id, officer, f"web-{uuid.uuid4().hex}", caller.client_id, caller.is_admin)
+        check_request = verification.CheckRequest(
+            form.agreement, ((form.reference.strip() or None, form.details()),), single=True)
         try:
-            outcome = verification.check(
-                hub, body_id=caller.body_id, is_admin=caller.is_admin, client_id=caller.client_id, officer=officer,
-                agreement_id=form.agreement, applications=[(form.reference.strip() or None, form.details())],
-                request_id=f"web-{uuid.uuid4().hex}", now=utcnow(),
-            )
+            reply = verification.check(hub, actor, check_request)
         except InvalidInput as refused:
             errors = _service_errors(refused)
         except NotFound as missing:
@@ -307,9 +305,9 @@ def check(
         else:
             return _render(
                 request, "verification/result.html", nonce=csrf_cookie or _nonce(request),
-                title="Check result" if outcome.allowed else "Check refused", officer=officer,
-                outcome=outcome, result=outcome.results[0] if outcome.results else None,
-                reference=form.reference.strip(), labels=verification.FIELD_LABELS,
+                title="Check result" if reply.ok else "Check refused", officer=officer,
+                answer=reply.body, allowed=reply.ok, reference=form.reference.strip(),
+                labels=verification.FIELD_LABELS,
             )
     return _render_form(request, signed, nonce=csrf_cookie or _nonce(request), form=form, errors=errors, status=400)
 
@@ -325,11 +323,7 @@ def sign_out(
     signed = _signed_in(request)
     if signed is not None:
         with _hub(request).transaction() as session:  # a copy of the cookie no longer works either
-            session.execute(
-                update(Token)
-                .where(Token.token_hash == hashlib.sha256(signed[2].encode()).hexdigest(), Token.revoked_at.is_(None))
-                .values(revoked_at=utcnow())
-            )
+            revoke_token(session, signed[2], utcnow())
     response = RedirectResponse(PATH, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=PATH)
     return response

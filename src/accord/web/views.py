@@ -13,16 +13,16 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Cookie, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accord.clock import utcnow
-from accord.errors import Conflict, InvalidInput, NotFound
+from accord.errors import Conflict, InvalidInput
 from accord.registry import agreements, lifecycle
 from accord.registry.bodies import list_bodies
+from accord.registry.datasets import dataset_names
 from accord.registry.register import register_entries
 from accord.runtime import Hub
-from accord.storage.models import Agreement, Dataset
+from accord.services.purposes import purposes, resolve
 from accord.web import citizen, csrf, present, rendering
 from accord.web.forms import MAX_COMMENT, PAGE, CommentForm, RegisterFilters, error_list
 
@@ -35,10 +35,8 @@ def install(app: FastAPI) -> None:
     app.state.csrf = csrf.CsrfGuard(app.state.hub.settings.secret_key.get_secret_value())
     app.include_router(router)
     citizen.install(app)
-    from accord.web import disadvantages_pages, eligibility_pages, events_pages, sharecodes_pages, verification_pages
-
-    for pages in (verification_pages, eligibility_pages, disadvantages_pages, events_pages, sharecodes_pages):
-        app.include_router(pages.router)
+    for path in purposes().pages:  # each purpose's pages, as its package registers them
+        app.include_router(resolve(path))
     rendering.mount_assets(app)
 
 
@@ -69,19 +67,9 @@ def _body_names(session: Session) -> dict[str, str]:
     return {body.id: body.name for body in list_bodies(session)}
 
 
-def _published(session: Session, agreement_id: str) -> Agreement | None:
-    """The agreement if the public may see it; drafts are as absent as unknown ids.
-
-    An id no agreement could have (too long for the column, or with control
-    characters, which PostgreSQL refuses outright) is simply not found.
-    """
-    if len(agreement_id) > 64 or not agreement_id.isprintable():
-        return None
-    try:
-        agreement = agreements.get_agreement(session, agreement_id)
-    except NotFound:
-        return None
-    return agreement if agreement.status in agreements.PUBLIC_STATUSES else None
+def _published(session: Session, agreement_id: str):  # noqa: ANN202 - an Agreement, or None
+    """The agreement if the public may see it: drafts are as absent as unknown ids (``find_visible``)."""
+    return agreements.find_visible(session, agreement_id, None)
 
 
 # ------------------------------------------------------------------ start page
@@ -177,12 +165,12 @@ def _downloads(filters: RegisterFilters) -> dict[str, str]:
 # ------------------------------------------------------------------ one agreement
 
 
-def _agreement_view(session: Session, hub: Hub, agreement: Agreement) -> dict:
+def _agreement_view(session: Session, hub: Hub, agreement) -> dict:  # noqa: ANN001 - an Agreement
     """Everything the agreement page shows, read inside one transaction."""
     now = utcnow()
     entry = agreements.register_entry(agreement, hub.framework, now.date())
     dataset_ids = [item["dataset"] for item in entry["data_disclosed"]]
-    datasets = {d.id: d.name for d in session.scalars(select(Dataset).where(Dataset.id.in_(dataset_ids)))}
+    datasets = dataset_names(session, dataset_ids)
     names = present.Names(bodies=_body_names(session), datasets=datasets)
     closes = agreement.consultation_closes_at
     return {

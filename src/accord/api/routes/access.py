@@ -1,17 +1,15 @@
-"""Data requests: every one decided by the policy and recorded, allowed or denied."""
+"""Data requests: every one decided by the policy and recorded, allowed or denied; and read back by id."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from accord.api.deps import CallerDep, HubDep, IdempotencyKeyDep, OfficerDep, RequestIdDep
-from accord.api.idempotency import run_write
-from accord.clock import utcnow
-from accord.policy import ACTIONS, AccessRequest
-from accord.services.access import request_access
+from accord.api.deps import ActorDep, CallerDep, HubDep, IdempotencyKeyDep, ReaderDep
+from accord.api.replies import respond
+from accord.services import decisions
 
 router = APIRouter(prefix="/v1", tags=["access"])
 
@@ -48,7 +46,8 @@ class DecisionResponse(BaseModel):
     action: str
     purpose: str
     agreement_id: str | None
-    permitted_fields: list[str]
+    permitted_fields: list[str] = Field(description="Fields the hub may read to answer")
+    disclosed_fields: list[str] = Field(description="Fields the answer itself may carry: none for a flag, grade or lead")
     removed_fields: list[str]
     obligations: dict
     decided_at: str
@@ -58,10 +57,7 @@ class DecisionResponse(BaseModel):
 
 @router.get("/actions", summary="The catalogue of actions a body may request")
 def actions(caller: CallerDep) -> list[dict]:
-    return [
-        {"name": a.name, "description": a.description, "result": a.result, "gateways": a.gateways}
-        for a in ACTIONS.values()
-    ]
+    return decisions.actions()
 
 
 @router.post(
@@ -69,32 +65,16 @@ def actions(caller: CallerDep) -> list[dict]:
     response_model=DecisionResponse,
     summary="Ask to act on a dataset for a purpose; the decision is recorded either way",
 )
-def decide(
-    hub: HubDep,
-    caller: CallerDep,
-    officer: OfficerDep,
-    request_id: RequestIdDep,
-    body: DecisionRequest,
-    request: Request,
-    idempotency_key: IdempotencyKeyDep = None,
-):
-    access = AccessRequest(
-        body_id=caller.body_id,
-        officer=officer,
-        action=body.action,
-        dataset_id=body.dataset,
-        purpose=body.purpose,
-        fields=tuple(body.fields),
-        records=body.records,
-        agreement_id=body.agreement,
-        subjects=tuple(hub.person_key("nino", s.nino) for s in body.subjects),
-    )
+def decide(hub: HubDep, actor: ActorDep, body: DecisionRequest, request: Request,
+           idempotency_key: IdempotencyKeyDep = None):
+    asked = decisions.DecisionAsked(action=body.action, dataset_id=body.dataset, purpose=body.purpose,
+                                    fields=tuple(body.fields), records=body.records, agreement_id=body.agreement,
+                                    subject_ninos=tuple(s.nino for s in body.subjects))
+    return respond(request, decisions.decide(hub, actor, asked, key=idempotency_key))
 
-    def work(session):
-        decision, record = request_access(
-            session, hub.framework, access, now=utcnow(), request_id=request_id, client_id=caller.client_id
-        )
-        return 200, {**decision.as_dict(), "request_id": request_id, "decision_id": record.id}
 
-    payload = {**body.model_dump(), "officer": officer}
-    return run_write(hub, caller, idempotency_key, request, payload, work)
+@router.get("/decisions/{decision_id}", summary="A decision your body was given, as it was recorded")
+def recorded_decision(hub: HubDep, actor: ReaderDep,
+                      decision_id: Annotated[int, Path(ge=1, le=2**62, description="The decision_id of an answer")]
+                      ) -> dict:
+    return decisions.recorded(hub, actor, decision_id)

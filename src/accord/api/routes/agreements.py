@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from accord.api.deps import CallerDep, HubDep, IdempotencyKeyDep, visible_agreement
-from accord.api.idempotency import run_write
+from accord.api.replies import write as run_write
 from accord.clock import utcnow
 from accord.errors import Forbidden
 from accord.registry import agreements, lifecycle

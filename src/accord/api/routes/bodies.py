@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from accord.api.deps import AdminDep, CallerDep, HubDep, IdempotencyKeyDep
-from accord.api.idempotency import run_write
+from accord.api.replies import write as run_write
 from accord.clock import utcnow
 from accord.errors import Forbidden, InvalidInput
 from accord.registry import bodies, credentials, datasets

@@ -3,9 +3,9 @@
 A council posts the agreement it asks under; the answer lists its own household
 references (UPRN, council-tax account references) with the names of the factors
 met. A refusal is a 403 problem that says it was recorded (``decision_ids``,
-``reasons``). Every call is a new, audited decision: there is no Idempotency-Key
-replay, because replaying would mean keeping the households in the hub, and the
-answer is marked ``Cache-Control: no-store`` for the same reason.
+``reasons``). An Idempotency-Key makes a retry harmless, but the reply kept for it
+does not list the households (the hub does not keep them): a replay says what was
+decided and how many were found. The answer is marked ``Cache-Control: no-store``.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from accord.api.deps import CallerDep, HubDep, OfficerDep, RequestIdDep
-from accord.api.problems import PROBLEM, TITLES
+from accord.api.deps import ActorDep, HubDep, IdempotencyKeyDep
+from accord.api.problems import PROBLEM
+from accord.api.replies import respond
 from accord.services import disadvantages
 
 router = APIRouter(prefix="/v1", tags=["disadvantages"])
@@ -72,26 +73,7 @@ class IdentifyResponse(BaseModel):
               "content": {PROBLEM: {}}},
     },
 )
-def identify_households(
-    hub: HubDep, caller: CallerDep, officer: OfficerDep, request_id: RequestIdDep, body: IdentifyRequest,
-    request: Request,
-) -> JSONResponse:
-    result = disadvantages.identify(
-        hub, body_id=caller.body_id, officer=officer, agreement_id=body.agreement, request_id=request_id,
-        client_id=caller.client_id, min_factors=body.min_factors,
-    )
-    if not result.allowed:
-        problem = {
-            "type": "about:blank",
-            "title": TITLES[403],
-            "status": 403,
-            "detail": "the request was refused under the agreement's terms; the refusal was recorded",
-            "instance": request.url.path,
-            "problems": list(result.reasons),
-            "reasons": list(result.reasons),
-            "decision_ids": list(result.decision_ids),
-            "request_id": request_id,
-        }
-        return JSONResponse(problem, status_code=403, media_type=PROBLEM, headers=NO_STORE)
-    answer = IdentifyResponse.model_validate(result.public()).model_dump(mode="json", exclude_none=True)
-    return JSONResponse(answer, headers=NO_STORE)
+def identify_households(hub: HubDep, actor: ActorDep, body: IdentifyRequest, request: Request,
+                        idempotency_key: IdempotencyKeyDep = None) -> JSONResponse:
+    reply = disadvantages.identify(hub, actor, body.agreement, min_factors=body.min_factors, key=idempotency_key)
+    return respond(request, reply, headers=NO_STORE)

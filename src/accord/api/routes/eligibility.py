@@ -7,7 +7,6 @@ is answered exactly like one that does not exist. See docs/eligibility.md.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path as FilePath
 from typing import Annotated
@@ -16,13 +15,12 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from accord.api.deps import CallerDep, HubDep, IdempotencyKeyDep, OfficerDep, RequestIdDep
-from accord.api.idempotency import run_write
-from accord.clock import utcnow
+from accord.api.deps import ActorDep, CallerDep, HubDep, IdempotencyKeyDep, ReaderDep
+from accord.api.replies import respond
 from accord.errors import InvalidInput
-from accord.linkage.standardise import parse_mapping
+from accord.files import parse_mapping
 from accord.services import eligibility, jobs
-from accord.storage.tables.jobs import Job
+from accord.services.unit_of_work import Reply
 
 router = APIRouter(prefix="/v1", tags=["eligibility"])
 
@@ -64,9 +62,7 @@ def _shown(hub, view: dict) -> dict:  # noqa: ANN001
 )
 async def submit(
     hub: HubDep,
-    caller: CallerDep,
-    officer: OfficerDep,
-    request_id: RequestIdDep,
+    actor: ActorDep,
     request: Request,
     agreement: Annotated[str, Query(max_length=64, description="The fuel-poverty agreement, e.g. warm-home-discount-2026")],
     reference: Annotated[
@@ -83,67 +79,34 @@ async def submit(
     if fmt is None:
         raise InvalidInput("send the customer list as the request body, as text/csv or application/vnd.apache.parquet")
     fields = parse_mapping(mapping, "map")
-    with hub.transaction() as session:
-        terms = eligibility.terms_for(session, agreement, caller.body_id)
     hub.settings.data_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=hub.settings.data_dir, prefix=".upload-") as scratch:
         upload = FilePath(scratch) / f"customers.{fmt}"
         with upload.open("wb") as handle:
             async for chunk in request.stream():
                 handle.write(chunk)
-        staged = await run_in_threadpool(
-            eligibility.stage, hub, upload, fmt, mapping=fields, reference=reference, name="the customer list",
-            agreement_id=terms.agreement_id,
+        reply = await run_in_threadpool(
+            eligibility.submit, hub, actor, upload, agreement_id=agreement, mapping=fields, reference=reference,
+            name="the customer list", key=idempotency_key,
         )
-    now = utcnow()
-    try:
-        await run_in_threadpool(
-            eligibility.precheck, hub, terms, body_id=caller.body_id, officer=officer, records=staged.rows,
-            request_id=request_id, client_id=caller.client_id, now=now,
-        )
-
-        def work(session):  # noqa: ANN001, ANN202
-            job = eligibility.create_job(session, hub, staged, terms, body_id=caller.body_id, officer=officer,
-                                         client_id=caller.client_id, request_id=request_id, now=now)
-            return 202, _shown(hub, jobs.view(job, now))
-
-        payload = {"agreement": agreement, "reference": reference, "map": fields, "sha256": staged.sha256,
-                   "officer": officer}
-        response = await run_in_threadpool(run_write, hub, caller, idempotency_key, request, payload, work)
-    finally:
-        with hub.transaction() as session:
-            created = session.get(Job, staged.job_id) is not None
-        if not created:  # refused, failed or an idempotent replay: the staged copy is not needed
-            jobs.delete_work_files(staged.directory)
-    job_id = _job_id_of(response) if response.status_code == 202 else None
-    if job_id:
-        response.headers["Location"] = f"/v1/eligibility/jobs/{job_id}"
-    return response
-
-
-def _job_id_of(response: JSONResponse) -> str | None:
-    try:
-        return json.loads(response.body)["id"]
-    except (ValueError, KeyError, TypeError):
-        return None
+    if not reply.ok:
+        return respond(request, reply)
+    return respond(request, Reply(reply.status, _shown(hub, reply.body), reply.replayed),
+                   headers={"Location": f"/v1/eligibility/jobs/{reply.body['id']}"})
 
 
 @router.get("/eligibility/jobs", summary="Your body's eligibility jobs, newest first (state and progress only)")
 def list_jobs(
     hub: HubDep,
-    caller: CallerDep,
+    actor: ReaderDep,
     state: Annotated[str | None, Query(pattern="^(queued|running|succeeded|failed|cancelled)$")] = None,
 ) -> list[dict]:
-    now = utcnow()
-    with hub.transaction() as session:
-        found = jobs.list_jobs(session, body_id=caller.body_id, state=state)
-        return [_shown(hub, jobs.view(job, now)) for job in found if job.kind == eligibility.KIND]
+    return [_shown(hub, view) for view in eligibility.job_views(hub, actor, state)]
 
 
 @router.get("/eligibility/jobs/{job_id}", summary="A job's state and progress (only for the body that submitted it)")
-def status(hub: HubDep, caller: CallerDep, job_id: JobId) -> dict:
-    with hub.transaction() as session:
-        return _shown(hub, jobs.view(jobs.visible_job(session, job_id, caller.body_id)))
+def status(hub: HubDep, actor: ReaderDep, job_id: JobId) -> dict:
+    return _shown(hub, eligibility.job_view(hub, actor, job_id))
 
 
 @router.post(

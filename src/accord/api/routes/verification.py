@@ -10,29 +10,24 @@ the first answer (refusals included) and is not checked or recorded twice.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
-from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import UploadFile
 
-from accord.api.deps import CallerDep, HubDep, IdempotencyKeyDep, OfficerDep, RequestIdDep
-from accord.api.idempotency import fingerprint, remember, replay
+from accord.api.deps import ActorDep, HubDep, IdempotencyKeyDep
 from accord.api.problems import PROBLEM, TITLES
-from accord.clock import utcnow
-from accord.errors import Conflict, InvalidInput
-from accord.linkage.standardise import parse_mapping
-from accord.registry.credentials import Caller
-from accord.runtime import Hub
+from accord.api.replies import respond
+from accord.errors import InvalidInput
 from accord.services import verification
+from accord.services.unit_of_work import Reply
+from accord.files import parse_mapping
 
 router = APIRouter(prefix="/v1", tags=["verification"])
 
@@ -105,73 +100,6 @@ class BatchResponse(BaseModel):
     results: list[BatchResult]
 
 
-# ------------------------------------------------------------------ shared
-
-
-def _refusal(request: Request, request_id: str, outcome: verification.Outcome, target: verification.Target) -> dict:
-    """A refused check as an RFC 9457 problem that also says the refusal was recorded."""
-    if target.purpose == verification.UNKNOWN_PURPOSE:
-        detail = f"there is no agreement '{target.agreement_id}' this body may use; the refused check was recorded"
-    else:
-        detail = "the check was refused under the agreement's terms; the refusal was recorded"
-    return {
-        "type": "about:blank",
-        "title": TITLES[403],
-        "status": 403,
-        "detail": detail,
-        "instance": request.url.path,
-        "problems": list(outcome.decision.reasons),
-        "request_id": request_id,
-        **outcome.metadata(),
-        "reasons": list(outcome.decision.reasons),
-    }
-
-
-def _checked(
-    hub: Hub, caller: Caller, officer: str, request_id: str, request: Request, key: str | None,
-    payload: Callable[[], Any],
-    prepare: Callable[[], verification.Prepared], answer: Callable[[verification.Outcome], dict],
-) -> tuple[int, dict, bool]:
-    """Replay, or prepare, decide, match and remember, in one group-committed transaction."""
-    print_ = fingerprint(request.method, request.url.path, payload(), hub.idempotency_key) if key else ""
-    if key:  # a retry must not do the (possibly slow) preparation again
-        with hub.transaction() as session:
-            stored = replay(session, caller.client_id, key, print_)
-        if stored is not None:
-            return stored.status_code, json.loads(stored.body), True
-    prepared = prepare()
-
-    def read(session):  # noqa: ANN001, ANN202 - before the write lock: replay, decide and match
-        replayed = replay(session, caller.client_id, key, print_)
-        if replayed is not None:
-            return replayed
-        return verification.propose(session, hub, prepared, officer=officer, body_id=caller.body_id, now=utcnow())
-
-    def unit(session, proposal):  # noqa: ANN001, ANN202 - under the write lock: record and remember
-        if isinstance(proposal, Response):
-            return proposal.status_code, json.loads(proposal.body), True
-        outcome = verification.record(session, hub, proposal, request_id=request_id, client_id=caller.client_id)
-        if outcome.allowed:
-            status, body = 200, answer(outcome)
-        else:
-            status, body = 403, _refusal(request, request_id, outcome, prepared.target)
-        remember(session, caller.client_id, key, print_, status, body, utcnow())
-        return status, body, False
-
-    try:
-        return hub.group_commit.run(unit, read=read)
-    except IntegrityError:
-        if key:
-            raise Conflict(f"a request with Idempotency-Key '{key}' is already being processed; retry") from None
-        raise
-
-
-def _respond(status: int, body: dict, replayed: bool) -> JSONResponse:
-    headers = {"Idempotent-Replayed": "true"} if replayed else None
-    media = PROBLEM if status >= 400 else "application/json"
-    return JSONResponse(body, status_code=status, media_type=media, headers=headers)
-
-
 # ------------------------------------------------------------------ one applicant
 
 
@@ -183,28 +111,14 @@ def _respond(status: int, body: dict, replayed: bool) -> JSONResponse:
 )
 def verify_one(
     hub: HubDep,
-    caller: CallerDep,
-    officer: OfficerDep,
-    request_id: RequestIdDep,
+    actor: ActorDep,
     body: VerificationRequest,
     request: Request,
     idempotency_key: IdempotencyKeyDep = None,
 ):
-    details = body.applicant.model_dump(exclude_none=True)
-
-    def prepare() -> verification.Prepared:
-        return verification.prepare(
-            hub, body_id=caller.body_id, is_admin=caller.is_admin, agreement_id=body.agreement,
-            dataset_id=body.dataset, applications=[(body.reference, details)],
-        )
-
-    def answer(outcome: verification.Outcome) -> dict:
-        return {**outcome.results[0].public(), **outcome.metadata()}
-
-    def payload() -> dict:  # what an Idempotency-Key stands for (built only when one is sent)
-        return {**body.model_dump(), "officer": officer}
-
-    return _respond(*_checked(hub, caller, officer, request_id, request, idempotency_key, payload, prepare, answer))
+    check = verification.CheckRequest(body.agreement, ((body.reference, body.applicant.model_dump(exclude_none=True)),),
+                                      dataset_id=body.dataset, single=True)
+    return respond(request, verification.check(hub, actor, check, key=idempotency_key))
 
 
 # ------------------------------------------------------------------ a batch
@@ -326,9 +240,7 @@ class _UnsupportedMedia(InvalidInput):
 )
 async def verify_batch(
     hub: HubDep,
-    caller: CallerDep,
-    officer: OfficerDep,
-    request_id: RequestIdDep,
+    actor: ActorDep,
     request: Request,
     idempotency_key: IdempotencyKeyDep = None,
 ) -> Response:
@@ -337,34 +249,20 @@ async def verify_batch(
         value = facts.get(field)
         if value is not None and not _NAME.match(value):
             raise InvalidInput("the batch is not valid", [f"{field}: not an identifier (lower-case letters, digits, . _ : -)"])
-    def payload() -> dict:  # what an Idempotency-Key stands for
-        if isinstance(applications, bytes):
-            digest = hashlib.sha256(applications).hexdigest()
-            return {**facts, "officer": officer, "file": [name, digest], "map": mapping,
-                    "reference_column": reference_column}
-        return {**facts, "officer": officer, "applications": applications}
 
-    def prepare() -> verification.Prepared:
+    def run() -> Reply:
         if isinstance(applications, bytes):
             rows = verification.read_applications(applications, name, mapping=mapping, reference_column=reference_column)
-            standardised = True
+            check = verification.CheckRequest(facts["agreement"], tuple(rows), facts.get("dataset"), standardised=True)
         else:
-            rows, standardised = applications, False
-        return verification.prepare(
-            hub, body_id=caller.body_id, is_admin=caller.is_admin, agreement_id=facts["agreement"],
-            dataset_id=facts.get("dataset"), applications=rows, standardised=standardised,
-        )
+            check = verification.CheckRequest(facts["agreement"], tuple(applications), facts.get("dataset"))
+        return verification.check(hub, actor, check, key=idempotency_key)
 
-    def answer(outcome: verification.Outcome) -> dict:
-        return {**outcome.metadata(), "count": len(outcome.results), "results": [r.public() for r in outcome.results]}
-
-    status, body, replayed = await run_in_threadpool(
-        _checked, hub, caller, officer, request_id, request, idempotency_key, payload, prepare, answer
-    )
-    if status == 200 and "text/csv" in request.headers.get("accept", ""):
-        results = [verification.Result(r["reference"], r["grade"], tuple(r["agreed"])) for r in body["results"]]
+    reply = await run_in_threadpool(run)
+    if reply.ok and "text/csv" in request.headers.get("accept", ""):
         headers = {"Content-Disposition": 'attachment; filename="verification-results.csv"'}
-        if replayed:
+        if reply.replayed:
             headers["Idempotent-Replayed"] = "true"
-        return Response(verification.results_csv(results), media_type="text/csv", headers=headers)
-    return _respond(status, body, replayed)
+        csv = verification.results_csv(verification.results_of(reply.body))
+        return Response(csv, media_type="text/csv", headers=headers)
+    return respond(request, reply)

@@ -1,17 +1,13 @@
-"""Status and dates: only an active agreement, on a day within its term, permits access."""
+"""Status and dates: only an agreement in force (active, and today within its term) permits access."""
 
 from __future__ import annotations
 
 from datetime import date
 
 from accord.policy.model import AgreementTerms
+from accord.registry.in_force import not_in_force
 
 
 def reasons(terms: AgreementTerms, today: date) -> list[str]:
-    if terms.status != "active":
-        return [f"agreement '{terms.id}' is {terms.status}, not active"]
-    if today < terms.start_date:
-        return [f"agreement '{terms.id}' starts on {terms.start_date.isoformat()}"]
-    if today > terms.end_date:
-        return [f"agreement '{terms.id}' ended on {terms.end_date.isoformat()}"]
-    return []
+    why = not_in_force(terms.id, terms.status, terms.start_date, terms.end_date, today)
+    return [why] if why else []

@@ -39,7 +39,8 @@ class RegistrationEvent(Base):
     """A birth, death or marriage as the registration service recorded it.
 
     ``payload`` holds only registered fields of the kind's dataset. ``subject_key``
-    is the pseudonymous person key the audit log names (never an identifier).
+    is the subject key the audit log names (``services.subjects``; None when the registration
+    names no one by NINO, or by given name, surname and date of birth).
     ``match_dob`` and ``match_postcode`` are standardised blocking keys for the
     deceased check, so it reads a handful of candidate rows rather than every death.
     """
@@ -53,7 +54,7 @@ class RegistrationEvent(Base):
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
     recorded_by: Mapped[str] = mapped_column(String(64))
-    subject_key: Mapped[str] = mapped_column(String(64))
+    subject_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     payload: Mapped[dict] = mapped_column(JSON)
     match_dob: Mapped[date | None] = mapped_column(Date, nullable=True)
     match_postcode: Mapped[str | None] = mapped_column(String(8), nullable=True)

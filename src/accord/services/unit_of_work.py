@@ -1,0 +1,132 @@
+"""The unit of work every write takes, whichever face (API, page, command line) asked for it.
+
+1. **Replay.** A write sent with an idempotency key that was already answered
+   gets the first answer again (refusals included), without acting twice. The
+   key is the caller's: an API client's, or a page's form token; the request it
+   stood for is kept only as a keyed hash, because requests name people.
+2. **Prepare** (optional), outside any write transaction: the slow, read-only
+   part of a purpose - validating input, asking the decision point, reading the
+   holding under the grant, matching. It runs in the caller's thread, so the
+   process's one writer thread never waits for it.
+3. **Write**, under group commit (``storage.group_commit``): recording the
+   decision and its audit entry, the purpose's own rows, and the reply kept for
+   replays, in one transaction that concurrent writes share. Each caller is
+   answered only after the commit that holds its write.
+
+A ``Reply`` is a status and a JSON-shaped body: the API sends it as it is
+(errors as problem documents), the pages and the command line read the body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from accord.clock import utcnow
+from accord.errors import Conflict, InvalidInput
+from accord.runtime import Hub
+from accord.storage.models import IdempotencyKey
+
+P = TypeVar("P")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a body, the officer or system acting for it, and the call they came by."""
+
+    body_id: str
+    officer: str
+    request_id: str
+    client_id: str | None = None  # the API client; None from the pages and the command line
+    is_admin: bool = False  # the hub operator: may manage the register, is never granted records
+
+    @property
+    def replay_owner(self) -> str:
+        """Whose idempotency keys these are: an API client's own, or the body's on the pages."""
+        return self.client_id or f"body:{self.body_id}"[:64]
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: dict
+    replayed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status < 400
+
+
+def fingerprint(operation: str, payload: object, key: bytes) -> str:
+    """A keyed hash of the request: requests can name people (a NINO), and an unkeyed
+    hash of a small identifier space is as good as the identifier itself."""
+    canonical = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    return hmac.new(key, f"{operation}\n{canonical}".encode(), hashlib.sha256).hexdigest()
+
+
+def _replay(session: Session, owner: str, key: str, print_: str) -> Reply | None:
+    stored = session.get(IdempotencyKey, (owner, key))
+    if stored is None:
+        return None
+    if stored.request_fingerprint != print_:
+        raise InvalidInput(f"Idempotency-Key '{key}' was already used for a different request")
+    return Reply(stored.status_code, stored.response_body, replayed=True)
+
+
+def _remember(session: Session, owner: str, key: str, print_: str, reply: Reply) -> None:
+    session.add(IdempotencyKey(client_id=owner, key=key, request_fingerprint=print_, status_code=reply.status,
+                               response_body=reply.body, created_at=utcnow()))
+    session.flush()
+
+
+def run(
+    hub: Hub,
+    actor: Actor,
+    *,
+    operation: str,
+    payload: Callable[[], object] | object,
+    key: str | None,
+    write: Callable[[Session, P], tuple[int, dict]],
+    prepare: Callable[[], P] | None = None,
+    redact: Callable[[dict], dict] | None = None,
+) -> Reply:
+    """Replay, or prepare then write once, in one group-committed transaction (see the module docstring).
+
+    ``payload`` (or a function giving it, built only when a key is sent) is what the
+    key stands for; ``redact(body)`` gives the body to keep for replays, for answers
+    that carry something shown once (a client secret), which must never be stored.
+    """
+    owner = actor.replay_owner
+    print_ = ""
+    if key:
+        print_ = fingerprint(operation, payload() if callable(payload) else payload, hub.idempotency_key)
+        with hub.transaction() as session:  # a retry must not do the (possibly slow) preparation again
+            stored = _replay(session, owner, key, print_)
+        if stored is not None:
+            return stored
+    prepared = prepare() if prepare is not None else None
+
+    def unit(session: Session) -> Reply:
+        if key:
+            stored = _replay(session, owner, key, print_)  # the first try may have committed meanwhile
+            if stored is not None:
+                return stored
+        status, body = write(session, prepared)
+        reply = Reply(status, body)
+        if key:
+            _remember(session, owner, key, print_, Reply(status, redact(body) if redact else body))
+        return reply
+
+    try:
+        return hub.group_commit.run(unit)
+    except IntegrityError:
+        if key:
+            raise Conflict(f"a request with Idempotency-Key '{key}' is already being processed; retry") from None
+        raise
