@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from accord.framework import Purpose
+
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +19,7 @@ from accord.registry import agreements, lifecycle
 from accord.registry.specs import AgreementSpec
 from accord.runtime import Hub
 from accord.services import audit
-from accord.services.access import request_access
+from accord_testing import decide_and_record
 from accord.storage.models import AuditEntry, AuditNode, AuditSubject, DecisionRecord
 
 ALLOWED = AccessRequest(
@@ -25,7 +27,7 @@ ALLOWED = AccessRequest(
     officer="J Smith, revenues",
     action="dataset.read",
     dataset_id="dwp-benefits",
-    purpose="public_service_delivery:multiple_disadvantages",
+    purpose=Purpose.parse("public_service_delivery:multiple_disadvantages"),
     fields=("nino", "postcode", "disability_indicator"),
     records=2,
 )
@@ -34,7 +36,7 @@ DENIED = AccessRequest(
     officer="J Smith, revenues",
     action="dataset.read",
     dataset_id="gro-deaths",
-    purpose="civil_registration",
+    purpose=Purpose.parse("civil_registration"),
     fields=("surname",),
 )
 NINO = "AB123456C"
@@ -64,10 +66,9 @@ def seeded(hub: Hub) -> Hub:
 
 def decide(hub: Hub, request: AccessRequest, request_id: str, now: datetime = NOW):  # noqa: ANN201
     with hub.transaction() as session:
-        decision, record = request_access(
-            session, hub.framework, request, now=now, request_id=request_id, client_id="client-1"
+        decision, record = decide_and_record(session, request, now=now, request_id=request_id, client_id="client-1"
         )
-        return decision, record.id
+        return decision, record.decision_id
 
 
 def entries_for(hub: Hub, request_id: str) -> list[AuditEntry]:
@@ -116,13 +117,8 @@ def test_a_mix_of_decisions_gives_one_entry_each(seeded: Hub) -> None:
 def test_a_rolled_back_access_leaves_neither_decision_nor_audit_entry(seeded: Hub, request_: AccessRequest) -> None:
     subject = seeded.person_key("nino", NINO)
     with pytest.raises(RuntimeError, match="after the decision"), seeded.transaction() as session:
-        request_access(
-            session,
-            seeded.framework,
-            AccessRequest(**{**request_.__dict__, "subjects": (subject,)}),
-            now=NOW,
-            request_id="req-lost",
-        )
+        decide_and_record(session, AccessRequest(**{**request_.__dict__, "subjects": (subject,)}), now=NOW,
+                          request_id="req-lost")
         assert count(session, AuditEntry) == 1  # it was written, in this transaction
         raise RuntimeError("the access failed after the decision")
     with seeded.transaction() as session:
@@ -170,7 +166,7 @@ FRAUD = AccessRequest(
     officer="counter-fraud officer",
     action="records.match",
     dataset_id="dwp-benefits",
-    purpose="fraud",
+    purpose=Purpose.parse("fraud"),
     fields=("surname", "postcode"),
     records=10,
     agreement_id="spd-fraud-embargoed",

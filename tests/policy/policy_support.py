@@ -12,7 +12,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
 from accord.demo.seed import example_agreements, seed_registry
+from accord.framework import Purpose
 from accord.policy.model import AccessRequest, AgreementTerms
+from accord.services.access import catalogue
 from accord.registry import agreements, lifecycle
 from accord.registry.specs import AgreementSpec
 
@@ -111,7 +113,7 @@ def request_for(body: str, purpose: str, fields_case: str, **changes: object) ->
         officer="officer@example",
         action="dataset.read",
         dataset_id=DATASET,
-        purpose=PURPOSES[purpose],
+        purpose=Purpose.parse(PURPOSES[purpose]),
         fields=FIELDS[fields_case][0],
     )
     return replace(request, **changes) if changes else request
@@ -165,6 +167,10 @@ class FakeContext:
     allowed_at: list[tuple[str, str, datetime]] = field(default_factory=list)  # (agreement, body, when)
     usage_queries: list[tuple[str, str, datetime]] = field(default_factory=list)
     reverse: bool = False  # hand candidates back in the opposite order
+    catalogue: object = field(default_factory=catalogue)  # the actions the purposes register
+
+    def holder_of(self, dataset_id: str) -> str | None:
+        return next((a.disclosers[0] for a in self.agreements if a.dataset == dataset_id), None)
 
     def candidate_agreements(self, body_id: str, dataset_id: str) -> list[AgreementTerms]:
         found = [a.terms for a in self.agreements if body_id in a.recipients and a.dataset == dataset_id]

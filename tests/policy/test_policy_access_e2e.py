@@ -4,6 +4,10 @@ written for every decision, allowed or denied."""
 
 from __future__ import annotations
 
+from accord.framework import Purpose
+
+from accord.services.access import catalogue
+
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +16,7 @@ from sqlalchemy import select
 from accord.policy import AccessRequest
 from accord.registry import bodies
 from accord.registry.specs import BodySpec
-from accord.services.access import request_access
+from accord_testing import decide_and_record
 from accord.storage.models import DecisionRecord
 from policy_support import (
     AGREED_FIELDS,
@@ -50,10 +54,9 @@ def test_request_access_decides_and_records(hub, body: str, state: str, purpose:
     expected = expected_outcome(body, state, purpose, fields_case)
 
     with hub.transaction() as session:
-        decision, record = request_access(
-            session, hub.framework, request, now=NOW, request_id="req-1", client_id="client-1"
+        decision, record = decide_and_record(session, request, now=NOW, request_id="req-1", client_id="client-1"
         )
-        assert record.id is not None  # flushed in the caller's transaction
+        assert record.decision_id is not None  # flushed in the caller's transaction
 
     assert decision.allowed is expected.allowed, decision.reasons
     assert any(expected.cause in r for r in decision.reasons), (expected.cause, decision.reasons)
@@ -95,7 +98,7 @@ def test_every_decision_in_a_session_is_recorded(hub) -> None:  # noqa: ANN001
     ]
     with hub.transaction() as session:
         outcomes = [
-            request_access(session, hub.framework, r, now=NOW + timedelta(seconds=i), request_id=f"req-{i}")[0].allowed
+            decide_and_record(session, r, now=NOW + timedelta(seconds=i), request_id=f"req-{i}")[0].allowed
             for i, r in enumerate(requests)
         ]
     assert outcomes == [True, False, False, False, False, True]
@@ -109,8 +112,7 @@ def test_every_decision_in_a_session_is_recorded(hub) -> None:  # noqa: ANN001
 def test_no_record_survives_when_the_access_fails(hub) -> None:  # noqa: ANN001
     seeded_with(hub, "active")
     with pytest.raises(RuntimeError), hub.transaction() as session:
-        decision, _ = request_access(
-            session, hub.framework, request_for("recipient", "gateway", "exact"), now=NOW, request_id="req-1"
+        decision, _ = decide_and_record(session, request_for("recipient", "gateway", "exact"), now=NOW, request_id="req-1"
         )
         assert decision.allowed
         raise RuntimeError("the access itself failed")
@@ -122,7 +124,7 @@ def test_context_lists_only_agreements_naming_the_body_as_recipient(hub) -> None
 
     seeded_with(hub, "suspended")
     with hub.transaction() as session:
-        context = SqlPolicyContext(session, hub.framework)
+        context = SqlPolicyContext(session, hub.framework, catalogue())
         [found] = context.candidate_agreements("northshire-council", DATASET)
         assert found.id == AGREEMENT_ID
         assert found.status == "suspended"
@@ -141,12 +143,12 @@ def _ask(hub, body: str, at: datetime, records: int = 1) -> bool:  # noqa: ANN00
         officer="officer@example",
         action="dataset.read",
         dataset_id=DATASET,
-        purpose="public_service_delivery",
+        purpose=Purpose.parse("public_service_delivery"),
         fields=("surname",),
         records=records,
     )
     with hub.transaction() as session:
-        decision, _ = request_access(session, hub.framework, request, now=at, request_id=f"{body}-{at.isoformat()}")
+        decision, _ = decide_and_record(session, request, now=at, request_id=f"{body}-{at.isoformat()}")
     return decision.allowed
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from accord.policy import decide
+from accord.policy.decide import decide
 from policy_support import AGREEMENT_ID, NOW, FakeAgreement, FakeContext, request_for, terms
 
 MIDNIGHT = datetime(2026, 11, 22, 0, 0, tzinfo=UTC)

@@ -1,8 +1,8 @@
 """The daily request limit holds under concurrent writers, in one process or several.
 
-Two hubs on one database stand for two server processes; twenty requests race
-against a limit of three. Exactly three are allowed, and every one of the twenty
-is recorded.
+Two hubs on one database stand for two server processes; twenty requests, each
+already allowed by ``ask``, race to be recorded against a limit of three. Exactly
+three are allowed, and every one of the twenty is recorded.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from sqlalchemy import func, select, update
 
 from accord.clock import utcnow
 from accord.demo.seed import seed_agreements, seed_registry
+from accord.framework import Purpose
 from accord.policy import AccessRequest
 from accord.runtime import Hub
-from accord.services.access import request_access
+from accord.services.access import ask, record
 from accord.storage.models import Agreement, DecisionRecord
 
 AGREEMENT = "supporting-families-northshire"
@@ -33,22 +34,27 @@ def test_concurrent_requests_never_exceed_the_daily_limit(hub: Hub) -> None:
         officer="officer",
         action="dataset.read",
         dataset_id="dwp-benefits",
-        purpose="public_service_delivery:multiple_disadvantages",
+        purpose=Purpose.parse("public_service_delivery:multiple_disadvantages"),
         fields=("surname",),
     )
     outcomes: list[bool] = []
+    reasons: list[tuple[str, ...]] = []
     errors: list[BaseException] = []
-    start = threading.Barrier(20)
+    asked = threading.Barrier(20)
 
     def one(n: int) -> None:
         target = hub if n % 2 else other
         try:
-            start.wait()
+            # Every request is asked before any is recorded, so each is allowed by ask (nothing used yet):
+            # only record's atomic re-judgement can hold the limit.
             with target.transaction() as session:
-                decision, _ = request_access(
-                    session, target.framework, request, now=utcnow(), request_id=f"race-{n}"
-                )
-            outcomes.append(decision.allowed)
+                answer = ask(session, request)
+            assert answer.allowed
+            asked.wait()
+            with target.transaction() as session:
+                recorded = record(session, answer, request_id=f"race-{n}")
+            outcomes.append(recorded.allowed)
+            reasons.append(recorded.decision.reasons)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -60,6 +66,9 @@ def test_concurrent_requests_never_exceed_the_daily_limit(hub: Hub) -> None:
     other.close()
     assert not errors, errors[:3]
     assert sorted(outcomes) == [False] * 17 + [True] * 3
+    # The refusals are the decision point's own limits rule, judged again when recorded.
+    used_up = f"agreement '{AGREEMENT}' allows 3 requests a day; all are used"
+    assert all(used_up in r for r, allowed in zip(reasons, outcomes) if not allowed)
     with hub.transaction() as session:
         recorded = session.scalar(select(func.count()).select_from(DecisionRecord))
         allowed = session.scalar(select(func.count()).select_from(DecisionRecord).where(DecisionRecord.allowed))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from accord.framework import Purpose
+
 import re
 from datetime import timedelta
 
@@ -13,7 +15,7 @@ from accord.clock import utcnow
 from accord.config import load_settings
 from accord.errors import ConfigurationError
 from accord.policy import AccessRequest
-from accord.services.access import request_access
+from accord_testing import decide_and_record
 
 JORDAN, SAM, PRIYA = "JE123456A", "SS654321B", "PP112233C"
 _TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
@@ -41,12 +43,12 @@ def _decide(site: Site, body: str, purpose: str, fields: list[str], ninos: list[
         officer=f"case officer at {body}",
         action=action,
         dataset_id="dwp-benefits",
-        purpose=purpose,
+        purpose=Purpose.parse(purpose),
         fields=tuple(fields),
         subjects=tuple(hub.person_key("nino", n) for n in ninos),
     )
     with hub.transaction() as session:
-        request_access(session, hub.framework, request, now=utcnow(), request_id=f"req-{body}-{len(ninos)}")
+        decide_and_record(session, request, now=utcnow(), request_id=f"req-{body}-{len(ninos)}")
 
 
 @pytest.fixture
@@ -55,7 +57,7 @@ def logged(site: Site) -> Site:
     _decide(site, "northshire-council", "public_service_delivery:multiple_disadvantages",
             ["nino", "surname", "disability_indicator"], [JORDAN, SAM])
     _decide(site, "brightwatt-energy", "public_service_delivery:fuel_poverty",
-            ["pension_credit_guarantee", "nino"], [PRIYA], action="eligibility.check")
+            ["pension_credit_guarantee", "disability_indicator"], [PRIYA], action="eligibility.check")
     _decide(site, "northshire-council", "fraud", ["surname", "postcode"], [JORDAN], action="records.match")
     return site
 
@@ -167,10 +169,10 @@ def test_a_refused_fraud_request_is_embargoed_like_an_allowed_one(logged: Site) 
     hub = logged.hub
     request = AccessRequest(
         body_id="northshire-council", officer="o", action="records.match", dataset_id="dwp-benefits",
-        purpose="fraud", fields=("surname",), records=5000, subjects=(hub.person_key("nino", SAM),),
+        purpose=Purpose.parse("fraud"), fields=("surname",), records=5000, subjects=(hub.person_key("nino", SAM),),
     )
     with hub.transaction() as session:
-        decision, _ = request_access(session, hub.framework, request, now=utcnow(), request_id="too-many")
+        decision, _ = decide_and_record(session, request, now=utcnow(), request_id="too-many")
     assert not decision.allowed
     _sign_in(logged, SAM)
     purposes = [e["purpose"] for e in logged.client.get("/citizen/accesses.json").json()["accesses"]]

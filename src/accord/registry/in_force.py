@@ -20,14 +20,13 @@ def effective_status(status: str, end_date: date, today: date) -> str:
 
 
 def not_in_force(agreement_id: str, status: str, start_date: date, end_date: date, today: date) -> str | None:
-    """Why the agreement is not in force today (None: it is)."""
-    status = effective_status(status, end_date, today)
-    if status == "expired" and today > end_date:
-        return f"agreement '{agreement_id}' ended on {end_date.isoformat()}"
+    """Why the agreement is not in force today (None: it is): its status, then its dates."""
     if status != "active":
         return f"agreement '{agreement_id}' is {status}, not active"
     if today < start_date:
         return f"agreement '{agreement_id}' starts on {start_date.isoformat()}"
+    if today > end_date:
+        return f"agreement '{agreement_id}' ended on {end_date.isoformat()}"
     return None
 
 
