@@ -6,12 +6,10 @@ Loading (``load_holding``) is the body's own act; reading (``read``,
 holding never leaves this package.
 """
 
-from accord.services.holdings.files import ROW_KEY
-from accord.services.holdings.loading import HoldingInfo, holding_info, load_holding
-from accord.services.holdings.reading import HUB_COLUMNS, Equals, IsTrue, NotGranted, cached, columns, count, read
-from accord.services.subjects import SUBJECT
+from accord.lazy import exports
 
-__all__ = [
-    "HUB_COLUMNS", "ROW_KEY", "SUBJECT", "Equals", "HoldingInfo", "IsTrue", "NotGranted", "cached", "columns", "count",
-    "holding_info", "load_holding", "read",
-]
+__all__, __getattr__ = exports(__name__, {
+    "ROW_KEY": "files", "HoldingInfo": "loading", "holding_info": "loading", "load_holding": "loading",
+    "HUB_COLUMNS": "reading", "Equals": "reading", "IsTrue": "reading", "NotGranted": "reading", "cached": "reading",
+    "columns": "reading", "count": "reading", "read": "reading", "SUBJECT": "reading",
+})
