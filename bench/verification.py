@@ -71,6 +71,7 @@ from accord.linkage.standardise import standardise_nino, standardise_postcode  #
 from accord.registry.credentials import create_client  # noqa: E402
 from accord.runtime import Hub  # noqa: E402
 from accord.services import holdings, verification  # noqa: E402
+from accord.services.unit_of_work import Actor  # noqa: E402
 from machine import describe  # noqa: E402 - bench/machine.py, beside this script
 
 RESULTS = ROOT / "bench" / "results"
@@ -132,7 +133,8 @@ def prepare(data_dir: Path, persons: int, database_url: str | None = None,
             past = data_dir.parent / "past-applications.parquet"
             pq.write_table(pa.concat_tables(
                 [pq.read_table(p) for p in sorted(synth.glob("*-registration-applications.parquet"))]), past)
-            stored = verification.train_model(hub, agreement_id=AGREEMENT, applications=past,
+            clerk = Actor(ERO, "bench clerk", "bench-train")
+            stored = verification.train_model(hub, clerk, agreement_id=AGREEMENT, applications=past,
                                               mapping={"dob": "date_of_birth"})
             trained = {"version": stored.version, "fields": stored.model.fields,
                        "training_seconds": stored.model.training.get("seconds")}

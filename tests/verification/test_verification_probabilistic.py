@@ -20,10 +20,14 @@ import pyarrow.parquet as pq
 import pytest
 from verification_support import AGREEMENT, ERO, Person, activate_narrow_agreement, dwp_people, make_client
 
-from accord.clock import utcnow
+from accord.linkage.index import BLOCKING_KEYS, BlockingIndex
 from accord.runtime import Hub
-from accord.services import verification, verification_model
+from accord.services import verification
 from accord.services.linkage_models import latest_model, store_model
+from accord.services.unit_of_work import Actor
+from accord.services.verification import matching
+
+CLERK = Actor(ERO, "test officer", "t")
 
 KINDS = ("dob-typo", "surname-typo", "first-name-typo", "day-month-swapped+surname-typo")
 
@@ -42,7 +46,7 @@ def trained(sqlite_hub: Hub, synth: Path, applications_file: Path) -> Hub:
     from verification_support import seed
 
     seed(sqlite_hub, synth)
-    stored = verification.train_model(sqlite_hub, agreement_id=AGREEMENT, applications=applications_file,
+    stored = verification.train_model(sqlite_hub, CLERK, agreement_id=AGREEMENT, applications=applications_file,
                                       mapping={"dob": "date_of_birth"})
     assert stored.version == 1
     assert set(stored.model.fields) == {"first_name", "surname", "dob", "postcode", "nino"}
@@ -91,12 +95,15 @@ def _cases(people: list[Person]) -> list[tuple[str, dict, bool]]:
     return cases
 
 
+def _check(hub: Hub, agreement_id: str, applications: list[tuple[str, dict]]) -> list[verification.Result]:
+    reply = verification.check(hub, CLERK, verification.CheckRequest(agreement_id, tuple(applications)))
+    assert reply.status == 200 and reply.body["decision"] == "allow", reply.body
+    return verification.results_of(reply.body)
+
+
 def _grades(hub: Hub, cases: list[tuple[str, dict, bool]]) -> dict[str, str]:
-    outcome = verification.check(hub, body_id=ERO, officer="test officer", agreement_id=AGREEMENT,
-                                 applications=[(ref, details) for ref, details, _ in cases], request_id="t",
-                                 now=utcnow())
-    assert outcome.allowed
-    return {result.reference: result.grade for result in outcome.results}
+    return {result.reference: result.grade
+            for result in _check(hub, AGREEMENT, [(ref, details) for ref, details, _ in cases])}
 
 
 _RANK = {"match": 0, "partial": 1, "no match": 2}
@@ -112,9 +119,9 @@ def test_the_model_raises_mistaken_applications_to_match_and_matches_no_stranger
     assert len(people) >= 100
     cases = _cases(people)
     before = _grades(sqlite_hub, cases)
-    verification.train_model(sqlite_hub, agreement_id=AGREEMENT, applications=applications_file,
+    verification.train_model(sqlite_hub, CLERK, agreement_id=AGREEMENT, applications=applications_file,
                              mapping={"dob": "date_of_birth"})
-    verification.clear_caches()
+    sqlite_hub.forget_caches()  # the model's version is looked up every couple of seconds; now, at once
     after = _grades(sqlite_hub, cases)
 
     mistaken = [ref for ref, _, real in cases if real]
@@ -152,9 +159,7 @@ def test_fields_the_agreement_withholds_are_not_scored(trained: Hub, synth: Path
     narrow = activate_narrow_agreement(trained, ["surname", "date_of_birth"])
     store_model(trained, narrow, latest_model(trained, AGREEMENT).model)
     for person in dwp_people(synth)[:10]:
-        outcome = verification.check(trained, body_id=ERO, officer="t", agreement_id=narrow,
-                                     applications=[("r", person.details())], request_id="t", now=utcnow())
-        result = outcome.results[0]
+        result = _check(trained, narrow, [("r", person.details())])[0]
         assert result.grade == "partial", person
         assert set(result.agreed) <= {"surname", "dob"}
 
@@ -165,9 +170,8 @@ def test_a_new_model_is_used_once_stored_and_an_unreadable_one_is_ignored(traine
     details = person.details(nino=None, dob=_typo_date(person.dob, random.Random(2)).isoformat())
 
     def grade() -> str:
-        verification_model.MODELS.clear()
-        return verification.check(trained, body_id=ERO, officer="t", agreement_id=AGREEMENT,
-                                  applications=[("r", details)], request_id="t", now=utcnow()).results[0].grade
+        trained.forget_caches()
+        return _check(trained, AGREEMENT, [("r", details)])[0].grade
 
     assert grade() == "match"
     # A model whose comparisons this version does not know (from an older Accord): the cascade alone answers.
@@ -182,9 +186,85 @@ def test_a_name_too_common_to_score_finds_no_candidates_by_name() -> None:
 
     rows = [{"record_id": f"r{i}", "first_name": "John", "surname": "Smith", "dob": date(1950 + i, 1, 1),
              "postcode": f"LS{i + 1} 1AA"} for i in range(3)]
-    index = verification.HoldingIndex(standardise_table(rows, id_column="record_id").table, "dwp-benefits")
+    table = standardise_table(rows, id_column="record_id").table
+    index = BlockingIndex(table, BLOCKING_KEYS, max_name_block=matching.MAX_NAME_BLOCK)
     applicant = {"first_name": "john", "surname": "smith", "dob": date(1999, 9, 9), "postcode": "M1 1AA"}
     assert index.candidate_rows(applicant) == []  # no date of birth, postcode or NINO in common
-    assert index.candidate_rows(applicant, verification.SECOND_STAGE_KEYS) == [0, 1, 2]
-    index.max_name_block = 2
-    assert index.candidate_rows(applicant, verification.SECOND_STAGE_KEYS) == []
+    assert index.candidate_rows(applicant, matching.SECOND_STAGE_KEYS) == [0, 1, 2]
+    index = BlockingIndex(table, BLOCKING_KEYS, max_name_block=2)
+    assert index.candidate_rows(applicant, matching.SECOND_STAGE_KEYS) == []
+
+
+# ------------------------------------------------------------------ training is a governed read
+
+
+def _audit(hub: Hub) -> list[dict]:
+    import json
+
+    from sqlalchemy import select
+
+    from accord.storage.models import AuditEntry
+
+    with hub.transaction() as session:
+        return [json.loads(e.payload) for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+
+
+def _decisions(hub: Hub) -> list:
+    from sqlalchemy import select
+
+    from accord.storage.models import DecisionRecord
+
+    with hub.transaction() as session:
+        return list(session.scalars(select(DecisionRecord).order_by(DecisionRecord.id)))
+
+
+def test_training_is_decided_and_recorded_as_the_body_that_asks(sqlite_hub: Hub, synth: Path,
+                                                                 applications_file: Path) -> None:
+    """Training reads the whole holding: action linkage.train, decided for the party, recorded by count and commitment."""
+    from verification_support import seed
+
+    from accord.services.access import commitment
+    from accord.services.holdings import SUBJECT, files
+
+    seed(sqlite_hub, synth)
+    before = len(_audit(sqlite_hub))
+    stored = verification.train_model(sqlite_hub, CLERK, agreement_id=AGREEMENT, applications=applications_file,
+                                      mapping={"dob": "date_of_birth"})
+    assert stored.version == 1
+    [decision] = _decisions(sqlite_hub)
+    assert (decision.action, decision.body_id, decision.officer, decision.agreement_id, decision.allowed) == (
+        "linkage.train", ERO, CLERK.officer, AGREEMENT, True)
+    # one request, whose answer (a model) is about no record: the holding's people are committed to below
+    assert (decision.dataset_id, decision.records, decision.request_id) == ("dwp-benefits", 1, CLERK.request_id)
+    assert set(decision.fields_permitted) <= {"nino", "first_name", "surname", "date_of_birth", "postcode"}
+    [entry] = _audit(sqlite_hub)[before:]
+    assert (entry["kind"], entry["action"], entry["outcome"]) == ("access.decision", "linkage.train", "allow")
+    # a bulk read names nobody one by one: how many people it covered, and a commitment to their keys
+    assert entry["subjects"] == []
+    keys = pq.read_table(files.current(sqlite_hub, "dwp-benefits"), columns=[SUBJECT]).column(SUBJECT)
+    keys = keys.drop_null().to_pylist()
+    assert entry["details"]["subjects"] == {"count": len(set(keys)), "sha256": commitment(keys)}
+
+
+@pytest.mark.parametrize("who", ["the hub operator", "a body outside the agreement"])
+def test_training_is_refused_and_recorded_for_anyone_but_a_party(sqlite_hub: Hub, synth: Path,
+                                                                 applications_file: Path, who: str) -> None:
+    from verification_support import seed
+
+    from accord.errors import Forbidden
+
+    seed(sqlite_hub, synth)
+    actor = Actor("", "the operator", "op-1", is_admin=True) if who == "the hub operator" else \
+        Actor("brightwatt-energy", "someone at brightwatt", "bw-1")
+    before = len(_audit(sqlite_hub))
+    with pytest.raises(Forbidden) as refused:
+        verification.train_model(sqlite_hub, actor, agreement_id=AGREEMENT, applications=applications_file,
+                                 mapping={"dob": "date_of_birth"})
+    assert refused.value.problems, "the recorded reasons are given"
+    [decision] = _decisions(sqlite_hub)
+    assert (decision.action, decision.body_id, decision.allowed) == ("linkage.train", actor.body_id, False)
+    assert str(decision.id) in refused.value.detail
+    [entry] = _audit(sqlite_hub)[before:]
+    assert (entry["kind"], entry["action"], entry["outcome"]) == ("access.decision", "linkage.train", "deny")
+    assert entry["subjects"] == [] and entry["details"]["subjects"]["count"] == 0  # nothing was read
+    assert latest_model(sqlite_hub, AGREEMENT) is None

@@ -65,8 +65,10 @@ def operator(officer: str | None) -> Actor:
 
 def refused(reply: Reply) -> NoReturn:
     """A recorded refusal: its reasons on stderr, exit 1 (the request was valid; the answer is no)."""
-    decision = reply.body.get("decision_id")
-    where = f"decision {decision}, recorded in the audit log" if decision is not None else "recorded in the audit log"
+    ids = reply.body.get("decision_ids") or ([reply.body["decision_id"]] if "decision_id" in reply.body else [])
+    named = ", ".join(str(i) for i in ids)
+    where = (f"decision{'s' if len(ids) > 1 else ''} {named}, recorded in the audit log" if ids
+             else "recorded in the audit log")
     err.print(f"[red]refused[/red] ({where}):", highlight=False)
     for reason in reply.body.get("reasons") or [reply.body.get("detail", "")]:
         err.print(f"  - {escape(str(reason))}", highlight=False)

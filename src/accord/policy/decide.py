@@ -120,4 +120,6 @@ def decide(context: PolicyContext, request: AccessRequest, now: datetime) -> Dec
             daily_limit=terms.max_requests_per_day,
         )
     reasons = objections or off_purpose
+    if request.agreement_id:  # the refusal is about the agreement named, if it is one of the body's, else none
+        return deny(reasons, request.agreement_id if any(t.id == request.agreement_id for t in candidates) else None)
     return deny(reasons, candidates[0].id if len(candidates) == 1 else None)

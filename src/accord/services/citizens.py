@@ -113,6 +113,7 @@ def accesses(hub: Hub, person_keys: str | tuple[str, ...], now: datetime) -> lis
                 "shared": entry.get("outcome") == "allow",
                 "leaf_index": entry.get("leaf_index"),
                 "kind": entry.get("kind"),
+                "action": entry.get("action"),
             }
         )
     return shown

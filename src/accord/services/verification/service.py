@@ -92,9 +92,10 @@ def train_model(hub: Hub, actor: Actor, *, agreement_id: str, applications: Path
     """Train and store the agreement's model from past applications, reading the holding under a grant.
 
     The body asking must be allowed to read the compared fields under the agreement
-    (action ``linkage.train``, as many records as past applications); the read is
-    recorded before the model is trained, with the people of the holding it covered
-    as a count and a hash commitment. A refusal is recorded, then raised as Forbidden.
+    (action ``linkage.train``: one request, whose answer is a model of field names and
+    probabilities, about no record); the read is recorded before the model is trained,
+    with the people of the holding it covered as a count and a hash commitment. A
+    refusal is recorded, then raised as Forbidden.
     """
     past = past_applications(applications, mapping)  # bad input is refused before anything is asked
     with hub.transaction() as session:
@@ -103,7 +104,7 @@ def train_model(hub: Hub, actor: Actor, *, agreement_id: str, applications: Path
         raise NotFound(f"no agreement '{agreement_id}' this body may use, or it discloses no dataset")
     fields = tuple(column for std, column in target.field_map.items() if std in COMPARED_FIELDS)
     with hub.transaction() as session:
-        answer = ask(session, _access(actor, target, TRAIN, fields, past.num_rows))
+        answer = ask(session, _access(actor, target, TRAIN, fields, 1))
     index = matching.index_for(answer, target) if isinstance(answer, Grant) else None  # NotFound: nothing loaded
     subjects = index.table.column(holdings.SUBJECT).drop_null().to_pylist() \
         if index is not None and holdings.SUBJECT in index.table.column_names else []
