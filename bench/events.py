@@ -63,7 +63,7 @@ from accord.registry.specs import AgreementSpec, BodySpec  # noqa: E402
 from accord.runtime import Hub  # noqa: E402
 from accord.services import events  # noqa: E402
 from accord.services.events import Dispatcher, signature, signing_secret  # noqa: E402
-from accord.storage.tables.events import EventDelivery  # noqa: E402
+from accord.storage.tables.events import EventDelivery, RegistrationEvent  # noqa: E402
 from machine import describe  # noqa: E402 - bench/machine.py, beside this script
 
 RESULTS = ROOT / "bench" / "results"
@@ -241,7 +241,7 @@ def _baseline(port: int, bodies_: list[tuple[str, bytes]], secret: str, concurre
 def run_baseline(port: int, hub: Hub, count: int, secret: str, concurrency: int) -> dict:
     with hub.transaction() as session:
         sample = session.execute(select(EventDelivery.event_sequence).limit(1)).scalar()
-        event = session.get(events.RegistrationEvent, sample)
+        event = session.get(RegistrationEvent, sample)
         template = events.minimise(event, DEATH_FIELDS)
     bodies_ = []
     for n in range(count):

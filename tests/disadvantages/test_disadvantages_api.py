@@ -30,18 +30,25 @@ from sqlalchemy import func, select
 from accord.clock import utcnow
 from accord.runtime import Hub
 from accord.services import citizens, disadvantages, holdings
+from accord.services.holdings import files, reading
 from accord.storage.models import AuditEntry, AuditSubject, DecisionRecord
 
 ANSWER_KEYS = {"allowed", "reasons", "agreement_id", "request_id", "decision_ids", "area", "min_factors",
                "factors_considered", "sources", "count", "households", "obligations"}
-DISCLOSED = {
+DISCLOSED = {  # another body's datasets, read under the agreement (no NHS number: no one is named by it)
     "dwp-benefits": ["nino", "postcode", "address_line_1", "benefit_type"],
     "police-incidents": ["first_name", "surname", "date_of_birth", "address_line_1", "postcode", "incident_type"],
     "schools-pupils": ["first_name", "surname", "date_of_birth", "address_line_1", "postcode", "persistent_absence",
                        "excluded"],
-    "health-indicators": ["nhs_number", "first_name", "surname", "date_of_birth", "address_line_1", "postcode",
+    "health-indicators": ["first_name", "surname", "date_of_birth", "address_line_1", "postcode",
                           "mental_health", "substance_misuse"],
 }
+OWN = {  # the council's own datasets, read under the holder rule (no agreement): its household list and its cases
+    "northshire-council-tax": ["account_ref", "address_line_1", "postcode", "uprn", "liable_name", "joint_liable_name"],
+    "northshire-council-early-help": ["first_name", "surname", "date_of_birth", "address_line_1", "postcode", "uprn",
+                                      "children_in_need", "homelessness_risk"],
+}
+HOUSEHOLD_LIST = "northshire-council-tax"
 
 
 def _decisions(hub: Hub, **where: object) -> list[DecisionRecord]:
@@ -69,7 +76,8 @@ def test_the_answer_is_minimal_field_by_field(hub: Hub, synth: Path) -> None:
     factors, _ = disadvantages.objective_factors(hub.framework)
     assert answer["factors_considered"] == list(factors)  # all seven: every indicator field is disclosed
 
-    council_tax = pq.read_table(holdings.holding_path(hub, "northshire-council-tax"), columns=["uprn", "account_ref"])
+    # The test inspects the holdings' files directly (a test-only use of holdings' private module).
+    council_tax = pq.read_table(files.current(hub, HOUSEHOLD_LIST), columns=["uprn", "account_ref"])
     uprns = {str(u) for u in council_tax.column("uprn").to_pylist()}
     accounts = set(council_tax.column("account_ref").to_pylist())
     for household in answer["households"]:
@@ -85,10 +93,11 @@ def test_the_answer_is_minimal_field_by_field(hub: Hub, synth: Path) -> None:
     text = response.text
     assert not NINO.search(text) and not POSTCODE.search(text) and not re.search(r"\d{4}-\d{2}-\d{2}", text)
     for dataset, column in (("dwp-benefits", "record_id"), ("health-indicators", "nhs_number"),
-                            ("police-incidents", "record_id"), ("schools-pupils", "record_id")):
-        values = {v for v in pq.read_table(holdings.holding_path(hub, dataset), columns=[column])
+                            ("police-incidents", "record_id"), ("schools-pupils", "record_id"),
+                            ("dwp-benefits", holdings.SUBJECT), ("police-incidents", holdings.SUBJECT)):
+        values = {v for v in pq.read_table(files.current(hub, dataset), columns=[column])
                   .column(column).to_pylist() if v}
-        assert not any(f'"{value}"' in text for value in values), dataset
+        assert values and not any(value in text for value in values), (dataset, column)
     surnames = set(pq.read_table(synth / "police-incidents.parquet", columns=["surname"]).column(0).to_pylist())
     assert not any(f'"{name}"' in text for name in surnames if name)
 
@@ -100,20 +109,32 @@ def test_each_dataset_read_is_one_recorded_decision_naming_its_people(
     response = api(hub).identify(min_factors=2)
     answer = response.json()
     rows = _decisions(hub, request_id=response.headers["x-request-id"])
-    assert [r.id for r in rows] == answer["decision_ids"]
-    assert {r.dataset_id: r.fields_permitted for r in rows} == DISCLOSED
+    # Every source read is one decision, the council's own datasets included (the holder rule: no agreement).
+    assert [r.id for r in rows] == answer["decision_ids"] and len(rows) == len(answer["sources"]) == 6
+    assert {r.dataset_id: r.fields_permitted for r in rows} == {**DISCLOSED, **OWN}
     for row in rows:
+        agreement = None if row.dataset_id in OWN else AGREEMENT
         assert (row.body_id, row.officer, row.action, row.allowed, row.agreement_id) == (
-            COUNCIL, OFFICER, "households.identify", True, AGREEMENT)
+            COUNCIL, OFFICER, "households.identify", True, agreement), row.dataset_id
         assert row.purpose == "public_service_delivery:multiple_disadvantages"
         assert row.records >= 1
     with hub.transaction() as session:
         entries = list(session.scalars(select(AuditEntry).where(AuditEntry.request_id == response.headers["x-request-id"])))
-        assert len(entries) == 4
+        assert len(entries) == 6
         subjects = {e.id: set(session.scalars(select(AuditSubject.person_key).where(AuditSubject.entry_id == e.id)))
                     for e in entries}
-    assert all(subjects.values())
     by_dataset = {json.loads(e.payload)["dataset_id"]: subjects[e.id] for e in entries}
+    assert set(by_dataset) == set(DISCLOSED) | set(OWN)
+    outcomes = {json.loads(e.payload)["dataset_id"]: json.loads(e.payload)["details"]["outcome"] for e in entries}
+    assert outcomes.pop(HOUSEHOLD_LIST) == {"households": answer["count"]}
+    assert all(o["households"] == answer["count"] and o["people"] >= 1 for o in outcomes.values()), outcomes
+    # Each dataset's people are named by the subject keys its records carry; the household list's accounts
+    # carry none (a liable name alone names no one), so its decision names no one.
+    assert by_dataset.pop(HOUSEHOLD_LIST) == set()
+    assert all(by_dataset.values()), {d: len(k) for d, k in by_dataset.items()}
+    for dataset, named in by_dataset.items():
+        keys = set(pq.read_table(files.current(hub, dataset), columns=[holdings.SUBJECT]).column(0).to_pylist())
+        assert named <= keys, dataset
 
     # Claimants in the identified households are named in the DWP decision; people elsewhere are not.
     found = found_households(answer, answer_key)
@@ -132,7 +153,7 @@ def test_each_dataset_read_is_one_recorded_decision_naming_its_people(
 
     # ... and see it on their "who used my data" page.
     person = next(nino for nino in sorted(inside) if hub.person_key("nino", nino) in named)
-    seen = citizens.accesses(hub, hub.person_key("nino", person), utcnow())
+    seen = citizens.accesses(hub, (hub.person_key("nino", person),), utcnow())
     assert any(e["agreement_id"] == AGREEMENT and e["dataset_id"] == "dwp-benefits" and e["shared"] for e in seen)
     assert all(e["body_id"] == COUNCIL for e in seen)
 
@@ -148,17 +169,59 @@ def _claimants(synth: Path) -> dict[str, int]:
     return {nino.replace(" ", "").upper(): household for nino, household in rows}
 
 
+def test_a_replay_says_what_was_decided_without_the_households(hub: Hub, synth: Path) -> None:
+    """The hub keeps no households: a retry with the same Idempotency-Key gets the answer without them."""
+    prepare(hub, synth)
+    client = api(hub)
+    headers = {**client.headers(), "Idempotency-Key": "northshire-families-1"}
+    first = client.http.post(URL, json={"agreement": AGREEMENT}, headers=headers)
+    assert first.status_code == 200 and "idempotent-replayed" not in first.headers
+    answer = first.json()
+    assert answer["households"] and "replayed_without_households" not in answer
+    decisions, entries = _count(hub, DecisionRecord), _count(hub, AuditEntry)
+
+    again = client.http.post(URL, json={"agreement": AGREEMENT}, headers=headers)
+    assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true"
+    assert again.headers["cache-control"] == "no-store"
+    replay = again.json()
+    assert replay["replayed_without_households"] is True and replay["households"] == [] and replay["note"]
+    assert {k: v for k, v in replay.items() if k in ANSWER_KEYS - {"households"}} == {
+        k: v for k, v in answer.items() if k != "households"}  # the same decisions, count and factors
+    assert '"uprn"' not in again.text and "account_refs" not in again.text
+    assert (_count(hub, DecisionRecord), _count(hub, AuditEntry)) == (decisions, entries)  # nothing read again
+
+    other = client.http.post(URL, json={"agreement": AGREEMENT, "min_factors": 3}, headers=headers)
+    assert_problem(other, 422, "already used for a different request")
+    fresh = client.identify()  # no key: a new answer, read and recorded again
+    assert fresh.status_code == 200 and fresh.json()["households"] == answer["households"]
+    assert set(fresh.json()["decision_ids"]).isdisjoint(answer["decision_ids"])
+    assert _count(hub, DecisionRecord) == decisions + len(answer["decision_ids"])
+
+
+def test_a_replayed_refusal_is_the_same_refusal_recorded_once(sqlite_hub: Hub, synth: Path) -> None:
+    prepare(sqlite_hub, synth)
+    client = api(sqlite_hub)
+    headers = {**client.headers("brightwatt-energy"), "Idempotency-Key": "k-1"}
+    first = client.http.post(URL, json={"agreement": AGREEMENT}, headers=headers)
+    again = client.http.post(URL, json={"agreement": AGREEMENT}, headers=headers)
+    assert_problem(first, 403, "is not the agreement named in the request")
+    assert_problem(again, 403, "is not the agreement named in the request")
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["decision_ids"] == first.json()["decision_ids"] and _count(sqlite_hub, DecisionRecord) == 1
+
+
 # ------------------------------------------------------------------ refusals
 
 
 def _never_read(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Fails any read of a holding: every read under a grant finds the holding's file here."""
     opened: list[str] = []
 
     def spy(hub: Hub, dataset_id: str) -> Path:
         opened.append(dataset_id)
         raise AssertionError(f"{dataset_id} was read for a refused request")
 
-    monkeypatch.setattr(disadvantages, "holding_path", spy)
+    monkeypatch.setattr(reading, "current", spy)
     return opened
 
 
@@ -167,7 +230,8 @@ def _never_read(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     [
         ("dwp", AGREEMENT, "no agreement names 'dwp' as a recipient"),
         ("brightwatt-energy", AGREEMENT, "is not the agreement named in the request"),
-        (COUNCIL, "no-such-agreement", "no agreement 'no-such-agreement' exists"),
+        # no agreement to read datasets from: the decision point is asked about none in particular
+        (COUNCIL, "no-such-agreement", "no agreement names 'northshire-council' as a recipient of dataset ''"),
         (COUNCIL, "spd-fraud-pilot", "is under the fraud gateway"),
         (COUNCIL, "warm-home-discount-2026", "is not the agreement named in the request"),
     ],
@@ -215,12 +279,19 @@ def test_over_the_per_request_limit_nothing_is_returned(hub: Hub, synth: Path) -
     problem = assert_problem(response, 403, "per request")
     assert "households" not in problem and "uprn" not in response.text
     rows = _decisions(hub, request_id=response.headers["x-request-id"])
-    assert len(rows) == 4 and not all(r.allowed for r in rows)  # every read recorded, the answer withheld
+    assert len(rows) == 6 and problem["decision_ids"] == [r.id for r in rows]  # every read recorded, answer withheld
+    # Each dataset of another body is re-judged with the true count of people named, and refused; the
+    # council's own datasets are read under the holder rule, which no agreement's limit bounds.
+    refused = {r.dataset_id: r for r in rows if not r.allowed}
+    assert set(refused) == set(DISCLOSED) and {r.dataset_id for r in rows if r.allowed} == set(OWN)
+    for row in refused.values():
+        assert row.records > 5 and any("supporting-families-small" in r and "per request" in r for r in row.reasons)
+        assert set(row.reasons) <= set(problem["reasons"])
 
 
 def test_a_source_with_no_records_loaded_is_a_conflict(hub: Hub, synth: Path) -> None:
     prepare(hub, synth)
-    holdings.holding_path(hub, "schools-pupils").unlink()
+    files.current(hub, "schools-pupils").unlink()
     before = _count(hub, DecisionRecord)
     response = api(hub).identify()
     assert_problem(response, 409, "accord datasets load schools-pupils")
@@ -277,4 +348,7 @@ def test_the_endpoint_is_in_the_openapi_document(sqlite_hub: Hub) -> None:
     assert {"200", "403", "409", "422"} <= set(operation["responses"])
     assert operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/IdentifyResponse")
     schema = document["components"]["schemas"]["IdentifyResponse"]
-    assert {"households", "factors_considered", "decision_ids"} <= set(schema["properties"])
+    assert {"households", "factors_considered", "decision_ids", "replayed_without_households"} <= set(
+        schema["properties"])
+    parameters = {p["name"].lower() for p in operation["parameters"]}
+    assert {"idempotency-key", "x-accord-officer"} <= parameters

@@ -82,7 +82,11 @@ def test_writes_the_households_as_csv(accord, cli_hub: Hub, tmp_path: Path) -> N
         assert len(row["factors"].split()) >= 2
     with cli_hub.transaction() as session:
         decisions = list(session.scalars(select(DecisionRecord)))
-    assert len(decisions) == 4 and all(d.allowed and d.officer == "A Officer, early help" for d in decisions)
+    # One decision per dataset read: four of other bodies under the agreement, the council's own two (holder rule).
+    assert len(decisions) == 6 and all(d.allowed and d.officer == "A Officer, early help" for d in decisions)
+    assert sum(d.agreement_id == AGREEMENT for d in decisions) == 4
+    assert {d.dataset_id for d in decisions if d.agreement_id is None} == {
+        "northshire-council-tax", "northshire-council-early-help"}
     assert len({d.request_id for d in decisions}) == 1 and decisions[0].request_id.startswith("cli-")
 
 
@@ -97,11 +101,12 @@ def test_json_is_the_api_answer(accord, tmp_path: Path) -> None:  # noqa: ANN001
 def test_a_refusal_exits_1_and_is_recorded(accord, cli_hub: Hub, tmp_path: Path) -> None:  # noqa: ANN001
     out = tmp_path / "households.csv"
     ran = accord("disadvantages", "identify", "--agreement", AGREEMENT, "--body", "brightwatt-energy", "--out", out)
-    assert ran.code == 1 and "refused" in ran.err and "recorded as decision" in ran.err
     assert not out.exists()
     with cli_hub.transaction() as session:
         (decision,) = session.scalars(select(DecisionRecord))
     assert decision.body_id == "brightwatt-energy" and not decision.allowed
+    assert ran.code == 1 and "refused" in ran.err and f"decision {decision.id}, recorded in the audit log" in ran.err
+    assert " ".join(ran.err.split()).find(" ".join(decision.reasons[0].split())) > 0  # the recorded reason, shown
 
 
 @pytest.mark.parametrize(

@@ -25,25 +25,35 @@ from disadvantages_support import (
     prepare,
 )
 
+from sqlalchemy import select
+
 from accord.clock import utcnow
 from accord.registry import bodies, datasets
 from accord.registry.specs import BodySpec, DatasetSpec
 from accord.runtime import Hub
 from accord.services import disadvantages, holdings
-from accord.services.holdings import load_holding
+from accord.services.holdings import files, load_holding, reading
+from accord.services.unit_of_work import Actor
+from accord.storage.models import DecisionRecord
+
+OWN = {"northshire-council-tax", "northshire-council-early-help"}  # the council's own: its list and its cases
 
 
-def _identify(hub: Hub, agreement: str = AGREEMENT, **options: object) -> disadvantages.Identification:
-    result = disadvantages.identify(hub, body_id=COUNCIL, officer=OFFICER, agreement_id=agreement,
-                                    request_id="test-linkage", **options)
-    assert result.allowed, result.reasons
-    return result
+def _identify(hub: Hub, agreement: str = AGREEMENT, **options: object) -> dict:
+    """The service's answer (the API's body), asked as the council's officer."""
+    reply = disadvantages.identify(hub, Actor(COUNCIL, OFFICER, "test-linkage"), agreement, **options)
+    assert reply.status == 200 and reply.body["allowed"], reply.body
+    return reply.body
+
+
+def _uprns(answer: dict) -> set[str]:
+    return {h["reference"]["uprn"] for h in answer["households"]}
 
 
 def test_households_match_the_answer_key(hub: Hub, synth: Path, answer_key: Truth) -> None:
     prepare(hub, synth)
     result = _identify(hub)
-    found = found_households(result.public(), answer_key)
+    found = found_households(result, answer_key)
     precision, recall = precision_recall(found, answer_key.expected)
     exact = sum(1 for h in set(found) & set(answer_key.expected) if found[h] == answer_key.expected[h])
     print(f"\n{AGREEMENT}: {len(found)} found, {len(answer_key.expected)} expected, "
@@ -61,7 +71,7 @@ def test_households_match_the_answer_key(hub: Hub, synth: Path, answer_key: Trut
 def test_a_richer_agreement_links_more(sqlite_hub: Hub, synth: Path, answer_key: Truth) -> None:
     prepare(sqlite_hub, synth)
     add_agreement(sqlite_hub, full_identifiers_spec())
-    found = found_households(_identify(sqlite_hub, "supporting-families-full").public(), answer_key)
+    found = found_households(_identify(sqlite_hub, "supporting-families-full"), answer_key)
     precision, recall = precision_recall(found, answer_key.expected)
     print(f"\nwith DWP's names and date of birth too: precision {precision:.3f}, recall {recall:.3f}")
     assert precision >= 0.98
@@ -70,11 +80,11 @@ def test_a_richer_agreement_links_more(sqlite_hub: Hub, synth: Path, answer_key:
 
 def test_min_factors_raises_the_bar(sqlite_hub: Hub, synth: Path, answer_key: Truth) -> None:
     prepare(sqlite_hub, synth)
-    two = _identify(sqlite_hub).households
-    three = _identify(sqlite_hub, min_factors=3).households
-    assert three and len(three) < len(two)
-    assert all(len(h.factors) >= 3 for h in three)
-    assert {h.uprn for h in three} <= {h.uprn for h in two}
+    two = _identify(sqlite_hub)
+    three = _identify(sqlite_hub, min_factors=3)
+    assert three["min_factors"] == 3 and three["households"] and len(three["households"]) < len(two["households"])
+    assert all(len(h["factors"]) >= 3 for h in three["households"])
+    assert _uprns(three) <= _uprns(two)
 
 
 def test_only_households_of_the_council_are_returned(sqlite_hub: Hub, synth: Path, answer_key: Truth) -> None:
@@ -83,15 +93,18 @@ def test_only_households_of_the_council_are_returned(sqlite_hub: Hub, synth: Pat
     elsewhere = [h for h, f in answer_key.all_factors.items() if len(f) >= 2 and answer_key.council_of[h] != COUNCIL]
     assert len(elsewhere) > 100  # people elsewhere with two or more factors exist in the national datasets
     listed = _council_tax(sqlite_hub)
-    for household in result.households:
-        assert answer_key.council_of[answer_key.household_of_uprn[household.uprn]] == COUNCIL
-        assert household.uprn in listed and set(household.account_refs) <= listed[household.uprn]
+    assert result["households"]
+    for household in result["households"]:
+        uprn, accounts = household["reference"]["uprn"], household["reference"]["account_refs"]
+        assert answer_key.council_of[answer_key.household_of_uprn[uprn]] == COUNCIL
+        assert uprn in listed and set(accounts) <= listed[uprn]
 
 
 def _council_tax(hub: Hub) -> dict[str, set[str]]:
     import pyarrow.parquet as pq
 
-    table = pq.read_table(holdings.holding_path(hub, "northshire-council-tax"), columns=["uprn", "account_ref"])
+    # The test inspects the council's own file directly (a test-only use of holdings' private module).
+    table = pq.read_table(files.current(hub, "northshire-council-tax"), columns=["uprn", "account_ref"])
     listed: dict[str, set[str]] = {}
     for uprn, account in zip(table.column("uprn").to_pylist(), table.column("account_ref").to_pylist()):
         listed.setdefault(str(uprn), set()).add(account)
@@ -112,24 +125,23 @@ def test_bodies_not_named_in_the_agreement_are_never_read(
             id="westmere-police-incidents", body_id="westmere-police", name="Police incidents",
             fields=[{"name": f.name, "category": f.category, "type": f.type} for f in police.fields]), now)
     load_holding(sqlite_hub, "westmere-police-incidents", synth / "police-incidents.parquet")
-    before = _identify(sqlite_hub).public()["households"]
+    before = _identify(sqlite_hub)["households"]
     # Were the file read, this would fail: it is no longer Parquet.
-    holdings.holding_path(sqlite_hub, "westmere-police-incidents").write_bytes(b"not a parquet file")
+    files.current(sqlite_hub, "westmere-police-incidents").write_bytes(b"not a parquet file")
     opened: list[str] = []
-    real = disadvantages.holding_path
+    real = reading.current  # where every read under a grant finds the holding's file
 
     def spy(hub: Hub, dataset_id: str) -> Path:
         opened.append(dataset_id)
         return real(hub, dataset_id)
 
-    monkeypatch.setattr(disadvantages, "holding_path", spy)
+    monkeypatch.setattr(reading, "current", spy)
     result = _identify(sqlite_hub)
-    assert result.public()["households"] == before
+    assert result["households"] == before
     assert "westmere-police-incidents" not in opened
     named = {"dwp-benefits", "police-incidents", "schools-pupils", "health-indicators"}
-    own = {"northshire-council-tax", "northshire-council-early-help"}
-    assert set(opened) == named | own
-    assert set(result.sources) == named | own
+    assert set(opened) == named | OWN
+    assert set(result["sources"]) == named | OWN
     assert "hmrc-paye" not in opened and "gro-deaths" not in opened  # loaded, but not in this agreement
 
 
@@ -137,19 +149,25 @@ def test_only_the_permitted_fields_are_read(sqlite_hub: Hub, synth: Path, monkey
     """DWP holds names, dates of birth and disability flags; the agreement permits none, so none are read."""
     prepare(sqlite_hub, synth)
     read: dict[str, list[str]] = {}
-    real = disadvantages._read
+    real = holdings.read  # the only way a service reads a holding
 
-    def spy(hub, connection, source):  # noqa: ANN001, ANN202
-        table = real(hub, connection, source)
-        read[source.dataset_id] = table.column_names
+    def spy(grant, columns, **options):  # noqa: ANN001, ANN003, ANN202
+        table = real(grant, columns, **options)
+        read[grant.dataset_id] = table.column_names
         return table
 
-    monkeypatch.setattr(disadvantages, "_read", spy)
+    monkeypatch.setattr(holdings, "read", spy)
     _identify(sqlite_hub)
-    assert read["dwp-benefits"] == ["nino", "postcode", "address_line_1", "benefit_type"]
+    # The permitted fields, and the hub's own subject key (to name the people whose records were used).
+    assert read["dwp-benefits"] == ["nino", "postcode", "address_line_1", "benefit_type", holdings.SUBJECT]
     assert read["police-incidents"] == ["first_name", "surname", "date_of_birth", "address_line_1", "postcode",
-                                        "incident_type"]
+                                        "incident_type", holdings.SUBJECT]
     assert "role" not in read["police-incidents"] and "incident_date" not in read["police-incidents"]
+    assert "nhs_number" not in read["health-indicators"]  # no longer needed to name anyone: not asked for
+    assert holdings.ROW_KEY not in {column for columns in read.values() for column in columns}
+    # The council's household list: its references, addresses and liable names; no subject key is needed.
+    assert read["northshire-council-tax"] == ["account_ref", "address_line_1", "postcode", "uprn", "liable_name",
+                                              "joint_liable_name"]
 
 
 def test_a_factor_is_considered_only_when_its_indicator_is_permitted(sqlite_hub: Hub, synth: Path) -> None:
@@ -161,9 +179,9 @@ def test_a_factor_is_considered_only_when_its_indicator_is_permitted(sqlite_hub:
         disclosers=[body for body in spec.disclosers if body != "northshire-nhs"],
     ))
     result = _identify(sqlite_hub, "supporting-families-no-health")
-    assert "health" not in result.factors_considered and "crime_asb" in result.factors_considered
-    assert result.households and all("health" not in h.factors for h in result.households)
-    assert "health-indicators" not in result.sources
+    assert "health" not in result["factors_considered"] and "crime_asb" in result["factors_considered"]
+    assert result["households"] and all("health" not in h["factors"] for h in result["households"])
+    assert "health-indicators" not in result["sources"]
 
 
 def test_an_agreement_for_dwp_data_alone_considers_only_what_it_discloses(sqlite_hub: Hub, synth: Path) -> None:
@@ -171,7 +189,13 @@ def test_an_agreement_for_dwp_data_alone_considers_only_what_it_discloses(sqlite
     prepare(sqlite_hub, synth)
     result = _identify(sqlite_hub, DWP_ONLY)
     # worklessness from DWP; children in need and housing from the council's own early-help cases
-    assert result.factors_considered == ("worklessness", "children_in_need", "housing")
-    assert set(result.sources) == {"northshire-council-tax", "dwp-benefits", "northshire-council-early-help"}
-    assert result.households and all(set(h.factors) <= set(result.factors_considered) for h in result.households)
-    assert len(result.decision_ids) == 1  # one dataset of another body read, one decision
+    assert result["factors_considered"] == ["worklessness", "children_in_need", "housing"]
+    assert set(result["sources"]) == {"northshire-council-tax", "dwp-benefits", "northshire-council-early-help"}
+    assert result["households"] and all(set(h["factors"]) <= set(result["factors_considered"])
+                                        for h in result["households"])
+    # One decision per dataset read: DWP's under the agreement, the council's own two under the holder rule.
+    with sqlite_hub.transaction() as session:
+        rows = list(session.scalars(select(DecisionRecord).where(DecisionRecord.id.in_(result["decision_ids"]))))
+    assert len(rows) == len(result["decision_ids"]) == 3 and all(r.allowed for r in rows)
+    assert {r.dataset_id: r.agreement_id for r in rows} == {
+        "dwp-benefits": DWP_ONLY, "northshire-council-tax": None, "northshire-council-early-help": None}

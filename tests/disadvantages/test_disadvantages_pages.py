@@ -80,7 +80,9 @@ def test_an_officer_finds_households_and_the_request_is_recorded(site) -> None: 
     assert not re.search(r"\b[A-CEGHJ-PR-TW-Z]{2}\d{6}[A-D]\b", results.text)  # no NINO
     with hub.transaction() as session:
         decisions = list(session.scalars(select(DecisionRecord)))
-    assert len(decisions) == 4 and {d.officer for d in decisions} == {"Sam Officer"}
+    # one per dataset read: four of other bodies, and the council's own household list and cases
+    assert len(decisions) == 6 and {d.officer for d in decisions} == {"Sam Officer"}
+    assert all(d.allowed for d in decisions) and len({d.request_id for d in decisions}) == 1
     assert {d.client_id for d in decisions} == {issued.client_id}
 
 

@@ -25,7 +25,7 @@ from accord.registry import agreements, lifecycle
 from accord.registry.credentials import create_client
 from accord.registry.specs import AgreementSpec
 from accord.runtime import Hub
-from accord.services.webhooks import Dispatcher
+from accord.services.events import Dispatcher
 from accord.storage.models import Base
 
 PROBLEM = "application/problem+json"

@@ -12,6 +12,7 @@ from events_support import EventsApi, FlakyReceiver, counts, death
 from sqlalchemy import select
 
 from accord.cli import common, main
+from accord.storage.models import DecisionRecord
 from accord.storage.tables.events import EventDelivery, EventSubscription, RegistrationEvent
 
 CSV_HEADER = "kind,registered_at,subject_nino," + ",".join(death()["data"])
@@ -160,3 +161,82 @@ def test_purge_deletes_old_events_but_keeps_what_is_owed(accord, api: EventsApi)
         assert {d.event_sequence for d in session.scalars(select(EventDelivery))} == {3}
     code, _, err = accord("events", "purge", "--older-than", "0")
     assert code == 2 and "--older-than" in err
+
+
+# ------------------------------------------------------------------ accord deceased check
+
+DEAD_OPTIONS = ("--first-name", "Margaret", "--surname", "Holloway", "--dob", "1941-03-17")
+
+
+def _decisions(api: EventsApi) -> list[DecisionRecord]:
+    with api.hub.transaction() as session:
+        return list(session.scalars(select(DecisionRecord).where(DecisionRecord.action == "deceased.check")
+                                    .order_by(DecisionRecord.id)))
+
+
+def test_deceased_check_answers_true_or_false_and_records_the_decision(  # noqa: ANN001
+    accord, api: EventsApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(common.err, "_width", 250)
+    api.recorded(1)
+    code, out, err = accord("deceased", "check", "--body", "dwp", *DEAD_OPTIONS, "--officer", "bereavement team")
+    assert code == 0, err
+    assert out.startswith("recorded as deceased; decision ") and "under gro-deaths-to-dwp" in out
+    for value in ("2026-11-18", "NE1 4ST", "D000001"):  # nothing about the record
+        assert value not in out
+    [decision] = _decisions(api)
+    assert decision.allowed and decision.body_id == "dwp" and decision.officer == "bereavement team"
+    assert f"decision {decision.id} " in out
+    assert decision.fields_permitted == ["first_name", "surname", "date_of_birth", "date_of_death"]
+
+    code, out, err = accord("deceased", "check", "--body", "dwp", "--first-name", "Peter", "--surname", "Okafor",
+                            "--dob", "1980-06-02", "--json")
+    assert code == 0, err
+    answer = json.loads(out)
+    assert answer["deceased"] is False and set(answer) == {"deceased", "decision_id", "agreement_id", "decided_at",
+                                                           "request_id"}
+    assert answer["decision_id"] == _decisions(api)[-1].id
+
+
+def test_deceased_check_refused_exits_1_with_the_recorded_reasons(  # noqa: ANN001
+    accord, api: EventsApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(common.err, "_width", 250)
+    api.recorded(1)
+    # gro-deaths-to-dwp (on_excess_fields: deny) does not name the postcode a check given one would read.
+    code, out, err = accord("deceased", "check", "--body", "dwp", *DEAD_OPTIONS, "--postcode", "NE1 4ST")
+    assert code == 1 and out == "", out
+    [refusal] = _decisions(api)
+    assert not refusal.allowed and refusal.agreement_id == "gro-deaths-to-dwp"
+    assert err.startswith(f"refused (decision {refusal.id}, recorded in the audit log):")
+    assert "postcode" in err and "deceased" not in out
+    code, _, err = accord("deceased", "check", "--body", "hmrc", *DEAD_OPTIONS)
+    assert code == 1 and "refused" in err and "no agreement" in err
+    assert [d.allowed for d in _decisions(api)] == [False, False] and _decisions(api)[-1].body_id == "hmrc"
+
+
+@pytest.mark.parametrize(
+    ("changes", "mentions"),
+    [
+        (("--dob", "17/03/1941"), "--dob must be a date as YYYY-MM-DD"),
+        (("--dob", "2999-01-01"), "--dob must be a past date"),
+        (("--first-name", " "), "--first-name and --surname must not be empty"),
+        (("--nino", "not-a-nino"), "National Insurance"),
+    ],
+)
+def test_deceased_check_bad_input_exits_2_and_records_nothing(accord, api: EventsApi, changes: tuple,
+                                                              mentions: str) -> None:  # noqa: ANN001
+    api.recorded(1)
+    options = dict(zip(DEAD_OPTIONS[::2], DEAD_OPTIONS[1::2], strict=True))
+    options.update(dict(zip(changes[::2], changes[1::2], strict=True)))
+    before = counts(api.hub)
+    code, out, err = accord("deceased", "check", "--body", "dwp", *[x for pair in options.items() for x in pair])
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
+    assert mentions in lines[0] and out == ""
+    assert counts(api.hub) == before
+
+
+def test_deceased_check_needs_its_options(accord) -> None:  # noqa: ANN001
+    code, _, err = accord("deceased", "check", "--body", "dwp", "--first-name", "Margaret", "--surname", "Holloway")
+    assert code == 2 and "--dob" in err

@@ -7,13 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from events_support import EventsApi, counts
+from events_support import EventsApi, add_agreement, counts
 from sqlalchemy import select
 
 from accord.linkage.deterministic import MATCH, PARTIAL, verify
 from accord.linkage.standardise import standardise_record
 from accord.services import holdings
-from accord.storage.models import AuditEntry, AuditSubject, DecisionRecord
+from accord.services.holdings import files as holding_files  # test-only: to leave no holding behind
+from accord.services.subjects import subject_key
+from accord.storage.models import AuditEntry, AuditSubject, Dataset, DatasetField, DecisionRecord
 
 ANSWER_KEYS = {"deceased", "decision_id", "agreement_id", "decided_at", "request_id"}
 DEAD = {"first_name": "Margaret", "surname": "Holloway", "date_of_birth": "1941-03-17"}
@@ -26,7 +28,7 @@ def no_deaths_holding(request: pytest.FixtureRequest) -> Iterator[None]:
 
     def clear() -> None:
         for suffix in (".parquet", ".json"):
-            (holdings.holdings_dir(hub) / f"gro-deaths{suffix}").unlink(missing_ok=True)
+            (holding_files.directory(hub) / f"gro-deaths{suffix}").unlink(missing_ok=True)
 
     clear()
     yield
@@ -88,19 +90,125 @@ def test_gros_deaths_holding_is_checked_too(api: EventsApi, tmp_path: Path) -> N
     assert check(api, **{**person, "first_name": "Henry"}).json()["deceased"] is False
 
 
-def test_each_check_is_decided_and_audited_with_the_person_as_subject(api: EventsApi) -> None:
+def _subjects_of(api: EventsApi, request_id: str) -> dict[str, list[str]]:
+    """{audit entry action: the person keys it names} for the entries one request wrote."""
+    with api.hub.transaction() as session:
+        entries = session.scalars(select(AuditEntry).where(AuditEntry.request_id == request_id)).all()
+        return {
+            json.loads(e.payload)["action"]: sorted(session.scalars(
+                select(AuditSubject.person_key).where(AuditSubject.entry_id == e.id)))
+            for e in entries
+        }
+
+
+def test_each_check_is_decided_and_audited_naming_the_death_record_matched(api: EventsApi) -> None:
     nino = "JG103759A"
-    answer = check(api, **DEAD, nino=nino).json()
+    api.recorded(1, subject={"nino": nino})  # GRO registered the death knowing the NINO
+    answer = check(api, **DEAD).json()
+    assert answer["deceased"] is True
+    key = api.hub.person_key("nino", nino)
     with api.hub.transaction() as session:
         decision = session.get(DecisionRecord, answer["decision_id"])
         assert decision.action == "deceased.check" and decision.allowed and decision.dataset_id == "gro-deaths"
-        key = api.hub.person_key("nino", nino)
+        # It asked to read only the fields holding the details given, and the date of death.
+        assert decision.fields_permitted == ["first_name", "surname", "date_of_birth", "date_of_death"]
         entries = session.scalars(
             select(AuditEntry).join(AuditSubject, AuditSubject.entry_id == AuditEntry.id)
             .where(AuditSubject.person_key == key)
         ).all()
-    assert [json.loads(e.payload)["action"] for e in entries] == ["deceased.check"]
-    assert nino not in entries[0].payload and "Holloway" not in entries[0].payload
+    # The person as the hub resolved them (the death record's key), not as the requester typed them.
+    assert sorted(json.loads(e.payload)["action"] for e in entries) == ["deceased.check", "events.record"]
+    assert _subjects_of(api, answer["request_id"]) == {"deceased.check": [key]}
+    check_entry = next(e for e in entries if json.loads(e.payload)["action"] == "deceased.check")
+    assert nino not in check_entry.payload and "Holloway" not in check_entry.payload
+
+
+def test_a_typed_nino_names_no_one_unless_a_death_record_matches(api: EventsApi) -> None:
+    """gro-deaths registers no NINO: one given is not read, and never becomes the check's subject."""
+    nino = "JG103759A"
+    api.recorded(1)
+    living = check(api, first_name="Peter", surname="Okafor", date_of_birth="1980-06-02", nino=nino).json()
+    assert living["deceased"] is False
+    assert _subjects_of(api, living["request_id"]) == {"deceased.check": []}
+    dead = check(api, **DEAD, nino=nino).json()
+    assert dead["deceased"] is True
+    # The death was registered without a NINO: its key is over names and date of birth.
+    expected = subject_key(api.hub, first_name="Margaret", surname="Holloway", dob="1941-03-17")
+    assert expected != api.hub.person_key("nino", nino)
+    assert _subjects_of(api, dead["request_id"]) == {"deceased.check": [expected]}
+    with api.hub.transaction() as session:
+        fields = session.get(DecisionRecord, dead["decision_id"]).fields_permitted
+    assert "nino" not in fields and "postcode" not in fields
+
+
+def test_a_postcode_the_agreement_does_not_name_is_refused_and_recorded(api: EventsApi) -> None:
+    """gro-deaths registers a postcode but gro-deaths-to-dwp (on_excess_fields: deny) does not name it."""
+    api.recorded(1)
+    body = api.problem(check(api, **DEAD, postcode="NE1 4ST"), 403, "postcode")
+    assert "deceased" not in body
+    assert _subjects_of(api, body["request_id"]) == {"deceased.check": []}
+    with api.hub.transaction() as session:
+        refusal = session.get(DecisionRecord, body["decision_id"])
+    assert refusal.body_id == "dwp" and not refusal.allowed and refusal.action == "deceased.check"
+    assert refusal.agreement_id == "gro-deaths-to-dwp"
+    assert check(api, **DEAD).json()["deceased"] is True  # without the postcode, the same check is allowed
+
+
+def _register_death_ninos(api: EventsApi) -> None:
+    """GRO's deaths dataset registers a NINO field (as a register of deaths may)."""
+    with api.hub.transaction() as session:
+        dataset = session.get(Dataset, "gro-deaths")
+        dataset.fields.append(DatasetField(name="nino", position=len(dataset.fields), category="direct_identifier",
+                                           type="code"))
+
+
+def test_a_nino_on_a_dataset_that_registers_one_needs_the_agreement_to_name_it(api: EventsApi,
+                                                                                tmp_path: Path) -> None:
+    _register_death_ninos(api)
+    nino = "JG103759A"
+    source = tmp_path / "deaths.csv"
+    source.write_text(
+        "registration_id,first_name,surname,date_of_birth,date_of_death,postcode,nino\n"
+        f"DX1,Harold,Pemberton,1935-12-01,2026-10-02,LS6 2AB,{nino}\n",
+        encoding="utf-8",
+    )
+    holdings.load_holding(api.hub, "gro-deaths", source)
+    person = {"first_name": "Harold", "surname": "Pemberton", "date_of_birth": "1935-12-01"}
+
+    # gro-deaths-to-dwp does not name nino: a check given one would read it, so it is refused.
+    body = api.problem(check(api, **person, nino=nino), 403, "nino")
+    with api.hub.transaction() as session:
+        refusal = session.get(DecisionRecord, body["decision_id"])
+    assert not refusal.allowed and refusal.action == "deceased.check"
+    assert check(api, **person).json()["deceased"] is True  # without the NINO it is allowed
+
+    # Under an agreement that names it, the check reads and matches on it, naming the holding's person.
+    add_agreement(api.hub, {
+        "id": "gro-deaths-ninos-to-dwp",
+        "name": "Deaths with NINOs to DWP",
+        "gateway": "civil_registration",
+        "purpose": "Tell DWP of registered deaths so that benefit payments and letters stop promptly.",
+        "benefits": "Bereaved families are not sent letters addressed to the deceased.",
+        "disclosers": ["gro"],
+        "recipients": ["dwp"],
+        "data": [{"dataset": "gro-deaths", "fields": ["first_name", "surname", "date_of_birth", "date_of_death",
+                                                      "nino"]}],
+        "sharing_method": "Deceased checks through the Accord hub.",
+        "retention": "P1Y",
+        "start_date": "2026-01-01",
+        "end_date": "2028-12-31",
+        "contact": "gro.sharing@gro.example",
+        "areas": ["England"],
+        "on_excess_fields": "deny",
+    })
+    answer = check(api, **person, nino=nino).json()
+    assert answer["deceased"] is True and answer["agreement_id"] == "gro-deaths-ninos-to-dwp"
+    with api.hub.transaction() as session:
+        assert "nino" in session.get(DecisionRecord, answer["decision_id"]).fields_permitted
+    assert _subjects_of(api, answer["request_id"]) == {"deceased.check": [api.hub.person_key("nino", nino)]}
+    other = check(api, **person, nino="AB123456C").json()  # another person's NINO: no full match
+    assert other["deceased"] is False
+    assert _subjects_of(api, other["request_id"]) == {"deceased.check": []}
 
 
 def test_a_body_without_an_agreement_is_refused_and_the_refusal_recorded(api: EventsApi) -> None:

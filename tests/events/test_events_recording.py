@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import date, timedelta
 
 import pytest
 from events_support import EventsApi, counts, death
@@ -11,6 +12,8 @@ from sqlalchemy import select
 
 from accord.clock import utcnow
 from accord.services import events
+from accord.services.events import recording
+from accord.services.subjects import subject_key
 from accord.storage.models import AuditEntry, AuditSubject, DecisionRecord
 from accord.storage.tables.events import EventDelivery, RegistrationEvent
 
@@ -66,7 +69,7 @@ def test_a_failure_part_way_leaves_nothing_behind(api: EventsApi, monkeypatch: p
     api.subscribe(url="http://127.0.0.1:9/hook")
     api.subscribe()
     before = counts(api.hub)
-    real = events.request_access
+    real = recording.record
     calls = []
 
     def second_fails(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
@@ -76,7 +79,7 @@ def test_a_failure_part_way_leaves_nothing_behind(api: EventsApi, monkeypatch: p
             raise RuntimeError("the database went away")  # ...then the second subscription's fails
         return result
 
-    monkeypatch.setattr(events, "request_access", second_fails)
+    monkeypatch.setattr(recording, "record", second_fails)
     with pytest.raises(RuntimeError), api.hub.transaction() as session:
         events.record_events(session, api.hub, "gro", "registrar", [events.NewEvent("death", utcnow(),
                              death()["data"])], now=utcnow(), request_id="r1")
@@ -122,7 +125,9 @@ def test_sequences_are_unique_and_gapless_under_concurrent_recording(api: Events
 
 def test_a_file_of_events_is_one_decision_per_subscription(api: EventsApi) -> None:
     api.subscribe()
-    batch = [events.NewEvent("death", utcnow(), death(n)["data"]) for n in range(50)]
+    # Fifty people (each born on another day); a subject key is per person, not per registration.
+    born = [(date(1941, 1, 1) + timedelta(days=n)).isoformat() for n in range(50)]
+    batch = [events.NewEvent("death", utcnow(), death(n, data={"date_of_birth": born[n]})["data"]) for n in range(50)]
     with api.hub.transaction() as session:
         recorded = events.record_events(session, api.hub, "gro", "bulk", batch, now=utcnow(), request_id="bulk")
     assert [e.sequence for e in recorded.events] == list(range(1, 51))
@@ -133,6 +138,25 @@ def test_a_file_of_events_is_one_decision_per_subscription(api: EventsApi) -> No
             AuditSubject.entry_id == select(AuditEntry.id).where(AuditEntry.kind == "access.decision")
             .scalar_subquery())).all()
     assert len(set(subjects)) == 50
+
+
+def test_an_events_subject_is_its_nino_else_its_names_and_date_of_birth(api: EventsApi) -> None:
+    nino = "JG103759A"
+    with_nino = api.recorded(1, subject={"nino": nino})
+    by_names = api.recorded(2)  # the same names and date of birth, registered without a NINO
+    same_person = api.recorded(3, data={"first_name": "MARGARET ", "surname": "holloway"})
+    no_birth_date = api.recorded(4, data={"date_of_birth": None})
+    keys = {e.id: e.subject_key for e in _rows(api, RegistrationEvent)}
+    assert keys[with_nino["id"]] == api.hub.person_key("nino", nino)
+    identity = subject_key(api.hub, first_name="Margaret", surname="Holloway", dob="1941-03-17")
+    assert identity is not None and identity != keys[with_nino["id"]]
+    assert keys[by_names["id"]] == keys[same_person["id"]] == identity
+    assert keys[no_birth_date["id"]] is None  # not enough to name anyone
+    with api.hub.transaction() as session:
+        [entry] = session.scalars(select(AuditEntry).where(AuditEntry.kind == "events.record")
+                                  .where(AuditEntry.payload.contains('"last_sequence":4'))).all()
+        named = session.scalars(select(AuditSubject.person_key).where(AuditSubject.entry_id == entry.id)).all()
+    assert named == []
 
 
 def test_idempotency_key_records_once(api: EventsApi) -> None:

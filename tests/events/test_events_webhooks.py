@@ -14,7 +14,8 @@ from events_support import (
 from sqlalchemy import select
 
 from accord.clock import utcnow
-from accord.services.webhooks import DeliveryPolicy, DeliveryWorker, signature, signing_secret, verify_signature
+from accord.registry import agreements
+from accord.services.events import DeliveryPolicy, DeliveryWorker, signature, signing_secret, verify_signature
 from accord.storage.tables.events import EventDelivery
 
 
@@ -137,11 +138,22 @@ def test_suspended_agreement_holds_and_revoked_cancels(api: EventsApi, receiver:
     assert stats.held == 1 and receiver.stats.calls == 0
     [delivery] = _deliveries(api)
     assert delivery.state == "pending" and delivery.attempts == 0 and "suspended" in delivery.last_error
+    assert delivery.last_error == f"held: {_why_not_in_force(api, 'gro-deaths-to-dwp')}"  # the registry's words
     transition(api.hub, "gro-deaths-to-dwp", "revoked")
     later = fast_dispatcher(api.hub)
     later.clock = lambda: utcnow() + timedelta(hours=2)
     assert later.deliver_due().cancelled == 1
-    assert _deliveries(api)[0].state == "cancelled" and receiver.stats.calls == 0
+    [delivery] = _deliveries(api)
+    assert delivery.state == "cancelled" and receiver.stats.calls == 0
+    assert "revoked" in delivery.last_error
+    assert delivery.last_error == f"cancelled: {_why_not_in_force(api, 'gro-deaths-to-dwp')}"
+
+
+def _why_not_in_force(api: EventsApi, agreement_id: str) -> str:
+    with api.hub.transaction() as session:
+        why = agreements.not_in_force(agreements.get_agreement(session, agreement_id), utcnow().date())
+    assert why is not None
+    return why
 
 
 def test_paused_subscription_waits_and_ended_cancels(api: EventsApi, receiver: FlakyReceiver) -> None:

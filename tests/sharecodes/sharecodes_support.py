@@ -3,11 +3,14 @@
 The drivers come from a small synthetic population (accord.synth): DVLA's extract is loaded as
 DVLA's holding, and the answer key links each licence to its holder's National Insurance number,
 standing in for what the driver knows about themselves (their NINO to sign in, their licence).
+A driver's verified identity (what the development identity provider signs them in with) carries
+their name and date of birth as on the licence: DVLA holds no NINO, so a licence record's subject
+key is the one over canonical given name, surname and date of birth, and a driver may share only
+a licence whose record is about them.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +24,7 @@ from accord.demo.seed import seed_registry
 from accord.runtime import Hub
 from accord.services import citizens, sharecodes
 from accord.services.holdings import load_holding
+from accord.services.subjects import subject_key
 
 HIRE = "swiftwheels-hire"
 PROBLEM = "application/problem+json"
@@ -38,6 +42,13 @@ class Driver:
     def suffix(self) -> str:
         return self.licence[-8:]
 
+    @property
+    def person(self) -> citizens.DemoCitizen:
+        """The driver as an identity provider verifies them: NINO, and name and date of birth as on the licence."""
+        row = self.row
+        return citizens.DemoCitizen(self.name, self.nino, row["first_name"], row["surname"],
+                                    row["date_of_birth"].isoformat())
+
 
 def synthetic_drivers(synth_dir: Path, count: int = 6) -> list[Driver]:
     """Living licence holders with a NINO, a postcode and a date of birth on DVLA's record."""
@@ -48,6 +59,7 @@ def synthetic_drivers(synth_dir: Path, count: int = 6) -> list[Driver]:
         JOIN read_parquet('{synth_dir / "truth" / "population" / "persons.parquet"}') p USING (person_id)
         WHERE p.nino IS NOT NULL AND p.date_of_death IS NULL AND d.postcode IS NOT NULL
           AND d.date_of_birth IS NOT NULL AND d.licence_issue_date IS NOT NULL AND d.driver_number IS NOT NULL
+          AND d.first_name IS NOT NULL AND d.surname IS NOT NULL
         ORDER BY d.record_id
         LIMIT {count}
     """
@@ -59,6 +71,8 @@ def synthetic_drivers(synth_dir: Path, count: int = 6) -> list[Driver]:
     for row in rows:
         name, nino = row.pop("name"), row.pop("nino")
         drivers.append(Driver(name, nino, row["driver_number"], row["postcode"], row))
+    identities = {(d.row["first_name"], d.row["surname"], d.row["date_of_birth"]) for d in drivers}
+    assert len(identities) == len(drivers), "two drivers share a name and date of birth: the tests need distinct people"
     return drivers
 
 
@@ -67,13 +81,21 @@ def prepare(hub: Hub, synth_dir: Path, drivers: list[Driver]) -> Hub:
     with hub.transaction() as session:
         seed_registry(session, hub.framework, utcnow())
     load_holding(hub, sharecodes.DATASET, synth_dir / "dvla-drivers.parquet")
-    people = [{"name": d.name, "nino": d.nino} for d in drivers]
-    (hub.settings.data_dir / citizens.CITIZENS_FILE).write_text(json.dumps(people), encoding="utf-8")
+    citizens.write_demo_citizens(hub.settings.data_dir, [d.person for d in drivers])
     return hub
 
 
-def key(hub: Hub, driver: Driver) -> str:
-    return hub.person_key("nino", driver.nino)
+def key(hub: Hub, driver: Driver) -> tuple[str, ...]:
+    """Every key the driver's verified identity resolves to (what their sign-in session holds)."""
+    return driver.person.keys(hub)
+
+
+def subject(hub: Hub, driver: Driver) -> str:
+    """The subject key of the driver's licence record: DVLA holds no NINO, so the name and date of birth key."""
+    row = driver.row
+    found = subject_key(hub, first_name=row["first_name"], surname=row["surname"], dob=row["date_of_birth"])
+    assert found is not None and found != hub.person_key("nino", driver.nino)
+    return found
 
 
 def make(hub: Hub, driver: Driver, items: list[str], **options) -> sharecodes.CreatedCode:  # noqa: ANN003

@@ -1,4 +1,4 @@
-"""Consent records and receipts in the ISO/IEC TS 27560 structure, and the nino binding."""
+"""Consent records and receipts in the ISO/IEC TS 27560 structure, and the binding of a licence to its holder."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sharecodes_support import Driver, by_body, key, make
+from sharecodes_support import Driver, by_body, key, make, subject
 
 from accord.clock import utcnow
 from accord.errors import InvalidInput
 from accord.registry import datasets
 from accord.registry.specs import DatasetSpec
 from accord.runtime import Hub
-from accord.services import consents, sharecodes
+from accord.services import sharecodes
+from accord.services.sharecodes import consents
 from accord.services.holdings import load_holding
 
 
@@ -31,7 +32,8 @@ def test_a_receipt_has_the_27560_sections_filled_in(dvla_hub: Hub, drivers: list
     assert header["conforms_to"] == consents.RECEIPT_PROFILE and header["schema_version"] == "ISO/IEC TS 27560:2023"
     record = receipt["record_header"]
     assert record["record_id"] == made.consent_id and record["conforms_to"] == consents.RECORD_PROFILE
-    assert record["pii_principal_id"] == key(dvla_hub, driver) and driver.nino not in repr(receipt)
+    # the principal is the licence holder as the hub resolved them: the key of DVLA's record
+    assert record["pii_principal_id"] == subject(dvla_hub, driver) and driver.nino not in repr(receipt)
     [purpose] = receipt["pii_processing"]["purposes"]
     assert purpose["purpose"] == "Prove my driving record to an employer"
     assert purpose["purpose_iri"] == "https://w3id.org/dpv#HumanResourceManagement"
@@ -86,7 +88,7 @@ def test_where_dvla_holds_a_nino_only_its_owner_can_share_the_licence(sqlite_hub
         for spec in example_bodies():
             add_body(session, sqlite_hub.framework, spec, utcnow())
     _handmade_holding(sqlite_hub, tmp_path, "JE123456A")
-    owner, stranger = sqlite_hub.person_key("nino", "JE123456A"), sqlite_hub.person_key("nino", "SS654321B")
+    owner, stranger = (sqlite_hub.person_key("nino", "JE123456A"),), (sqlite_hub.person_key("nino", "SS654321B"),)
     options = {"licence_number": "EXAMP805150AB9CD", "postcode": "ZZ11ZZ", "purpose": "vehicle_hire"}
     with pytest.raises(InvalidInput, match="no driving licence matches"):
         sharecodes.create(sqlite_hub, stranger, items=["entitlements"], **options)

@@ -6,14 +6,14 @@ import json
 from datetime import timedelta
 
 import pytest
-from sharecodes_support import Driver, by_body, key, make
-from sqlalchemy import select
+from sharecodes_support import Driver, by_body, key, make, subject
+from sqlalchemy import func, select
 
 from accord.clock import utcnow
 from accord.errors import InvalidInput, NotFound
 from accord.runtime import Hub
-from accord.services import sharecodes
-from accord.services.holdings import holding_path
+from accord.services import citizens, sharecodes
+from accord.services.holdings import files as holding_files  # test-only: to remove the holding's file
 from accord.storage.models import AuditEntry
 from accord.storage.tables.sharecodes import Consent, ShareCode
 
@@ -74,7 +74,7 @@ def test_the_consent_names_the_person_only_by_key_and_the_licence_only_sealed(dv
     with dvla_hub.transaction() as session:
         consent = session.get(Consent, made.consent_id)
         row = {c.name: getattr(consent, c.name) for c in Consent.__table__.columns}
-    assert row["person_key"] == key(dvla_hub, driver)
+    assert row["person_key"] == subject(dvla_hub, driver)  # the licence record's subject, not what was typed
     text = repr(row)
     for identifying in (driver.nino, driver.licence, driver.row["record_id"], driver.row["surname"]):
         assert identifying not in text
@@ -110,7 +110,7 @@ def test_purpose_and_items_must_come_from_the_lists(dvla_hub: Hub, drivers: list
 
 
 def test_no_codes_without_dvla_records(dvla_hub: Hub, drivers: list[Driver]) -> None:
-    holding_path(dvla_hub, sharecodes.DATASET).unlink()
+    holding_files.current(dvla_hub, sharecodes.DATASET).unlink()
     with pytest.raises(NotFound, match="no records loaded"):
         make(dvla_hub, drivers[0], ["penalty_points"])
 
@@ -141,3 +141,76 @@ def test_my_codes_lists_only_the_persons_own_codes_newest_first(dvla_hub: Hub, d
     assert listed[0]["item_labels"] == ["Name", "Address"] and listed[0]["multiple_use"] is True
     assert all(c["status"] == "active" for c in listed)
     assert all(c["uses"] == 0 for c in listed)
+
+
+def test_a_signed_in_person_cannot_create_a_code_for_someone_elses_licence(
+    dvla_hub: Hub, drivers: list[Driver]
+) -> None:
+    """Knowing another driver's licence number and postcode is not enough: DVLA's record must be about
+    the person signed in (its subject key one of theirs)."""
+    holder, other = drivers[0], drivers[1]
+    options = {"licence_number": holder.licence, "postcode": holder.postcode, "purpose": "vehicle_hire",
+               "items": ["penalty_points", "name"]}
+    with dvla_hub.transaction() as session:
+        logged = session.scalar(select(func.count()).select_from(AuditEntry))
+    with pytest.raises(InvalidInput, match="no driving licence matches") as someone_else:
+        sharecodes.create(dvla_hub, key(dvla_hub, other), **options)
+    # the refusal is the one a mistyped postcode gets: it does not say the licence exists, nor whose it is
+    with pytest.raises(InvalidInput) as mistyped:
+        sharecodes.create(dvla_hub, key(dvla_hub, holder), **{**options, "postcode": other.postcode})
+    assert str(someone_else.value) == str(mistyped.value)
+    # a verified NINO alone does not show the record is theirs: DVLA holds no NINO
+    with pytest.raises(InvalidInput, match="no driving licence matches"):
+        sharecodes.create(dvla_hub, (dvla_hub.person_key("nino", holder.nino),), **options)
+    # the same name with another date of birth is another person
+    born = holder.row["date_of_birth"] + timedelta(days=1)
+    namesake = citizens.DemoCitizen(holder.name, other.nino, holder.row["first_name"], holder.row["surname"],
+                                    born.isoformat())
+    with pytest.raises(InvalidInput, match="no driving licence matches"):
+        sharecodes.create(dvla_hub, namesake.keys(dvla_hub), **options)
+    # nor do empty keys name anyone
+    with pytest.raises(InvalidInput, match="no driving licence matches"):
+        sharecodes.create(dvla_hub, ("",), **options)
+    # nothing was made or given, and nothing was logged about the holder
+    with dvla_hub.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(ShareCode)) == 0
+        assert session.scalar(select(func.count()).select_from(Consent)) == 0
+        assert session.scalar(select(func.count()).select_from(AuditEntry)) == logged
+    assert sharecodes.my_codes(dvla_hub, key(dvla_hub, other)) == []
+    assert citizens.accesses(dvla_hub, key(dvla_hub, holder), utcnow()) == []
+    # the holder, signed in as themself, can
+    made = sharecodes.create(dvla_hub, key(dvla_hub, holder), **options)
+    assert [c["id"] for c in sharecodes.my_codes(dvla_hub, key(dvla_hub, holder))] == [made.share_code_id]
+    assert sharecodes.my_codes(dvla_hub, key(dvla_hub, other)) == []
+
+
+def test_the_holding_is_read_only_under_a_grant_and_only_for_what_is_needed(
+    dvla_hub: Hub, drivers: list[Driver], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding the licence reads its number and postcode; a redemption reads the consented items' columns
+    (and the licence number, the second factor), each under a grant resting on the driver."""
+    from accord.framework import Purpose
+    from accord.services import holdings
+
+    reads = []
+    real_read = holdings.read
+
+    def spy(grant, columns, **options):  # noqa: ANN001, ANN003, ANN202
+        table = real_read(grant, columns, **options)
+        reads.append((grant, tuple(columns), tuple(table.column_names)))
+        return table
+
+    monkeypatch.setattr(holdings, "read", spy)
+    driver = drivers[0]
+    made = make(dvla_hub, driver, ["penalty_points"], purpose="insurance")
+    sharecodes.redeem(dvla_hub, made.code, driver.suffix, by_body(), request_id="spied")
+    [(found, _, found_columns), (redeemed, _, redeemed_columns)] = reads
+    assert found.allowed and found.dataset_id == sharecodes.DATASET
+    assert found.request.action == "sharecode.create" and found.request.purpose == Purpose("consent", "insurance")
+    assert set(found.readable) == {"driver_number", "postcode"}
+    assert set(found_columns) <= {"driver_number", "postcode", holdings.ROW_KEY, holdings.SUBJECT}
+    assert redeemed.allowed and redeemed.request.action == "sharecode.redeem"
+    assert redeemed.body_id == "swiftwheels-hire" and redeemed.request.purpose == Purpose("consent", "insurance")
+    assert set(redeemed.readable) == {"penalty_points", "driver_number"}
+    assert set(redeemed_columns) <= {"penalty_points", "driver_number", holdings.ROW_KEY, holdings.SUBJECT}
+    assert "surname" not in redeemed_columns and "date_of_birth" not in redeemed_columns

@@ -9,6 +9,7 @@ import pytest
 from sharecodes_support import Driver, by_body, key, make
 
 from accord.clock import utcnow
+from accord.errors import InvalidInput
 from accord.config import load_settings
 from accord.runtime import Hub
 from accord.services import citizens, sharecodes
@@ -100,7 +101,7 @@ def test_old_attempts_can_be_pruned_but_not_inside_the_limit_window(dvla_hub: Hu
     now = utcnow()
     _wrong(dvla_hub, "ACDEFGHJ", drivers[0].suffix, by_body(), now - timedelta(days=40), 2)
     _wrong(dvla_hub, "ACDEFGHJ", drivers[0].suffix, by_body(), now, 1)
-    with pytest.raises(sharecodes.InvalidInput):
+    with pytest.raises(InvalidInput):
         sharecodes.prune_attempts(dvla_hub, timedelta(hours=1), now)
     assert sharecodes.prune_attempts(dvla_hub, timedelta(days=30), now) == 2
     assert sharecodes.prune_attempts(dvla_hub, timedelta(days=30), now) == 0

@@ -169,3 +169,20 @@ def test_the_check_form_needs_its_fields_and_its_token(dvla_hub: Hub, drivers: l
                                                       "licence_suffix": drivers[0].suffix, "csrf_token": "0" * 64})
     assert forged.status_code == 403 and "nothing was checked" in forged.text
     assert sharecodes.my_codes(dvla_hub, key(dvla_hub, drivers[0]))[0]["uses"] == 0
+
+
+def test_a_signed_in_driver_cannot_create_a_code_for_someone_elses_licence(
+    dvla_hub: Hub, drivers: list[Driver], web  # noqa: ANN001
+) -> None:
+    holder, other = drivers[0], drivers[1]
+    sign_in(web, other)
+    theirs = _create(web, other, licence_number=holder.licence, postcode=holder.postcode)  # known, but not theirs
+    assert theirs.status_code == 400
+    assert "No driving licence matches that licence number and postcode" in theirs.text
+    assert not _SHOWN_CODE.findall(theirs.text)
+    assert _codes(dvla_hub) == 0
+    assert "penalty" not in web.get("/citizen/share-codes").text.lower()
+    own = _create(web, other)
+    assert own.status_code == 200 and len(_SHOWN_CODE.findall(own.text)) == 1
+    assert [c["status"] for c in sharecodes.my_codes(dvla_hub, key(dvla_hub, other))] == ["active"]
+    assert sharecodes.my_codes(dvla_hub, key(dvla_hub, holder)) == []

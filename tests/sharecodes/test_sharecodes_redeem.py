@@ -10,6 +10,7 @@ from sharecodes_support import HIRE, Driver, by_body, key, make
 from sqlalchemy import select
 
 from accord.clock import utcnow
+from accord.errors import InvalidInput
 from accord.runtime import Hub
 from accord.services import citizens, sharecodes
 from accord.storage.tables.sharecodes import ShareCode, ShareCodeAttempt
@@ -144,7 +145,7 @@ def test_unknown_codes_are_counted_but_name_nobody(dvla_hub: Hub, drivers: list[
 
 def test_a_malformed_second_factor_is_bad_input_not_a_guess(dvla_hub: Hub, drivers: list[Driver]) -> None:
     made = make(dvla_hub, drivers[0], ["penalty_points"])
-    with pytest.raises(sharecodes.InvalidInput, match="last 8 characters"):
+    with pytest.raises(InvalidInput, match="last 8 characters"):
         sharecodes.redeem(dvla_hub, made.code, "12", by_body(), request_id="short")
     with dvla_hub.transaction() as session:
         assert session.scalars(select(ShareCodeAttempt)).all() == []
@@ -153,14 +154,14 @@ def test_a_malformed_second_factor_is_bad_input_not_a_guess(dvla_hub: Hub, drive
 def test_a_code_stops_working_when_dvla_no_longer_holds_the_record(dvla_hub: Hub, drivers: list[Driver], tmp_path) -> None:  # noqa: ANN001
     import duckdb
 
-    from accord.services.holdings import holding_path, load_holding
+    from accord.services.holdings import files, load_holding
 
     driver = drivers[0]
     made = make(dvla_hub, driver, ["penalty_points"])
     reduced = tmp_path / "dvla.parquet"
     with duckdb.connect() as connection:
         connection.execute(
-            f"COPY (SELECT * FROM read_parquet('{holding_path(dvla_hub, sharecodes.DATASET)}') WHERE record_id <> ?) "
+            f"COPY (SELECT * FROM read_parquet('{files.current(dvla_hub, sharecodes.DATASET)}') WHERE record_id <> ?) "
             f"TO '{reduced}' (FORMAT parquet)", [driver.row["record_id"]],
         )
     load_holding(dvla_hub, sharecodes.DATASET, reduced)

@@ -101,7 +101,7 @@ HEADER = b"reference,first_name,surname,dob,postcode,nino\n"
 ROW = b"A1,Ada,Lovelace,10/12/1985,SW1A 1AA,AB123456C\n"
 UPLOAD_CASES = [
     ("an empty file", ("a.csv", b""), {}, 422, "a.csv"),
-    ("a header and no rows", ("a.csv", HEADER), {}, 422, "no applications"),
+    ("a header and no rows", ("a.csv", HEADER), {}, 422, "a.csv has no rows"),
     ("no date of birth column", ("a.csv", b"reference,first_name,surname,postcode\nA1,Ada,Lovelace,SW1A 1AA\n"), {}, 422,
      "no column for dob"),
     ("a bad postcode on row 2", ("a.csv", HEADER + ROW + b"A2,Bo,Smith,01/02/1990,NOPE,\n"), {}, 422,
@@ -111,7 +111,7 @@ UPLOAD_CASES = [
     ("an unreadable date", ("a.csv", HEADER + ROW + b"A2,Bo,Smith,the fifth of May,SW1A 1AA,\n"), {}, 422, "'dob'"),
     ("a repeated reference", ("a.csv", HEADER + ROW + ROW), {}, 422, "row 2, column 'reference'"),
     ("text that is not UTF-8", ("a.csv", HEADER + b"A1,\xff\xfe,Lovelace,10/12/1985,SW1A 1AA,\n"), {}, 422, "UTF-8"),
-    ("a file that is not Parquet", ("a.parquet", b"PAR1 but not really"), {}, 422, "cannot be read as Parquet"),
+    ("a file that is not Parquet", ("a.parquet", b"PAR1 but not really"), {}, 422, "a.parquet is not a readable Parquet"),
     ("an unsupported file type", ("a.xlsx", b"PK\x03\x04"), {}, 422, ".csv or .parquet"),
     ("a mapping to a missing column", ("a.csv", HEADER + ROW), {"map": "dob=born"}, 422, "column 'born'"),
     ("a malformed mapping", ("a.csv", HEADER + ROW), {"map": "dob"}, 422, "field=column"),

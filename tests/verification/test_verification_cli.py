@@ -179,21 +179,40 @@ def test_train_model_stores_the_agreements_model_from_past_applications(accord, 
     past = tmp_path / "past.parquet"
     pq.write_table(applications.rename_columns(["birth" if c == "date_of_birth" else c
                                                 for c in applications.column_names]), past)
-    run = accord("verification", "train-model", past, "--agreement", AGREEMENT, "--map", "dob=birth")
+    run = accord("verification", "train-model", past, "--agreement", AGREEMENT, "--body", ERO, "--officer", "P Jones",
+                 "--map", "dob=birth")
     assert run.code == 0, run.err
     assert f"stored model version 1 for {AGREEMENT}: compares first_name, surname, dob, postcode, nino" in run.out
     from accord.services.linkage_models import latest_model
 
     assert latest_model(cli_hub, AGREEMENT).version == 1
+    with cli_hub.transaction() as session:  # training read DWP's records: decided and recorded as the clerk
+        record = session.scalars(select(DecisionRecord)).one()
+        assert (record.action, record.body_id, record.officer, record.allowed) == ("linkage.train", ERO, "P Jones", True)
+
+
+def test_train_model_refused_prints_the_reasons_and_stores_nothing(accord, cli_hub: Hub, synth: Path,  # noqa: ANN001
+                                                                    tmp_path: Path) -> None:
+    past = tmp_path / "past.parquet"
+    pq.write_table(pq.read_table(synth / "northshire-council-registration-applications.parquet"), past)
+    run = accord("verification", "train-model", past, "--agreement", AGREEMENT, "--body", "brightwatt-energy",
+                 "--map", "dob=date_of_birth")
+    assert run.code == 1 and "refused" in run.err and "not the agreement named" in run.err, (run.code, run.err)
+    assert "stored model" not in run.out
+    from accord.services.linkage_models import latest_model
+
+    assert latest_model(cli_hub, AGREEMENT) is None
+    with cli_hub.transaction() as session:
+        assert [(r.action, r.allowed) for r in session.scalars(select(DecisionRecord))] == [("linkage.train", False)]
 
 
 def test_train_model_bad_input_is_one_line(accord, tmp_path: Path) -> None:  # noqa: ANN001
-    accord("verification", "train-model", tmp_path / "missing.csv", "--agreement", AGREEMENT).bad_input(
-        "missing.csv", "no such file")
+    as_clerk = ("--agreement", AGREEMENT, "--body", ERO)
+    accord("verification", "train-model", tmp_path / "missing.csv", *as_clerk).bad_input("missing.csv", "no such file")
     unusable = tmp_path / "unusable.csv"
     unusable.write_text("reference,colour\nA1,blue\nA2,green\n")
-    accord("verification", "train-model", unusable, "--agreement", AGREEMENT).bad_input("unusable.csv")
+    accord("verification", "train-model", unusable, *as_clerk).bad_input("unusable.csv")
     past = tmp_path / "past.csv"
     past.write_text("first_name,surname\nAnn,Lee\n")
-    run = accord("verification", "train-model", past, "--agreement", "no-such-agreement")
+    run = accord("verification", "train-model", past, "--agreement", "no-such-agreement", "--body", ERO)
     assert run.code == 2 and "no-such-agreement" in run.err, (run.code, run.err)

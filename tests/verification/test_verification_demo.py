@@ -22,7 +22,8 @@ def _people(synth: Path) -> list[citizens.DemoCitizen]:
     in_dwp = pq.read_table(synth / "truth" / "dwp-benefits.parquet", columns=["person_id"]).column("person_id")
     chosen = persons.filter(pc.and_(pc.and_(pc.is_valid(persons["nino"]), pc.is_null(persons["date_of_death"])),
                                     pc.is_in(persons["person_id"], value_set=pc.unique(in_dwp)))).slice(0, 3)
-    return [citizens.DemoCitizen(f"{r['first_name']} {r['surname']}", r["nino"]) for r in chosen.to_pylist()]
+    return [citizens.DemoCitizen(f"{r['first_name']} {r['surname']}", r["nino"], r["first_name"], r["surname"],
+                                 r["date_of_birth"].isoformat()) for r in chosen.to_pylist()]
 
 
 def test_the_demo_checks_three_people_and_a_stranger_over_http(sqlite_hub: Hub, synth: Path) -> None:
@@ -43,6 +44,6 @@ def test_the_demo_checks_three_people_and_a_stranger_over_http(sqlite_hub: Hub, 
     assert "(date of birth mistyped, no NINO): match (agreed: first_name, middle_name, surname, postcode)" in text \
         or "(date of birth mistyped, no NINO): match (agreed: first_name, surname, postcode)" in text, text
     assert "403 refused" in text
-    for person in people:  # each person sees the check on their citizen page
-        seen = citizens.accesses(sqlite_hub, sqlite_hub.person_key("nino", person.nino), utcnow())
+    for person in people:  # each person sees the check on their citizen page (the matched DWP record names them)
+        seen = citizens.accesses(sqlite_hub, person.keys(sqlite_hub), utcnow())
         assert AGREEMENT in {e["agreement_id"] for e in seen if e["outcome"] == "allow"}

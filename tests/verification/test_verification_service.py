@@ -18,15 +18,25 @@ from accord.errors import InvalidInput, NotFound
 from accord.linkage.standardise import standardise_nino
 from accord.registry import agreements, lifecycle
 from accord.runtime import Hub
-from accord.services import citizens, holdings, verification
+from accord.services import citizens, holdings, subjects, verification
+from accord.services.access import AccessRequest, Grant, ask
+from accord.services.unit_of_work import Actor, Reply
+from accord.services.verification import matching
+from accord.services.verification.target import resolve
 from accord.storage.models import AuditEntry, DecisionRecord
 
 ALL_FIELDS = ["nino", "first_name", "surname", "dob", "postcode"]
 
 
-def check(hub: Hub, details: dict, body_id: str = ERO, agreement_id: str = AGREEMENT, reference: str | None = "r1"):  # noqa: ANN201
-    return verification.check(hub, body_id=body_id, officer="test officer", agreement_id=agreement_id,
-                              applications=[(reference, details)], request_id="test", now=utcnow())
+def check(hub: Hub, details: dict, body_id: str = ERO, agreement_id: str = AGREEMENT,
+          reference: str | None = "r1") -> Reply:
+    actor = Actor(body_id, "test officer", "test")
+    return verification.check(hub, actor, verification.CheckRequest(agreement_id, ((reference, details),)))
+
+
+def results(reply: Reply) -> list[verification.Result]:
+    assert reply.status == 200 and reply.body["decision"] == "allow", reply.body
+    return verification.results_of(reply.body)
 
 
 def audit_entries(hub: Hub) -> list[dict]:
@@ -39,15 +49,17 @@ def audit_entries(hub: Hub) -> list[dict]:
 
 def test_exact_details_with_nino_match_on_every_field(loaded: Hub, people: list[Person]) -> None:
     person = people[0]
-    outcome = check(loaded, person.details())
-    assert outcome.allowed
-    assert [r.public() for r in outcome.results] == [{"reference": "r1", "grade": "match", "agreed": ALL_FIELDS}]
+    reply = check(loaded, person.details())
+    assert reply.ok and not reply.replayed
+    assert [r.public() for r in results(reply)] == [{"reference": "r1", "grade": "match", "agreed": ALL_FIELDS}]
+    assert reply.body["count"] == 1 and reply.body["agreement_id"] == AGREEMENT
+    assert not set(person.values()) & set(json.dumps(reply.body).split('"'))  # the record never leaves the hub
 
 
 def test_without_nino_names_dob_and_postcode_still_match(loaded: Hub, people: list[Person]) -> None:
-    outcome = check(loaded, people[1].details(nino=None))
-    assert outcome.results[0].grade == "match"
-    assert outcome.results[0].agreed == ("first_name", "surname", "dob", "postcode")
+    result = results(check(loaded, people[1].details(nino=None)))[0]
+    assert result.grade == "match"
+    assert result.agreed == ("first_name", "surname", "dob", "postcode")
 
 
 def test_a_new_surname_and_address_is_partial_and_a_stranger_at_the_address_is_no_match(
@@ -55,10 +67,10 @@ def test_a_new_surname_and_address_is_partial_and_a_stranger_at_the_address_is_n
 ) -> None:
     person = people[2]
     married_and_moved = person.details(nino=None, surname="Quillfeather", postcode=people[3].postcode)
-    result = check(loaded, married_and_moved).results[0]
+    result = results(check(loaded, married_and_moved))[0]
     assert (result.grade, result.agreed) == ("partial", ("first_name", "dob"))
     stranger = {"first_name": "Zebedee", "surname": "Quillfeather", "dob": "1950-01-01", "postcode": person.postcode}
-    result = check(loaded, stranger).results[0]
+    result = results(check(loaded, stranger))[0]
     assert (result.grade, result.agreed) == ("no match", ("postcode",))
 
 
@@ -68,7 +80,7 @@ def test_input_forms_are_standardised_before_matching(loaded: Hub, people: list[
                              dob=person.dob.strftime("%d/%m/%Y"), postcode=person.postcode.replace(" ", "").lower(),
                              nino=" ".join([person.nino[:2], person.nino[2:4], person.nino[4:6], person.nino[6:8],
                                             person.nino[8]]))
-    assert check(loaded, shouted).results[0].public()["agreed"] == ALL_FIELDS
+    assert results(check(loaded, shouted))[0].public()["agreed"] == ALL_FIELDS
 
 
 def test_synthetic_applications_never_match_fictitious_people(loaded: Hub, synth: Path) -> None:
@@ -80,14 +92,13 @@ def test_synthetic_applications_never_match_fictitious_people(loaded: Hub, synth
     on_dwp = set(dwp_truth["person_id"].to_pylist())
     rows = [r for r in apps.to_pylist() if r["first_name"] and r["surname"] and r["date_of_birth"] and r["postcode"]]
     assert len(rows) >= 100
-    applications = [
+    applications = tuple(
         (r["record_id"], {"first_name": r["first_name"], "surname": r["surname"], "dob": r["date_of_birth"],
                           "postcode": r["postcode"], **({"nino": r["nino"]} if standardise_nino(r["nino"]) else {})})
         for r in rows
-    ]
-    outcome = verification.check(loaded, body_id=ERO, officer="batch", agreement_id=AGREEMENT,
-                                 applications=applications, request_id="batch", now=utcnow())
-    grades = {r.reference: r.grade for r in outcome.results}
+    )
+    reply = verification.check(loaded, Actor(ERO, "batch", "batch"), verification.CheckRequest(AGREEMENT, applications))
+    grades = {r.reference: r.grade for r in results(reply)}
     assert len(grades) == len(rows)
     matched = [ref for ref, grade in grades.items() if grade == "match"]
     fictitious = [ref for ref in grades if person_of[ref] is None]
@@ -107,12 +118,12 @@ def test_synthetic_applications_never_match_fictitious_people(loaded: Hub, synth
 def test_fields_outside_the_agreement_are_never_compared(loaded: Hub, people: list[Person]) -> None:
     # An agreement naming only surname and date of birth: the NINO given is not compared or recorded.
     activate_narrow_agreement(loaded, ["surname", "date_of_birth"])
-    outcome = check(loaded, people[5].details(), agreement_id="narrow-verification")
-    assert outcome.allowed
-    assert outcome.results[0].agreed == ("surname", "dob")
-    assert outcome.results[0].grade == "partial"  # a surname and date of birth alone never make a match
+    reply = check(loaded, people[5].details(), agreement_id="narrow-verification")
+    result = results(reply)[0]
+    assert result.agreed == ("surname", "dob")
+    assert result.grade == "partial"  # a surname and date of birth alone never make a match
     with loaded.transaction() as session:
-        record = session.get(DecisionRecord, outcome.decision_id)
+        record = session.get(DecisionRecord, reply.body["decision_id"])
         assert record.fields_permitted == ["surname", "date_of_birth"]
         assert set(record.fields_requested) == {"nino", "first_name", "surname", "date_of_birth", "postcode"}
 
@@ -136,7 +147,8 @@ def _agreement_in(hub: Hub, status: str) -> str:
     "case",
     ["wrong party", "no such agreement", "consultation", "suspended"],
 )
-def test_refusals_are_decided_recorded_and_audited_with_the_applicant(loaded: Hub, people: list[Person], case: str) -> None:
+def test_refusals_are_decided_recorded_and_audited_naming_nobody(loaded: Hub, people: list[Person], case: str) -> None:
+    """A refused check reads no record, so it matched no one: its entry names nobody (never the details typed)."""
     person = people[6]
     body, agreement_id, reason = ERO, AGREEMENT, ""
     if case == "wrong party":
@@ -147,17 +159,21 @@ def test_refusals_are_decided_recorded_and_audited_with_the_applicant(loaded: Hu
         agreement_id = _agreement_in(loaded, case)
         reason = f"is {case}, not active"
     before = audit_entries(loaded)
-    outcome = check(loaded, person.details(), body_id=body, agreement_id=agreement_id)
-    assert not outcome.allowed and outcome.results == ()
-    assert any(reason in r for r in outcome.decision.reasons), outcome.decision.reasons
+    reply = check(loaded, person.details(), body_id=body, agreement_id=agreement_id)
+    assert reply.status == 403 and reply.body["decision"] == "deny" and "results" not in reply.body
+    assert "grade" not in reply.body
+    assert any(reason in r for r in reply.body["reasons"]), reply.body["reasons"]
+    assert "recorded" in reply.body["detail"]
     with loaded.transaction() as session:
-        record = session.get(DecisionRecord, outcome.decision_id)
+        record = session.get(DecisionRecord, reply.body["decision_id"])
         assert (record.allowed, record.action, record.body_id) == (False, "identity.verify", body)
     new = audit_entries(loaded)[len(before):]
     assert len(new) == 1
     entry = new[0]
     assert (entry["outcome"], entry["action"], entry["kind"]) == ("deny", "identity.verify", "access.decision")
-    assert entry["subjects"] == [loaded.person_key("nino", person.nino)]
+    assert entry["request_id"] == "test" and entry["body_id"] == body
+    assert entry["subjects"] == []
+    assert loaded.person_key("nino", person.nino) not in json.dumps(entry)
 
 
 def test_a_source_without_records_is_not_found_and_nothing_is_recorded(hub: Hub, people: list[Person]) -> None:
@@ -190,69 +206,127 @@ def test_bad_details_name_each_field_and_record_nothing(loaded: Hub) -> None:
 
 def test_the_applicant_sees_the_check_on_their_citizen_page(loaded: Hub, people: list[Person]) -> None:
     person = people[7]
-    outcome = check(loaded, person.details())
-    entries = citizens.accesses(loaded, loaded.person_key("nino", person.nino), utcnow())
+    reply = check(loaded, person.details())
+    entries = citizens.accesses(loaded, (loaded.person_key("nino", person.nino),), utcnow())
     assert len(entries) == 1
     entry = entries[0]
     assert (entry["body_id"], entry["agreement_id"], entry["dataset_id"], entry["outcome"]) == (
         ERO, AGREEMENT, "dwp-benefits", "allow")
     assert set(entry["fields"]) == {"nino", "first_name", "surname", "date_of_birth", "postcode"}
-    assert outcome.allowed
+    assert reply.ok
 
 
-def test_without_a_nino_the_applicant_key_is_recomputable_and_the_matched_person_is_named(
-    loaded: Hub, people: list[Person]
-) -> None:
+def test_without_a_nino_the_matched_record_names_the_person_once(loaded: Hub, people: list[Person]) -> None:
+    """The subject is the matched DWP record's own subject key (its NINO's), whatever the applicant typed."""
     person = people[8]
     details = person.details(nino=None, first_name=person.first_name.upper())
     before = len(audit_entries(loaded))
-    outcome = check(loaded, details)
-    assert outcome.results[0].grade == "match"
+    reply = check(loaded, details)
+    assert results(reply)[0].grade == "match"
     new = audit_entries(loaded)[before:]
-    identity = "|".join([person.surname.lower(), person.first_name.lower(), person.dob.isoformat(), person.postcode])
-    applicant_key = loaded.person_key("applicant-identity", identity)
-    assert [e["kind"] for e in new] == ["access.decision", "verification.match"]
-    assert new[0]["subjects"] == [applicant_key]
-    assert new[1]["subjects"] == [loaded.person_key("nino", person.nino)]
-    assert new[1]["request_id"] == new[0]["request_id"] and new[1]["agreement_id"] == AGREEMENT
+    assert [e["kind"] for e in new] == ["access.decision"]  # one entry: no separate "verification.match"
+    assert new[0]["subjects"] == [loaded.person_key("nino", person.nino)]
+    assert new[0]["request_id"] == "test" and new[0]["agreement_id"] == AGREEMENT
+    with loaded.transaction() as session:
+        assert session.get(DecisionRecord, reply.body["decision_id"]).records == 1
     # the person whose DWP record was used sees the check
-    seen = citizens.accesses(loaded, loaded.person_key("nino", person.nino), utcnow())
+    seen = citizens.accesses(loaded, (loaded.person_key("nino", person.nino),), utcnow())
     assert [e["agreement_id"] for e in seen] == [AGREEMENT]
 
 
-def test_a_no_match_names_nobody_else(loaded: Hub, people: list[Person]) -> None:
+def test_the_subject_is_the_matched_record_never_what_the_applicant_typed(
+    loaded: Hub, synth: Path, people: list[Person], tmp_path: Path
+) -> None:
+    """A DWP record without a NINO is named by its own names and date of birth, even when the applicant gave one."""
+    person = people[15]
+    table = pq.read_table(synth / "dwp-benefits.parquet")
+    without = pa.compute.equal(table["record_id"], person.record_id)
+    table = table.set_column(table.column_names.index("nino"), "nino",
+                             pa.compute.if_else(without, pa.scalar(None, pa.string()), table["nino"]))
+    extract = tmp_path / "dwp-benefits.parquet"
+    pq.write_table(table, extract)
+    holdings.load_holding(loaded, "dwp-benefits", extract)
     before = len(audit_entries(loaded))
-    check(loaded, {"first_name": "Zebedee", "surname": "Quillfeather", "dob": "1950-01-01",
-                   "postcode": people[0].postcode})
-    assert [e["kind"] for e in audit_entries(loaded)[before:]] == ["access.decision"]
+    reply = check(loaded, person.details())  # the applicant gives their NINO; the record holds none
+    assert results(reply)[0].grade == "match"
+    [entry] = audit_entries(loaded)[before:]
+    record_key = subjects.subject_key(loaded, first_name=person.first_name, surname=person.surname, dob=person.dob)
+    assert entry["subjects"] == [record_key]
+    assert loaded.person_key("nino", person.nino) not in entry["subjects"]
+    # the person, signed in with their verified identity, sees the check under that key
+    seen = citizens.accesses(loaded, subjects.identity_keys(loaded, nino=person.nino, first_name=person.first_name,
+                                                            surname=person.surname, dob=person.dob), utcnow())
+    assert [e["agreement_id"] for e in seen] == [AGREEMENT]
+
+
+def test_a_no_match_names_nobody(loaded: Hub, people: list[Person]) -> None:
+    before = len(audit_entries(loaded))
+    reply = check(loaded, {"first_name": "Zebedee", "surname": "Quillfeather", "dob": "1950-01-01",
+                           "postcode": people[0].postcode})
+    assert results(reply)[0].grade == "no match"
+    new = audit_entries(loaded)[before:]
+    assert [(e["kind"], e["outcome"]) for e in new] == [("access.decision", "allow")]
+    assert new[0]["subjects"] == []
+
+
+def test_a_partial_names_nobody_and_a_batch_names_each_matched_person(loaded: Hub, people: list[Person]) -> None:
+    """Only a match says whose record it was; a batch's one entry names every person it matched, once."""
+    first, second, partial = people[12], people[13], people[14]
+    applications = (("a", first.details()), ("b", second.details(nino=None)), ("c", first.details()),
+                    ("d", partial.details(nino=None, surname="Quillfeather", postcode=people[3].postcode)))
+    before = len(audit_entries(loaded))
+    reply = verification.check(loaded, Actor(ERO, "batch", "batch-1"), verification.CheckRequest(AGREEMENT, applications))
+    assert [r.grade for r in results(reply)] == ["match", "match", "match", "partial"]
+    new = audit_entries(loaded)[before:]
+    assert [e["kind"] for e in new] == ["access.decision"]
+    assert new[0]["subjects"] == [loaded.person_key("nino", first.nino), loaded.person_key("nino", second.nino)]
 
 
 # ------------------------------------------------------------------ the blocking index
 
 
-def test_the_index_is_built_once_per_holding_version(loaded: Hub, synth: Path, people: list[Person], tmp_path: Path) -> None:
+class _CountingIndex(matching.BlockingIndex):
+    builds = 0
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        type(self).builds += 1
+        super().__init__(*args, **kwargs)
+
+
+def test_the_index_is_built_once_per_holding_version(loaded: Hub, synth: Path, people: list[Person], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     person = people[9]
-    builds = verification.INDEXES.builds
-    assert check(loaded, person.details()).results[0].grade == "match"
-    assert check(loaded, people[10].details()).results[0].grade == "match"
-    assert verification.INDEXES.builds == builds + 1  # the second check reused the index
+    monkeypatch.setattr(matching, "BlockingIndex", _CountingIndex)
+    monkeypatch.setattr(_CountingIndex, "builds", 0)
+    loaded.forget_caches()
+    builds = _CountingIndex.builds
+    assert results(check(loaded, person.details()))[0].grade == "match"
+    assert results(check(loaded, people[10].details()))[0].grade == "match"
+    assert _CountingIndex.builds == builds + 1  # the second check reused the index
     # DWP loads a new extract without this person: the next check sees it at once
     table = pq.read_table(synth / "dwp-benefits.parquet")
     kept = table.filter(pa.compute.not_equal(table["record_id"], person.record_id))
     smaller = tmp_path / "dwp-benefits.parquet"
     pq.write_table(kept, smaller)
     holdings.load_holding(loaded, "dwp-benefits", smaller)
-    assert check(loaded, person.details()).results[0].grade != "match"
-    assert verification.INDEXES.builds == builds + 2
-    assert check(loaded, people[10].details()).results[0].grade == "match"
-    assert verification.INDEXES.builds == builds + 2
+    assert results(check(loaded, person.details()))[0].grade != "match"
+    assert _CountingIndex.builds == builds + 2
+    assert results(check(loaded, people[10].details()))[0].grade == "match"
+    assert _CountingIndex.builds == builds + 2
 
 
 def test_a_check_compares_a_handful_of_records_not_the_holding(loaded: Hub, people: list[Person]) -> None:
     person = people[11]
-    index = verification.INDEXES.get(loaded, "dwp-benefits", {"nino": "nino", "first_name": "first_name",
-                                                              "surname": "surname", "dob": "date_of_birth",
-                                                              "postcode": "postcode"})
+    with loaded.transaction() as session:
+        target = resolve(session, ERO, False, AGREEMENT)
+        grant = ask(session, AccessRequest(
+            body_id=ERO, officer="test officer", action="identity.verify", dataset_id=target.dataset_id,
+            purpose=target.purpose, fields=tuple(target.field_map.values()), agreement_id=AGREEMENT))
+    assert isinstance(grant, Grant)
+    assert dict(target.field_map) == {"nino": "nino", "first_name": "first_name", "surname": "surname",
+                                      "dob": "date_of_birth", "postcode": "postcode"}
+    index = matching.index_for(grant, target)
+    assert index.rows >= 500
     applicant = verification.standardise_applicant(person.details())
     rows = index.candidate_rows(applicant)
     assert 1 <= len(rows) < index.rows / 20

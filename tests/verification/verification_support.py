@@ -23,7 +23,7 @@ from accord.demo.seed import seed_agreements, seed_registry
 from accord.linkage.standardise import standardise_nino, standardise_postcode
 from accord.registry.credentials import IssuedSecret, create_client
 from accord.runtime import Hub
-from accord.services import holdings, verification
+from accord.services import holdings
 from accord.storage.models import Base
 
 AGREEMENT = "electoral-registration-verification"
@@ -42,7 +42,7 @@ def generate_synth(out: Path) -> Path:
 
 def seed(hub: Hub, synth: Path | None = None) -> None:
     """The example register (with the verification agreement) and, if given, DWP's records as its holding."""
-    verification.clear_caches()
+    hub.forget_caches()
     now = utcnow()
     with hub.transaction() as session:
         seed_registry(session, hub.framework, now)

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from accord.cli.common import acting, console, open_hub, refused
-from accord.errors import InvalidInput
+from accord.cli.common import acting, console, err, open_hub, refused
+from accord.errors import Forbidden, InvalidInput
 from accord.files import parse_mapping
 from accord.services import verification
 
@@ -129,7 +130,8 @@ def train_model(
 
     Checks the cascade does not call a match then go on to this model. The model holds field
     names and probabilities only; it is stored as the agreement's next version. Training reads
-    the source body's records: it is decided and recorded as the body named with --body.
+    the source body's records: it is decided and recorded as the body named with --body, and a
+    refusal prints the recorded reasons and exits 1.
     """
     if not path.is_file():
         raise InvalidInput(f"{path}: no such file")
@@ -138,6 +140,11 @@ def train_model(
         with console.status("training the model (Splink: prior, u from random pairs, m by EM)"):
             stored = verification.train_model(hub, acting(body, officer), agreement_id=agreement, applications=path,
                                               dataset_id=dataset, mapping=parse_mapping(mapping, "--map"))
+    except Forbidden as exc:
+        err.print(f"[red]refused[/red]: {escape(exc.detail)}", highlight=False, soft_wrap=True)
+        for reason in exc.problems:
+            err.print(f"  - {escape(str(reason))}", highlight=False)
+        raise typer.Exit(1) from None
     finally:
         hub.close()
     model = stored.model

@@ -51,7 +51,7 @@ def run(ctx) -> None:  # noqa: ANN001 - accord.demo.context.DemoContext
 
 
 def _offer_a_named_person(ctx, request_id: str) -> str | None:  # noqa: ANN001
-    """A synthetic person the request named (by NINO), added to the demo's sign-in list."""
+    """A synthetic person the request named (under any key their identity resolves to), offered at sign-in."""
     with ctx.hub.transaction() as session:
         keys = set(session.scalars(
             select(AuditSubject.person_key).join(AuditEntry, AuditEntry.id == AuditSubject.entry_id)

@@ -20,6 +20,7 @@ from accord.clock import utcnow
 from accord.errors import NotFound
 from accord.services import citizens, sharecodes
 from accord.services.holdings import holding_info, load_holding
+from accord.services.subjects import identity_keys
 
 HIRE = "swiftwheels-hire"
 ITEMS = ["licence_status", "penalty_points"]
@@ -96,7 +97,7 @@ def _a_driver(ctx) -> DemoDriver:  # noqa: ANN001
     holders = []
     for first, surname, nino, born, licence, postcode, *held in rows:
         person = citizens.DemoCitizen(f"{first} {surname}", nino, first, surname, born.isoformat())
-        on_licence = citizens.identity_keys(ctx.hub, first_name=held[0], surname=held[1], dob=held[2])
+        on_licence = identity_keys(ctx.hub, first_name=held[0], surname=held[1], dob=held[2])
         if set(on_licence) & set(person.keys(ctx.hub)):
             holders.append(DemoDriver(person, licence, postcode))
     by_nino = {holder.person.nino: holder for holder in holders}

@@ -56,9 +56,13 @@ class IdentifyResponse(BaseModel):
     min_factors: int
     factors_considered: list[str] = Field(description="Factors whose indicators the permitted data holds")
     sources: list[str] = Field(description="Datasets read: the council's own and those the agreement discloses")
-    count: int
+    count: int = Field(description="Households found (a replay keeps the count, not the households)")
     households: list[IdentifiedHousehold]
     obligations: dict
+    replayed_without_households: bool | None = Field(
+        None, description="Present (true) only on a replay of an Idempotency-Key: the households are not kept "
+                          "by the hub, so the list is empty; ask again without the key for a new, recorded answer")
+    note: str | None = Field(None, description="Present only on a replay: why the households are not listed")
 
 
 @router.post(

@@ -5,8 +5,10 @@
 2. link: read each source's permitted fields under its grant and place the records
    in the council's households (``linking``), outside the write transaction;
 3. record: one decision per source read, naming the people of the identified
-   households whose records from it were used (each re-judged with the true
-   count); if any is now refused, the answer is discarded and the refusal given;
+   households whose records from it were used by their subject keys (each
+   re-judged with the true count), with the households found and the people of
+   them its records were about as the entry's outcome; if any is now refused,
+   the answer is discarded and the refusal given;
 4. answer: household references and factor names only (``answer``).
 
 An idempotency key makes a retry harmless without keeping the households in the
@@ -45,9 +47,11 @@ def identify(hub: Hub, actor: Actor, agreement_id: str, *, min_factors: int | No
         planned, linked = prepared
         ids, refusals, obligations = [], [], {}
         for source in (planned.household_list, *planned.sources):
-            recorded = record(session, source.grant, {"households": len(linked.households)},
-                              linked.subjects.get(source.dataset_id, ()), request_id=actor.request_id,
-                              client_id=actor.client_id)
+            outcome = {"households": len(linked.households)}
+            if source is not planned.household_list:  # how many people of those households its records were about
+                outcome["people"] = linked.people.get(source.dataset_id, 0)
+            recorded = record(session, source.grant, outcome, linked.subjects.get(source.dataset_id, ()),
+                              request_id=actor.request_id, client_id=actor.client_id)
             ids.append(recorded.decision_id)
             if not recorded.allowed:
                 refusals += list(recorded.decision.reasons)

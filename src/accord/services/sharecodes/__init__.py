@@ -14,6 +14,7 @@ __all__, __getattr__ = exports(__name__, {
     "DATASET": "codes", "ShareCodeRefused": "codes", "ShareCodeUnusable": "codes", "TooManyAttempts": "codes",
     "normalise_code": "codes", "normalise_licence": "codes", "normalise_suffix": "codes", "display_code": "codes",
     "code_hash": "codes", "address_caller": "codes", "CODE_LENGTH": "codes", "ALPHABET": "codes",
+    "new_code": "codes", "REFUSED": "codes",
     "ITEMS": "licence", "Item": "licence", "FIELD_LABELS": "licence", "ITEM_LABELS": "licence",
     "available_items": "licence", "shared_values": "licence", "licence_valid_to": "licence",
     "CreatedCode": "citizen", "create": "citizen", "my_codes": "citizen", "withdraw": "citizen",

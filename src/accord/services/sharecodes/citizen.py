@@ -8,6 +8,7 @@ multiple use, withdrawable. The code is shown once and kept only as a keyed hash
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -53,6 +54,14 @@ def validity_days(hub: Hub, days: int | None) -> int:
     return days
 
 
+def person_keys_of(keys: str | Iterable[str | None]) -> tuple[str, ...]:
+    """The signed-in person's subject keys as a tuple of real keys: a lone key is one key (not its
+    characters, so ``in`` never matches part of it) and an empty or missing key names no one (so it
+    never matches a record that names no one)."""
+    found = (keys,) if isinstance(keys, str) else tuple(keys or ())
+    return tuple(dict.fromkeys(k for k in found if isinstance(k, str) and k))
+
+
 def create(
     hub: Hub,
     person_keys: tuple[str, ...],
@@ -66,6 +75,7 @@ def create(
     now: datetime | None = None,
 ) -> CreatedCode:
     now = now or utcnow()
+    person_keys = person_keys_of(person_keys)
     chosen = consents.PURPOSES.get(purpose)
     if chosen is None:
         raise InvalidInput("choose why you are sharing your driving licence information")
@@ -166,6 +176,9 @@ def status(share: ShareCode, now: datetime) -> str:
 def my_codes(hub: Hub, person_keys: tuple[str, ...], now: datetime | None = None) -> list[dict]:
     """The person's codes, newest first, with what each shares and its state (never the code)."""
     now = now or utcnow()
+    person_keys = person_keys_of(person_keys)
+    if not person_keys:
+        return []
     with hub.transaction() as session:
         rows = session.execute(
             select(ShareCode, Consent)
@@ -196,7 +209,8 @@ def _view(share: ShareCode, consent: Consent, now: datetime) -> dict:
 
 def _own(session: Session, person_keys: tuple[str, ...], share_code_id: str) -> ShareCode:
     share = session.get(ShareCode, share_code_id) if len(share_code_id) <= 40 else None
-    if share is None or share.person_key not in person_keys:  # someone else's code is as absent as none
+    # someone else's code is as absent as none
+    if share is None or share.person_key not in person_keys_of(person_keys):
         raise NotFound("you have no share code with that reference")
     return share
 

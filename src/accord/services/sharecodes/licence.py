@@ -164,7 +164,8 @@ def find_licence(hub: Hub, person_keys: tuple[str, ...], controller: str, purpos
     rows = holdings.read(grant, [*LOOKUP, holdings.ROW_KEY, holdings.SUBJECT],
                          any_of=[holdings.Equals("driver_number", (licence,))], limit=10).to_pylist()
     for row in rows:
-        if postcode_key(row.get("postcode")) == wanted and row.get(holdings.SUBJECT) in person_keys:
+        about = row.get(holdings.SUBJECT)  # None: the record names no one, so it is no one's to share
+        if postcode_key(row.get("postcode")) == wanted and about and about in person_keys:
             return row
     raise InvalidInput("no driving licence matches that licence number and postcode; check both against your photocard")
 

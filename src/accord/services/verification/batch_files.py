@@ -74,7 +74,7 @@ def read_applications(data: bytes, name: str, *, mapping: Mapping[str, str] | No
     The reference column (default ``reference``; without one, the row number) must be
     unique and non-empty. Dates in one column are read in one order, detected from the data.
     """
-    table = _text_columns(read_records(data, name, name=name), name)
+    table = _text_columns(read_records(data, "applications", name=name), name)
     if table.num_rows > MAX_BATCH:
         raise InvalidInput(f"{name}: at most {MAX_BATCH:,} applications may be checked at once; the file has {table.num_rows:,}")
     columns = table.column_names
