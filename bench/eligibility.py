@@ -141,11 +141,16 @@ def child_job(hub_dir: Path, customers: Path, database_url: str | None) -> dict:
     """Submit and run one eligibility job; what it took."""
     from accord.runtime import Hub
     from accord.services import eligibility, jobs
+    from accord.services.unit_of_work import Actor
 
     hub = Hub.open(_settings(hub_dir, database_url))
     started = time.perf_counter()
     cpu = time.process_time()
-    view = eligibility.submit(hub, customers, agreement_id=AGREEMENT, body_id=SUPPLIER, officer="bench")
+    reply = eligibility.submit(hub, Actor(body_id=SUPPLIER, officer="bench", request_id=f"bench-{time.time_ns()}"),
+                               customers, agreement_id=AGREEMENT)
+    if not reply.ok:
+        raise SystemExit(f"the submission was refused ({reply.status}): {reply.body}")
+    view = reply.body
     submitted = time.perf_counter()
     chunk_times: list[float] = []
     last = [time.perf_counter()]

@@ -11,11 +11,13 @@ from __future__ import annotations
 import dataclasses
 import csv
 import io
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -25,7 +27,9 @@ from accord.demo.seed import seed_agreements, seed_registry
 from accord.linkage.standardise import standardise_nino
 from accord.registry.credentials import create_client
 from accord.runtime import Hub
-from accord.services import holdings
+from accord.services import eligibility, holdings
+from accord.services.subjects import subject_key
+from accord.services.unit_of_work import Actor, Reply
 from accord.storage.models import AuditEntry, AuditSubject, DecisionRecord
 from accord.storage.tables.jobs import Job
 
@@ -34,6 +38,24 @@ SUPPLIER = "brightwatt-energy"
 CUSTOMERS = "brightwatt-customers.parquet"
 CLAIMANTS = "dwp-benefits.parquet"
 PROBLEM = "application/problem+json"
+
+
+def actor(body: str = SUPPLIER, officer: str = "t", request_id: str | None = None) -> Actor:
+    """Who submits: a body and its officer, on a call of their own."""
+    return Actor(body_id=body, officer=officer, request_id=request_id or f"test-{uuid.uuid4().hex}")
+
+
+def submit_reply(hub: Hub, source: Path, *, body: str = SUPPLIER, officer: str = "t", agreement: str = AGREEMENT,
+                 **options: object) -> Reply:
+    """``eligibility.submit`` as a body's officer: the Reply (202 job view, or 403 recorded refusal)."""
+    return eligibility.submit(hub, actor(body, officer), source, agreement_id=agreement, **options)
+
+
+def submit_job(hub: Hub, source: Path, **options: object) -> dict:
+    """A submission that must be queued: the job's view."""
+    reply = submit_reply(hub, source, **options)
+    assert reply.status == 202 and not reply.replayed, (reply.status, reply.body)
+    return reply.body
 
 
 def truly_eligible(synth: Path) -> dict[str, bool]:
@@ -63,6 +85,23 @@ def qualifying_ninos(synth: Path) -> set[str]:
     return {nino for (value,) in rows if (nino := standardise_nino(value))}  # typo'd NINOs name nobody
 
 
+def qualifying_subjects(hub: Hub, synth: Path) -> set[str]:
+    """The subject keys of DWP's qualifying claimants: the NINO key for a record with a valid NINO
+    (``hub.person_key("nino", nino)``), else the key over given name, surname and date of birth."""
+    rows = pq.read_table(synth / CLAIMANTS, columns=["nino", "first_name", "surname", "date_of_birth",
+                                                     "pension_credit_guarantee"]).to_pylist()
+    keys = set()
+    for row in rows:
+        if not row["pension_credit_guarantee"]:
+            continue
+        nino = standardise_nino(row["nino"]) if row["nino"] else None
+        key = hub.person_key("nino", nino) if nino else subject_key(
+            hub, first_name=row["first_name"], surname=row["surname"], dob=row["date_of_birth"])
+        if key:
+            keys.add(key)
+    return keys
+
+
 def customers_csv(synth: Path, target: Path, limit: int | None = None) -> Path:
     """The supplier's list as CSV text, as a supplier would export it."""
     with duckdb.connect() as connection:
@@ -80,6 +119,23 @@ def seed(hub: Hub, synth: Path) -> None:
         seed_registry(session, hub.framework, now)
         seed_agreements(session, hub.framework, now)
     holdings.load_holding(hub, "dwp-benefits", synth / CLAIMANTS)
+
+
+def activate_agreement_naming(hub: Hub, fields: list[str], agreement_id: str = "whd-narrow") -> str:
+    """The Warm Home Discount agreement again, active, naming only ``fields`` of DWP's dataset."""
+    from datetime import timedelta
+
+    from accord.demo.seed import example_agreements
+    from accord.registry import agreements, lifecycle
+
+    spec = next(s for _, s in example_agreements() if s.id == AGREEMENT).model_copy(deep=True)
+    spec = spec.model_copy(update={"id": agreement_id, "data": [spec.data[0].model_copy(update={"fields": fields})]})
+    now = utcnow()
+    with hub.transaction() as session:
+        agreement = agreements.create_draft(session, hub.framework, spec, "accord-hub", now - timedelta(weeks=11))
+        lifecycle.transition(session, hub.framework, agreement, "consultation", actor="t", now=now - timedelta(weeks=10))
+        lifecycle.transition(session, hub.framework, agreement, "active", actor="t", now=now)
+    return agreement_id
 
 
 @contextmanager
@@ -122,15 +178,25 @@ def audit_payloads(hub: Hub) -> list[str]:
         return list(session.scalars(select(AuditEntry.payload).order_by(AuditEntry.id)))
 
 
-def subjects_of_decision(hub: Hub, request_id: str) -> set[str]:
+def subjects_of_decision(hub: Hub, request_id: str, kind: str = "access.subjects") -> set[str]:
+    """The people a job's audit entries of ``kind`` name (the matched: its ``access.subjects`` entry)."""
     with hub.transaction() as session:
         return set(
             session.scalars(
                 select(AuditSubject.person_key)
                 .join(AuditEntry, AuditEntry.id == AuditSubject.entry_id)
-                .where(AuditEntry.request_id == request_id, AuditEntry.kind == "access.decision")
+                .where(AuditEntry.request_id == request_id, AuditEntry.kind == kind)
             )
         )
+
+
+def entries(hub: Hub, request_id: str) -> list[AuditEntry]:
+    """A job's audit entries, oldest first."""
+    with hub.transaction() as session:
+        found = list(session.scalars(select(AuditEntry).where(AuditEntry.request_id == request_id)
+                                     .order_by(AuditEntry.id)))
+        session.expunge_all()
+        return found
 
 
 def job_dirs(hub: Hub) -> list[str]:

@@ -124,22 +124,23 @@ def test_a_retried_submission_with_the_same_idempotency_key_queues_one_job(api: 
 
 def test_a_body_without_the_agreement_is_refused_and_the_refusal_recorded(api: Api, csv_list: bytes) -> None:
     response = api.submit(csv_list, body="northshire-council")
-    api.problem(response, 403, "refused")
+    problem = api.problem(response, 403, "refused")
     [refusal] = decisions(api.hub)
     assert not refusal.allowed and refusal.body_id == "northshire-council" and refusal.action == "eligibility.check"
+    assert problem["decision_id"] == refusal.id and problem["reasons"] == refusal.reasons
     assert job_dirs(api.hub) == []
     with api.hub.transaction() as session:
         assert jobs.list_jobs(session) == []
 
 
 BAD_LISTS = [
-    ("text/csv", b"", "no customer rows"),
+    ("text/csv", b"", "is empty"),
     ("text/csv", b"first_name,surname,postcode\nAnn,Smith,AB1 2CD\n", "no account reference column"),
     ("text/csv", b"account_ref,first_name\nA1,Ann\n", "not enough identifiers"),
     ("text/csv", b"account_ref,first_name,surname,postcode\nA1,Ann,Smith,AB1 2CD\nA1,Bo,Li,AB1 2CE\n",
      "row 2, column 'account_ref': the account reference repeats row 1"),
-    ("text/csv", b"account_ref,first_name,surname,postcode\nA1,Zo\xeb,Smith,AB1 2CD\n", "cannot be read"),
-    ("application/vnd.apache.parquet", b"PAR1 not really parquet", "cannot be read as PARQUET"),
+    ("text/csv", b"account_ref,first_name,surname,postcode\nA1,Zo\xeb,Smith,AB1 2CD\n", "line 2 is not UTF-8 text"),
+    ("application/vnd.apache.parquet", b"PAR1 not really parquet", "is not a readable Parquet file"),
     ("application/json", b'{"customers": []}', "text/csv or application/vnd.apache.parquet"),
     ("text/plain", b"account_ref\nA1\n", "text/csv or application/vnd.apache.parquet"),
 ]

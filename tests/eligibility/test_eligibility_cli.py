@@ -27,6 +27,13 @@ class Ran:
         assert "Traceback" not in self.out + self.err
         return lines[0]
 
+    def refused(self) -> str:
+        """A recorded refusal: exit 1, its decision id and reasons on stderr."""
+        assert self.code == 1, (self.code, self.out, self.err)
+        assert self.err.startswith("refused (decision ") and "recorded in the audit log" in self.err, self.err
+        assert "Traceback" not in self.out + self.err
+        return self.err
+
 
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -105,7 +112,7 @@ def test_another_body_is_told_there_is_no_such_job(accord, cli_hub: Hub, synth: 
     accord("eligibility", "results", job["id"], "--body", SUPPLIER).bad_input("cancelled")
 
 
-def test_bad_input_is_one_line_and_exit_2(accord, cli_hub: Hub, synth: Path, tmp_path: Path) -> None:  # noqa: ANN001
+def test_bad_input_is_one_line_and_exit_2_and_a_refusal_exit_1(accord, cli_hub: Hub, synth: Path, tmp_path: Path) -> None:  # noqa: ANN001
     duplicate = tmp_path / "dupes.csv"
     duplicate.write_text("account_ref,first_name,surname,postcode\nA1,Ann,Smith,AB1 2CD\nA1,Bo,Li,AB1 2CE\n")
     accord("eligibility", "submit", duplicate, "--agreement", AGREEMENT, "--body", SUPPLIER).bad_input(
@@ -115,7 +122,7 @@ def test_bad_input_is_one_line_and_exit_2(accord, cli_hub: Hub, synth: Path, tmp
     accord("eligibility", "submit", synth / CUSTOMERS, "--agreement", AGREEMENT, "--body", SUPPLIER,
            "--map", "first_name").bad_input("--map", "field=column")
     accord("eligibility", "submit", synth / CUSTOMERS, "--agreement", AGREEMENT,
-           "--body", "northshire-council").bad_input("refused")
+           "--body", "northshire-council").refused()
     accord("eligibility", "submit", synth / CUSTOMERS, "--agreement", "nope", "--body", SUPPLIER).bad_input(
         "no agreement 'nope'")
     assert not (Path(cli_hub.settings.data_dir) / "jobs").exists() or not list(

@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from eligibility_support import AGREEMENT, CUSTOMERS, SUPPLIER, job_dirs, job_row, tuned
+from eligibility_support import CUSTOMERS, SUPPLIER, job_dirs, job_row, submit_job, tuned
 from sqlalchemy import update
 
 from accord.clock import utcnow
@@ -26,9 +26,7 @@ ACCORD = Path(sys.executable).with_name("accord")
 
 
 def submit(hub: Hub, synth: Path, chunk_rows: int) -> str:
-    view = eligibility.submit(hub, synth / CUSTOMERS, agreement_id=AGREEMENT, body_id=SUPPLIER, officer="t",
-                              chunk_rows=chunk_rows)
-    return view["id"]
+    return submit_job(hub, synth / CUSTOMERS, chunk_rows=chunk_rows)["id"]
 
 
 def result_rows(hub: Hub, job_id: str) -> list[str]:
@@ -131,6 +129,15 @@ def test_a_worker_that_lost_its_lease_cannot_write(seeded: Hub, synth: Path) -> 
     assert not jobs.renew_lease(seeded, job_id, "slow")
     assert jobs.run_claimed(seeded, job_id, "slow") == "lost"
     assert jobs.run_claimed(seeded, job_id, "fast") == "succeeded"
+
+
+def test_a_claim_takes_the_oldest_job_and_leaves_the_rest_queued(seeded: Hub, synth: Path) -> None:
+    first, second = submit(seeded, synth, 5000), submit(seeded, synth, 5000)
+    assert jobs.claim(seeded, "one") == first
+    assert job_row(seeded, first).lease_owner == "one"
+    waiting = job_row(seeded, second)
+    assert waiting.state == "queued" and waiting.lease_owner is None and waiting.attempts == 0
+    assert jobs.claim(seeded, "two") == second
 
 
 def test_workers_racing_for_jobs_each_get_a_different_one(seeded: Hub, synth: Path) -> None:

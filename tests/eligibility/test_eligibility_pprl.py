@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from eligibility_support import (
-    AGREEMENT, CLAIMANTS, CUSTOMERS, SUPPLIER, Api, decisions, job_dirs, qualifying_ninos, read_results,
-    subjects_of_decision, truly_eligible,
+    AGREEMENT, CLAIMANTS, CUSTOMERS, SUPPLIER, Api, decisions, job_dirs, qualifying_subjects, read_results,
+    submit_job, submit_reply, subjects_of_decision, truly_eligible,
 )
 
 from accord.errors import Conflict, Forbidden, InvalidInput
@@ -54,8 +54,7 @@ def test_an_encoded_list_is_linked_and_answered_like_a_plain_one(
 ) -> None:
     info = eligibility.load_encoded_claimants(seeded, AGREEMENT, "dwp", encodings["claimants"])
     assert info["rows"] > 5000 and info["dataset_id"] == "dwp-benefits"
-    view = eligibility.submit(seeded, encodings["customers"], agreement_id=AGREEMENT, body_id=SUPPLIER,
-                              officer="t", chunk_rows=1000)
+    view = submit_job(seeded, encodings["customers"], chunk_rows=1000)
     assert view["progress"]["total"] == 2416
     assert jobs.run_pending(seeded) == [(view["id"], "succeeded")], jobs.view(
         jobs.visible_job(seeded.sessions(), view["id"], SUPPLIER))["error"]
@@ -73,8 +72,12 @@ def test_an_encoded_list_is_linked_and_answered_like_a_plain_one(
     assert len(eligible & really) / len(really) >= 0.85
     job = jobs.view(jobs.visible_job(seeded.sessions(), view["id"], SUPPLIER))
     assert job["summary"]["eligible"] == len(eligible)
+    # the hub read DWP's holding for the condition only: the identifiers were linked encoded
+    [decision] = [d for d in decisions(seeded) if d.action == "eligibility.check"]
+    assert decision.allowed and decision.fields_requested == ["pension_credit_guarantee"]
+    assert job["summary"]["decision_id"] == decision.id
     subjects = subjects_of_decision(seeded, view_request_id(seeded, view["id"]))
-    assert subjects and subjects <= {seeded.person_key("nino", n) for n in qualifying_ninos(synth)}
+    assert subjects and subjects <= qualifying_subjects(seeded, synth)
     assert sorted(p.name for p in path.parent.iterdir()) == ["result.csv"]  # the encodings' copies are gone
 
 
@@ -88,8 +91,7 @@ def test_encodings_that_cannot_be_linked_are_refused_before_anything_is_stored(
     sqlite_seeded: Hub, encodings: dict[str, Path]
 ) -> None:
     hub = sqlite_seeded
-    submit = lambda path: eligibility.submit(hub, path, agreement_id=AGREEMENT, body_id=SUPPLIER,  # noqa: E731
-                                             officer="t")
+    submit = lambda path: submit_reply(hub, path)  # noqa: E731
     with pytest.raises(Conflict, match="has not provided an encoding"):
         submit(encodings["customers"])
     with pytest.raises(Forbidden, match="only dwp"):

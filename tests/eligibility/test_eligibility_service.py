@@ -10,22 +10,26 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from eligibility_support import (
-    AGREEMENT, CUSTOMERS, SUPPLIER, audit_payloads, decisions, job_dirs, job_row, qualifying_ninos,
-    subjects_of_decision, truly_eligible,
+    AGREEMENT, activate_agreement_naming, CUSTOMERS, SUPPLIER, audit_payloads, decisions, entries, job_dirs, job_row, qualifying_ninos,
+    qualifying_subjects, submit_job, submit_reply, subjects_of_decision, truly_eligible,
 )
 
 from accord.clock import utcnow
-from accord.errors import Conflict, Forbidden, InvalidInput, NotFound
+from accord.errors import Conflict, InvalidInput, NotFound
 from accord.linkage.standardise import standardise_nino
 from accord.registry import agreements, lifecycle
 from accord.runtime import Hub
 from accord.services import eligibility, jobs
 
 OFFICER = "whd-batch"
+# What the agreement names from dwp-benefits, and so what a job asks to read: the identifiers the hub
+# matches on, then the condition.
+READ_FIELDS = ["pension_credit_guarantee", "nino", "first_name", "surname", "date_of_birth", "postcode",
+               "address_line_1"]
 
 
 def submit(hub: Hub, source: Path, **options) -> dict:  # noqa: ANN003
-    return eligibility.submit(hub, source, agreement_id=AGREEMENT, body_id=SUPPLIER, officer=OFFICER, **options)
+    return submit_job(hub, source, officer=OFFICER, **options)
 
 
 def results(hub: Hub, job_id: str) -> list[dict[str, str]]:
@@ -94,14 +98,22 @@ def test_one_decision_names_only_matched_people_and_dwp_learns_nothing_of_the_re
     rows = results(seeded, view["id"])
     eligible_count = sum(1 for row in rows if row["result"] == "eligible")
 
+    # one decision, recorded when the job read DWP's holding: the condition and the identifiers it matches on
     [decision] = [d for d in decisions(seeded) if d.action == "eligibility.check"]
     assert decision.allowed and decision.body_id == SUPPLIER and decision.officer == OFFICER
     assert decision.records == 2416 and decision.dataset_id == "dwp-benefits"
-    assert decision.fields_requested == ["pension_credit_guarantee"] == decision.fields_permitted
+    assert sorted(decision.fields_requested) == sorted(READ_FIELDS) == sorted(decision.fields_permitted)
     job = job_row(seeded, view["id"])
+    assert job.summary["decision_id"] == decision.id and decision.request_id == job.request_id
+    # the read names nobody; the release names the matched people, against the decision that read them
+    assert subjects_of_decision(seeded, job.request_id, "access.decision") == set()
+    [named] = [e for e in entries(seeded, job.request_id) if e.kind == "access.subjects"]
+    assert f'"decision_id":{decision.id}' in named.payload.replace(" ", "")
     subjects = subjects_of_decision(seeded, job.request_id)
-    qualifying = {seeded.person_key("nino", n) for n in qualifying_ninos(synth)}
+    qualifying = qualifying_subjects(seeded, synth)
     assert subjects and subjects <= qualifying  # only people DWP holds as qualifying, by pseudonymous key
+    by_nino = {seeded.person_key("nino", n) for n in qualifying_ninos(synth)}
+    assert len(subjects & by_nino) >= 0.9 * len(subjects)  # most by their NINO key, the rest by name and birth
     assert 0.8 * eligible_count <= len(subjects) <= 1.2 * eligible_count
     # no customer reference, and no name or postcode of an unmatched customer, anywhere in the audit log
     table = pq.read_table(synth / CUSTOMERS).to_pylist()
@@ -121,30 +133,71 @@ def test_one_decision_names_only_matched_people_and_dwp_learns_nothing_of_the_re
 
 
 def test_a_refused_submission_is_recorded_and_stores_nothing(seeded: Hub, synth: Path) -> None:
-    with pytest.raises(Forbidden, match="refused"):
-        eligibility.submit(seeded, synth / CUSTOMERS, agreement_id=AGREEMENT, body_id="northshire-council",
-                           officer=OFFICER)
+    reply = submit_reply(seeded, synth / CUSTOMERS, body="northshire-council", officer=OFFICER)
+    assert reply.status == 403 and "refused" in reply.body["detail"] and reply.body["reasons"]
     [denied] = decisions(seeded)
     assert not denied.allowed and denied.action == "eligibility.check" and denied.records == 2416
+    assert reply.body["decision_id"] == denied.id and reply.body["decision"] == "deny"
     assert job_dirs(seeded) == []
     with seeded.transaction() as session:
         assert jobs.list_jobs(session) == []
 
 
-def test_a_suspended_agreement_stops_the_release_and_deletes_the_results(seeded: Hub, synth: Path) -> None:
-    view = submit(seeded, synth / CUSTOMERS)
-    with seeded.transaction() as session:
+def test_an_agreement_that_does_not_name_the_identifiers_refuses_the_check(seeded: Hub, synth: Path) -> None:
+    """The hub reads DWP's identifiers to match: an agreement naming only the condition does not allow
+    that (its excess fields are denied), so the check is refused, recorded, and nothing is stored."""
+    narrow = activate_agreement_naming(seeded, ["pension_credit_guarantee"])
+    reply = submit_reply(seeded, synth / CUSTOMERS, agreement=narrow, officer=OFFICER)
+    assert reply.status == 403 and reply.body["decision"] == "deny", reply.body
+    [denied] = decisions(seeded)
+    assert not denied.allowed and denied.action == "eligibility.check" and denied.fields_permitted == []
+    assert sorted(denied.fields_requested) == sorted(READ_FIELDS)
+    [reason] = denied.reasons
+    assert f"fields not in agreement '{narrow}'" in reason and "nino" in reason and "date_of_birth" in reason
+    assert reply.body["reasons"] == [reason]
+    assert job_dirs(seeded) == []
+    # naming the identifiers as well lets the same check run
+    named = activate_agreement_naming(seeded, READ_FIELDS, "whd-named")
+    view = submit(seeded, synth / CUSTOMERS, agreement=named)
+    assert jobs.run_pending(seeded) == [(view["id"], "succeeded")]
+
+
+def _suspend(hub: Hub) -> None:
+    with hub.transaction() as session:
         agreement = agreements.get_agreement(session, AGREEMENT)
-        lifecycle.transition(session, seeded.framework, agreement, "suspended", actor="test", now=utcnow(),
+        lifecycle.transition(session, hub.framework, agreement, "suspended", actor="test", now=utcnow(),
                              reason="review of matching quality")
-    assert jobs.run_pending(seeded) == [(view["id"], "failed")]
+
+
+def test_a_suspended_agreement_stops_the_release_and_deletes_the_results(seeded: Hub, synth: Path) -> None:
+    view = submit(seeded, synth / CUSTOMERS, chunk_rows=1000)
+    assert jobs.claim(seeded, "w") == view["id"]
+
+    def suspend_after_first_chunk(index: int) -> None:  # after the holding was read under a grant
+        if index == 0:
+            _suspend(seeded)
+
+    assert jobs.run_claimed(seeded, view["id"], "w", on_chunk=suspend_after_first_chunk) == "failed"
     job = job_row(seeded, view["id"])
     assert "not released" in job.error and job.result_location is None and job.summary == {}
     assert job_dirs(seeded) == []
-    [refusal] = [d for d in decisions(seeded) if d.action == "eligibility.check"]
-    assert not refusal.allowed
+    read, refusal = [d for d in decisions(seeded) if d.action == "eligibility.check"]
+    assert read.allowed and not refusal.allowed and refusal.request_id == job.request_id
+    assert subjects_of_decision(seeded, job.request_id) == set()  # nobody is named: nothing was released
     with pytest.raises(Conflict):
         jobs.result_file(seeded, view["id"], SUPPLIER)
+
+
+def test_a_job_whose_agreement_is_suspended_before_it_starts_reads_nothing(seeded: Hub, synth: Path) -> None:
+    view = submit(seeded, synth / CUSTOMERS)
+    _suspend(seeded)
+    assert jobs.run_pending(seeded) == [(view["id"], "failed")]
+    job = job_row(seeded, view["id"])
+    assert "refused" in job.error and job.result_location is None and job.summary == {}
+    assert job_dirs(seeded) == []
+    [refusal] = [d for d in decisions(seeded) if d.action == "eligibility.check"]
+    assert not refusal.allowed and refusal.request_id == job.request_id
+    assert subjects_of_decision(seeded, job.request_id) == set()
 
 
 def test_nino_and_date_of_birth_rules_when_a_supplier_holds_them(seeded: Hub, synth: Path, tmp_path: Path) -> None:
@@ -179,8 +232,8 @@ def test_nino_and_date_of_birth_rules_when_a_supplier_holds_them(seeded: Hub, sy
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("", "no customer rows"),
-        ("account_ref,first_name\n", "no customer rows"),
+        ("", "customers.csv is empty"),
+        ("account_ref,first_name\n", "customers.csv has no rows"),
         ("first_name,surname,supply_postcode\nAnn,Smith,AB1 2CD\n", "no account reference column"),
         ("account_ref,first_name\nA1,Ann\n", "not enough identifiers"),
         ("account_ref,first_name,surname,postcode\nA1,Ann,Smith,AB1 2CD\n,Bob,Jones,AB1 2CE\n",
@@ -215,11 +268,9 @@ def test_other_bad_input(sqlite_seeded: Hub, tmp_path: Path, synth: Path) -> Non
     with pytest.raises(InvalidInput, match="column 'forename' is not in the file"):
         submit(sqlite_seeded, synth / CUSTOMERS, mapping={"first_name": "forename"})
     with pytest.raises(NotFound, match="no agreement"):
-        eligibility.submit(sqlite_seeded, synth / CUSTOMERS, agreement_id="no-such-agreement", body_id=SUPPLIER,
-                           officer=OFFICER)
+        submit_reply(sqlite_seeded, synth / CUSTOMERS, agreement="no-such-agreement")
     with pytest.raises(InvalidInput, match="yes/no attribute"):  # an agreement with no eligibility condition
-        eligibility.submit(sqlite_seeded, synth / CUSTOMERS, agreement_id="spd-fraud-pilot", body_id=SUPPLIER,
-                           officer=OFFICER)
+        submit_reply(sqlite_seeded, synth / CUSTOMERS, agreement="spd-fraud-pilot")
     assert job_dirs(sqlite_seeded) == [] and decisions(sqlite_seeded) == []
 
 

@@ -68,8 +68,10 @@ def run(ctx) -> None:  # noqa: ANN001 - accord.demo.context.DemoContext
         f"Results: {eligible:,} eligible (matched), {len(rows) - eligible:,} not matched; "
         f"columns {', '.join(rows[0]) if rows else '-'} and nothing else"
     )
+    decision = job["summary"].get("decision_id")
     console.print(
-        f"One decision recorded (eligibility.check, {job['progress']['total']:,} records) naming only matched "
-        f"people, by pseudonymous key; DWP asking for the job gets {other.status_code}"
+        f"One decision recorded when the job read DWP's records (eligibility.check, decision {decision}, "
+        f"{job['progress']['total']:,} records); at release only the matched people are named against it, "
+        f"by pseudonymous key; DWP asking for the job gets {other.status_code}"
     )
     console.print(f"Status page: {ctx.url}{job['links']['status_page']}", highlight=False)

@@ -2,8 +2,8 @@
 
 A claim is one UPDATE whose WHERE picks the due rows by key, so rows are chosen
 and claimed under the same lock: SQLite's single writer, or on PostgreSQL the row
-locks of ``FOR UPDATE SKIP LOCKED`` in the choosing subquery, so workers racing for
-work pass over each other's rows instead of queueing on them. The claim writes a
+locks of ``FOR UPDATE SKIP LOCKED`` in the choosing (materialised) query, so workers
+racing for work pass over each other's rows instead of queueing on them. The claim writes a
 lease (an owner or token and an expiry) with it; a worker that dies simply lets its
 lease run out, and the rows are due again. Every later write a worker makes is
 conditional on still holding its lease, so one that lost it changes nothing.
@@ -41,6 +41,10 @@ def claim_due(
         chosen = chosen.join(*join)
     chosen = chosen.where(*due).order_by(*order_by).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
-        chosen = chosen.with_for_update(skip_locked=True, of=entity)
+        # Chosen once, in a materialised CTE: as a plain subquery PostgreSQL re-runs it for each row the
+        # UPDATE touches, and SKIP LOCKED then passes over the rows just claimed and picks the next, so
+        # the limit would never hold.
+        chosen = chosen.with_for_update(skip_locked=True, of=entity).cte("chosen").prefix_with("MATERIALIZED")
+        chosen = select(*chosen.c)
     statement = update(entity).where(key.in_(chosen), *(due if recheck else ())).values(**values)
     return list(session.execute(statement.returning(key).execution_options(synchronize_session=False)).scalars())

@@ -34,6 +34,7 @@ from accord.services.eligibility.encoded import _pprl, encoded_claimants_path
 from accord.services.eligibility.matching import MATCH_SQL, claimant_fields, qualifying_claimants, standardise_side
 from accord.services.eligibility.intake import connect
 from accord.services.eligibility.terms import Terms, access_request, terms_for
+from accord.services.jobs.queue import LeaseLost, held_by
 from accord.storage.models import Dataset
 from accord.storage.tables.jobs import Job
 
@@ -57,16 +58,25 @@ def matching_fields(hub: Hub, terms: Terms, encoded: bool) -> dict[str, str]:
 
 
 def _read_grant(hub: Hub, job: Job, terms: Terms, fields: dict[str, str], first_time: bool) -> Grant:
-    """The grant to read the holding: recorded (with the decision id kept on the job) the first time."""
+    """The grant to read the holding: recorded (with the decision id kept on the job) the first time.
+
+    A resumed job asks again (the agreement may have been suspended meanwhile) but reads
+    nothing again, so only a refusal is recorded then. A grant that recording turns into
+    a refusal (a daily limit reached meanwhile) is a refusal: nothing is read.
+    """
     request = access_request(terms, job.body_id, job.officer, job.total, tuple(fields.values()))
     with hub.transaction() as session:
         answer = ask(session, request)
         if first_time or not isinstance(answer, Grant):
             recorded = record(session, answer, {"job": job.id, "stage": "read"}, request_id=job.request_id,
                               client_id=job.client_id)
-            if recorded.allowed:
-                job.summary = {"decision_id": recorded.decision_id}
-                session.execute(update(Job).where(Job.id == job.id).values(summary=job.summary))
+            if recorded.grant is not None:
+                summary = {"decision_id": recorded.decision_id}
+                kept = session.execute(update(Job).where(held_by(job.lease_owner, job.id)).values(summary=summary))
+                if kept.rowcount != 1:  # another worker has the job: roll back, read nothing
+                    raise LeaseLost(job.id)
+                job.summary = summary
+            answer = recorded.grant or recorded.decision
     if not isinstance(answer, Grant):
         raise Forbidden("the eligibility check is refused: " + "; ".join(answer.reasons))
     return answer
@@ -81,10 +91,12 @@ class EligibilityWork:
     terms: Terms
     directory: Path
     connection: duckdb.DuckDBPyConnection = field(init=False)
+    read_fields: tuple[str, ...] = field(init=False, default=())  # the discloser's fields the job asked to read
 
     def __post_init__(self) -> None:
         claimants = self.directory / "claimants.parquet"
         fields = matching_fields(self.hub, self.terms, encoded=False)
+        self.read_fields = tuple(fields.values())
         grant = _read_grant(self.hub, self.job, self.terms, fields, first_time=not claimants.is_file())
         if not claimants.is_file():
             temp = claimants.with_suffix(".tmp")
@@ -148,7 +160,9 @@ class EligibilityWork:
         subjects = tuple(key for (key,) in self.connection.execute(
             "SELECT DISTINCT unnest(person_keys) FROM read_parquet(?) ORDER BY 1", [parts]).fetchall())
         read_decision = (job.summary or {}).get("decision_id")
-        answer = ask(session, access_request(self.terms, job.body_id, job.officer, job.total), now=now)
+        # the same request as the read's: the agreement may have been suspended or narrowed meanwhile
+        answer = ask(session, access_request(self.terms, job.body_id, job.officer, job.total, self.read_fields),
+                     now=now)
         if not isinstance(answer, Grant):
             record(session, answer, {"job": job.id, "stage": "release"}, request_id=job.request_id,
                    client_id=job.client_id)
@@ -178,6 +192,7 @@ class EncodedWork(EligibilityWork):
         self.pprl = _pprl()
         claimants = self.directory / "claimants.pprl.parquet"
         qualifying = self.directory / "qualifying.parquet"
+        self.read_fields = ()  # the hub links encodings: it reads no plaintext identifier
         grant = _read_grant(self.hub, self.job, self.terms, {}, first_time=not qualifying.is_file())
         if not claimants.is_file():  # a copy per job, so a resumed job links with what it started with
             source = encoded_claimants_path(self.hub, self.terms.agreement_id)

@@ -46,7 +46,7 @@ __all__, __getattr__ = exports(__name__, {
     "job_dir": "files", "jobs_root": "files", "new_job_id": "files", "part_path": "files",
     "delete_work_files": "files",
     "LeaseLost": "queue", "create": "queue", "claim": "queue", "cancel": "queue", "renew_lease": "queue",
-    "advance": "queue",
+    "advance": "queue", "held_by": "queue",
     "Gone": "views", "view": "views", "visible_job": "views", "list_jobs": "views", "result_file": "views",
     "status_key": "views", "status_page_path": "views", "job_by_status_key": "views",
     "Work": "runner", "Worker": "runner", "Heartbeat": "runner", "run_claimed": "runner", "run_pending": "runner",

@@ -9,10 +9,10 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from accord.clock import utcnow
-from accord.errors import Conflict, NotFound
+from accord.errors import Conflict
 from accord.runtime import Hub
 from accord.services.jobs.files import delete_work_files, job_dir
-from accord.services.jobs.views import view
+from accord.services.jobs.views import view, visible_job
 from accord.services.purposes import purposes
 from accord.storage.leases import claim_due
 from accord.storage.tables.jobs import Job
@@ -63,17 +63,6 @@ def create(
     )
     session.add(job)
     session.flush()
-    return job
-
-
-def visible_job(session: Session, job_id: str, body_id: str) -> Job:
-    """The job if ``body_id`` submitted it; anyone else is told there is no such job.
-
-    Not 403: a job id is not something another body should learn exists.
-    """
-    job = session.get(Job, job_id) if len(job_id) <= 40 and job_id.isprintable() else None
-    if job is None or job.body_id != body_id:
-        raise NotFound(f"there is no job '{job_id}' submitted by your body")
     return job
 
 
@@ -136,7 +125,7 @@ def claim(hub: Hub, owner: str, now: datetime | None = None) -> str | None:
                 return job_id
             session.execute(
                 update(Job)
-                .where(_holding(owner, job_id))
+                .where(held_by(owner, job_id))
                 .values(state="failed", finished_at=now, lease_owner=None, lease_expires_at=None, summary={},
                         attempts=Job.attempts - 1,
                         error=f"the job was started {attempts - 1} times and its worker stopped each time; "
@@ -146,7 +135,8 @@ def claim(hub: Hub, owner: str, now: datetime | None = None) -> str | None:
         delete_work_files(job_dir(hub, job_id))
 
 
-def _holding(owner: str, job_id: str):  # noqa: ANN202 - a SQL condition
+def held_by(owner: str, job_id: str):  # noqa: ANN202 - a SQL condition
+    """The job, while ``owner`` holds its lease: every write a worker makes to its job is conditional on it."""
     return and_(Job.id == job_id, Job.lease_owner == owner, Job.state == "running")
 
 
@@ -155,7 +145,7 @@ def renew_lease(hub: Hub, job_id: str, owner: str, now: datetime | None = None) 
     with hub.transaction() as session:
         renewed = session.execute(
             update(Job)
-            .where(_holding(owner, job_id))
+            .where(held_by(owner, job_id))
             .values(lease_expires_at=now + timedelta(seconds=hub.settings.job_lease_seconds))
         )
         return renewed.rowcount == 1
@@ -170,7 +160,7 @@ def advance(hub: Hub, job_id: str, owner: str, checkpoint: int, done: int) -> bo
     with hub.transaction() as session:
         moved = session.execute(
             update(Job)
-            .where(_holding(owner, job_id))
+            .where(held_by(owner, job_id))
             .values(checkpoint=checkpoint, done=done,
                     lease_expires_at=now + timedelta(seconds=hub.settings.job_lease_seconds))
         )

@@ -20,7 +20,7 @@ from accord.clock import utcnow
 from accord.errors import AccordError
 from accord.runtime import Hub
 from accord.services.jobs.files import delete_work_files, job_dir
-from accord.services.jobs.queue import LeaseLost, _holding, advance, claim, renew_lease
+from accord.services.jobs.queue import LeaseLost, advance, claim, held_by, renew_lease
 from accord.services.jobs.retention import sweep_orphans
 from accord.services.purposes import purposes, resolve
 from accord.storage.tables.jobs import Job
@@ -73,7 +73,7 @@ def _stop_cancelled(hub: Hub, job_id: str, owner: str) -> str:
     now = utcnow()
     with hub.transaction() as session:
         stopped = session.execute(
-            update(Job).where(_holding(owner, job_id)).values(
+            update(Job).where(held_by(owner, job_id)).values(
                 state="cancelled", finished_at=now, lease_owner=None, lease_expires_at=None, summary={})
         )
     if stopped.rowcount != 1:
@@ -86,7 +86,7 @@ def _fail(hub: Hub, job_id: str, owner: str, message: str) -> str:
     now = utcnow()
     with hub.transaction() as session:
         failed = session.execute(
-            update(Job).where(_holding(owner, job_id)).values(
+            update(Job).where(held_by(owner, job_id)).values(
                 state="failed", finished_at=now, error=message, lease_owner=None, lease_expires_at=None,
                 summary={}, result_location=None)
         )
@@ -105,7 +105,7 @@ def _release(hub: Hub, job_id: str, owner: str, message: str | None, *, counted:
     if not counted:
         values["attempts"] = Job.attempts - 1
     with hub.transaction() as session:
-        session.execute(update(Job).where(_holding(owner, job_id)).values(**values))
+        session.execute(update(Job).where(held_by(owner, job_id)).values(**values))
     return "queued"
 
 
@@ -134,7 +134,7 @@ def run_claimed(hub: Hub, job_id: str, owner: str, *, on_chunk: Callable[[int], 
                 now = utcnow()
                 with hub.transaction() as session:
                     current = session.scalars(
-                        select(Job).where(_holding(owner, job_id)).with_for_update()
+                        select(Job).where(held_by(owner, job_id)).with_for_update()
                     ).first()
                     if current is None:
                         raise LeaseLost(job_id)
