@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date
 from pathlib import Path
@@ -57,3 +58,12 @@ def parse_date_option(text: str, option: str) -> date:
     if value > date.today() or value.year < 1850:
         raise InvalidInput(f"{option} must be a past date")
     return value
+
+
+def sha256_of(path: Path) -> str:
+    """The file's SHA-256, read in blocks (a holding or an upload may be gigabytes)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -130,3 +130,29 @@ def run(
         if key:
             raise Conflict(f"a request with Idempotency-Key '{key}' is already being processed; retry") from None
         raise
+
+
+def once(hub: Hub, actor: Actor, *, operation: str, payload: object, key: str | None, act: Callable[[], Reply],
+         redact: Callable[[dict], dict] | None = None) -> Reply:
+    """For a write that commits on its own (a file loaded, a redemption that records its refusals too): the
+    first answer to a key is replayed, else ``act`` runs and its answer is kept for replays.
+
+    Acting and keeping are two transactions: if the process dies between them the key is
+    unused, and a retry acts again, as it would without a key.
+    """
+    if not key:
+        return act()
+    print_ = fingerprint(operation, payload, hub.idempotency_key)
+    owner = actor.replay_owner
+    with hub.transaction() as session:
+        stored = _replay(session, owner, key, print_)
+    if stored is not None:
+        return stored
+    reply = act()
+    try:
+        with hub.transaction() as session:
+            if _replay(session, owner, key, print_) is None:
+                _remember(session, owner, key, print_, Reply(reply.status, redact(reply.body) if redact else reply.body))
+    except IntegrityError:
+        pass  # a concurrent retry kept its answer first: both acted, as they would have without a key
+    return reply

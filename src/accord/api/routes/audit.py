@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
-from accord.api.deps import AdminDep, HubDep
+from accord.api.deps import AdminDep, HubDep, IdempotencyKeyDep
+from accord.api.replies import respond
 from accord.services import audit
+from accord.services.unit_of_work import Actor, Reply, once
 
 public = APIRouter(prefix="/audit", tags=["audit log (public)"])
 private = APIRouter(prefix="/v1/audit", tags=["audit log"])
@@ -43,8 +45,11 @@ def entry(hub: HubDep, caller: AdminDep, leaf_index: int) -> dict:
 
 
 @private.post("/checkpoints", status_code=201, summary="Integrate pending entries and sign a checkpoint now")
-def new_checkpoint(hub: HubDep, caller: AdminDep) -> dict:
-    return audit.checkpoint_now(hub)
+def new_checkpoint(hub: HubDep, caller: AdminDep, request: Request, idempotency_key: IdempotencyKeyDep = None):
+    actor = Actor(caller.body_id, "hub operator", request.state.request_id, caller.client_id, caller.is_admin)
+    reply = once(hub, actor, operation="audit.checkpoint", payload=None, key=idempotency_key,
+                 act=lambda: Reply(201, audit.checkpoint_now(hub)))
+    return respond(request, reply)
 
 
 @private.get("/verify", summary="Recompute the log and check it against every signed checkpoint")

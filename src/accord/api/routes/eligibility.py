@@ -20,7 +20,8 @@ from accord.api.replies import respond
 from accord.errors import InvalidInput
 from accord.files import parse_mapping
 from accord.services import eligibility, jobs
-from accord.services.unit_of_work import Reply
+from accord.services.unit_of_work import Reply, once
+from accord.files import sha256_of
 
 router = APIRouter(prefix="/v1", tags=["eligibility"])
 
@@ -114,9 +115,14 @@ def status(hub: HubDep, actor: ReaderDep, job_id: JobId) -> dict:
     summary="Cancel a job: at once if queued, between chunks if running; partial results are deleted",
     responses={200: {"description": "Cancelled"}, 202: {"description": "It will stop after its current chunk"}},
 )
-def cancel(hub: HubDep, caller: CallerDep, job_id: JobId) -> JSONResponse:
-    view = jobs.cancel(hub, job_id, caller.body_id)
-    return JSONResponse(_shown(hub, view), status_code=200 if view["state"] == "cancelled" else 202)
+def cancel(hub: HubDep, actor: ReaderDep, job_id: JobId, request: Request,
+           idempotency_key: IdempotencyKeyDep = None) -> JSONResponse:
+    def act() -> Reply:
+        view = jobs.cancel(hub, job_id, actor.body_id)
+        return Reply(200 if view["state"] == "cancelled" else 202, _shown(hub, view))
+
+    return respond(request, once(hub, actor, operation=f"eligibility.cancel:{job_id}", payload=None,
+                                 key=idempotency_key, act=act))
 
 
 @router.get(
@@ -160,8 +166,9 @@ def results(hub: HubDep, caller: CallerDep, job_id: JobId) -> StreamingResponse:
     },
 )
 async def encoded_claimants(
-    hub: HubDep, caller: CallerDep, request: Request, agreement_id: Annotated[str, Path(max_length=64)]
-) -> dict:
+    hub: HubDep, actor: ReaderDep, request: Request, agreement_id: Annotated[str, Path(max_length=64)],
+    idempotency_key: IdempotencyKeyDep = None,
+) -> JSONResponse:
     kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if UPLOAD_TYPES.get(kind) != "parquet":
         raise InvalidInput("send the encoding as application/vnd.apache.parquet (the output of accord encode)")
@@ -171,6 +178,13 @@ async def encoded_claimants(
         with upload.open("wb") as handle:
             async for chunk in request.stream():
                 handle.write(chunk)
-        return await run_in_threadpool(
-            eligibility.load_encoded_claimants, hub, agreement_id, caller.body_id, upload, "the encoding"
-        )
+        digest = await run_in_threadpool(sha256_of, upload)
+
+        def act() -> Reply:
+            return Reply(200, eligibility.load_encoded_claimants(hub, agreement_id, actor.body_id, upload,
+                                                                 "the encoding"))
+
+        reply = await run_in_threadpool(lambda: once(
+            hub, actor, operation=f"eligibility.claimants:{agreement_id}", payload={"sha256": digest},
+            key=idempotency_key, act=act))
+    return respond(request, reply)

@@ -19,11 +19,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from accord.errors import InvalidInput
+from accord.files import sha256_of
 from accord.linkage import standardise as std
 from accord.linkage.records import read_records
 from accord.runtime import Hub
 from accord.services import jobs
-from accord.services.holdings.files import sha256
 
 REFERENCE_COLUMNS = ("account_reference", "account_ref", "account_number", "account_id")
 MAX_REFERENCE = 100
@@ -196,7 +196,7 @@ def stage(hub: Hub, source: Path, fmt: str, *, mapping: dict[str, str] | None = 
     temp = directory / ".input.parquet.tmp"
     pq.write_table(table, temp, compression="zstd", row_group_size=65_536)
     os.replace(temp, directory / "input.parquet")
-    digest = sha256(source)
+    digest = sha256_of(source)
     fields = tuple(c for c in table.column_names if c in MATCH_FIELDS)
     return Staged(job_id, directory, table.num_rows, fields, digest, encoded)
 

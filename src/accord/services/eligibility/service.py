@@ -15,13 +15,13 @@ from sqlalchemy.orm import Session
 
 from accord.clock import utcnow
 from accord.errors import InvalidInput
+from accord.files import sha256_of
 from accord.runtime import Hub
 from accord.services import jobs
 from accord.services.access import Grant, ask, record
 from accord.services.eligibility.intake import FORMATS, Staged, stage
 from accord.services.eligibility.terms import Terms, access_request, terms_for
 from accord.services.eligibility.work import KIND, matching_fields
-from accord.services.holdings.files import sha256
 from accord.services.unit_of_work import Actor, Reply, run
 from accord.storage.tables.jobs import Job
 
@@ -58,7 +58,7 @@ def submit(hub: Hub, actor: Actor, source: Path, *, agreement_id: str, mapping: 
         job = _create_job(session, hub, ready, terms, actor, now, chunk_rows)
         return 202, jobs.view(job, now)
 
-    payload = {"agreement": agreement_id, "reference": reference, "map": mapping, "sha256": sha256(source),
+    payload = {"agreement": agreement_id, "reference": reference, "map": mapping, "sha256": sha256_of(source),
                "officer": actor.officer}
     try:
         return run(hub, actor, operation="eligibility.submit", payload=payload, key=key, prepare=prepare, write=write)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from accord.errors import NotFound
@@ -35,14 +34,6 @@ def identity(path: Path) -> tuple[int, int, int]:
     """What changes when a load renames a new file over the old one."""
     stat = path.stat()
     return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def quote(name: str) -> str:

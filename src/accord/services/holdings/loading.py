@@ -26,10 +26,11 @@ import pyarrow.parquet as pq
 
 from accord.clock import utcnow
 from accord.errors import InvalidInput, NotFound
+from accord.files import sha256_of
 from accord.linkage.standardise import known_columns
 from accord.registry.datasets import get_dataset
 from accord.runtime import Hub
-from accord.services.holdings.files import ROW_KEY, current, paths, quote, sha256
+from accord.services.holdings.files import ROW_KEY, current, paths, quote
 from accord.services.subjects import IDENTITY_FIELDS, SUBJECT, subject_column
 
 READERS = {".parquet": "read_parquet", ".csv": "read_csv"}
@@ -94,7 +95,7 @@ def load_holding(hub: Hub, dataset_id: str, source: Path) -> HoldingInfo:
         rows = _with_subjects(hub, extract, keyed, known_columns(fields, IDENTITY_FIELDS), str(source))
         if rows == 0:
             raise InvalidInput(f"{source}: the file has no records")
-        info = HoldingInfo(dataset_id=dataset_id, rows=rows, columns=keep, sha256=sha256(keyed),
+        info = HoldingInfo(dataset_id=dataset_id, rows=rows, columns=keep, sha256=sha256_of(keyed),
                            loaded_at=utcnow().isoformat())
         os.replace(keyed, target)
     finally:
