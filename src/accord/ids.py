@@ -1,15 +1,8 @@
-"""Identifiers: validated slugs for registry objects and random ids for the rest."""
+"""Random ids for the things Accord makes (agreements without one, subscriptions, requests)."""
 
 from __future__ import annotations
 
-import re
 import secrets
-
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
-
-
-def is_slug(value: str) -> bool:
-    return bool(SLUG.match(value))
 
 
 def new_id(prefix: str, nbytes: int = 8) -> str:

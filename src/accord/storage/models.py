@@ -1,4 +1,6 @@
-"""Database models: the registry, agreements, credentials, decisions and idempotency.
+"""Database models: the registry, agreements, credentials, decisions, daily usage, citizens' sign-ins,
+replies kept for idempotent retries, and the audit log's entries and subjects. Each purpose's own tables
+are in ``storage/tables/`` and imported here, so one metadata holds the whole schema.
 
 Names follow the public DEA register where one exists. JSON columns hold small
 lists (areas, processors, reasons) that are always read whole.
@@ -206,7 +208,10 @@ class ConsultationComment(Base):
 class DecisionRecord(Base):
     """Every policy decision, allowed or denied, written with the access it governs.
 
-    The tamper-evident audit log (Merkle tree over these rows) builds on this table.
+    Its id is quoted back to the body (``decision_id``), which reads it again at
+    ``GET /v1/decisions/{id}``; event deliveries point at the decision that allowed them.
+    The same decision is also an entry of the tamper-evident audit log (``AuditEntry``),
+    written in the same transaction by ``services.access.record``.
     """
 
     __tablename__ = "decisions"
@@ -260,7 +265,10 @@ class CitizenSession(Base):
 
 
 class IdempotencyKey(Base):
-    """A write already done for (client, key): a retry gets the stored response."""
+    """A write already done for (owner, key): a retry gets the stored response (``services.unit_of_work``).
+
+    The owner is the API client, or the body for the pages; the request is kept only as a keyed hash.
+    """
 
     __tablename__ = "idempotency_keys"
 
