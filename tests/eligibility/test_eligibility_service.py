@@ -10,9 +10,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from eligibility_support import (
-    AGREEMENT, activate_agreement_naming, CUSTOMERS, SUPPLIER, audit_payloads, decisions, entries, job_dirs, job_row, qualifying_ninos,
-    qualifying_subjects, submit_job, submit_reply, subjects_of_decision, truly_eligible,
+    AGREEMENT, CUSTOMERS, SUPPLIER, activate_agreement_naming, audit_payloads, decisions, entries, job_dirs, job_row,
+    qualifying_ninos, qualifying_subjects, submit_job, submit_reply, subjects_of_decision, truly_eligible,
 )
+from sqlalchemy import update
 
 from accord.clock import utcnow
 from accord.errors import Conflict, InvalidInput, NotFound
@@ -20,6 +21,7 @@ from accord.linkage.standardise import standardise_nino
 from accord.registry import agreements, lifecycle
 from accord.runtime import Hub
 from accord.services import eligibility, jobs
+from accord.storage.models import Agreement
 
 OFFICER = "whd-batch"
 # What the agreement names from dwp-benefits, and so what a job asks to read: the identifiers the hub
@@ -179,10 +181,11 @@ def test_a_suspended_agreement_stops_the_release_and_deletes_the_results(seeded:
 
     assert jobs.run_claimed(seeded, view["id"], "w", on_chunk=suspend_after_first_chunk) == "failed"
     job = job_row(seeded, view["id"])
-    assert "not released" in job.error and job.result_location is None and job.summary == {}
+    assert "not released" in job.error and job.result_location is None
     assert job_dirs(seeded) == []
     read, refusal = [d for d in decisions(seeded) if d.action == "eligibility.check"]
     assert read.allowed and not refusal.allowed and refusal.request_id == job.request_id
+    assert job.summary == {"decision_id": read.id}  # the read happened: the failed job still points to it
     assert subjects_of_decision(seeded, job.request_id) == set()  # nobody is named: nothing was released
     with pytest.raises(Conflict):
         jobs.result_file(seeded, view["id"], SUPPLIER)
@@ -314,3 +317,26 @@ def test_results_are_deleted_when_the_retention_period_passes(seeded: Hub, synth
     with seeded.transaction() as session:
         payloads = list(session.scalars(select(AuditEntry.payload).where(AuditEntry.kind == "retention.deletion")))
     assert any("job results" in p for p in payloads)
+
+
+def test_a_daily_limit_of_one_lets_the_job_that_used_it_release_its_results(seeded: Hub, synth: Path) -> None:
+    """The read takes the day's one request; the release, asked again, is not counted a second time."""
+    with seeded.transaction() as session:
+        session.execute(update(Agreement).where(Agreement.id == "warm-home-discount-2026").values(max_requests_per_day=1))
+    view = submit(seeded, synth / CUSTOMERS)
+    assert jobs.run_pending(seeded) == [(view["id"], "succeeded")]
+    [read] = [d for d in decisions(seeded) if d.action == "eligibility.check"]
+    assert read.allowed
+    second = submit_reply(seeded, synth / CUSTOMERS)  # the day's one request is used
+    assert second.status == 403 and any("allows 1 requests a day" in r for r in second.body["reasons"])
+
+
+def test_a_job_with_no_holding_to_read_records_no_access(seeded: Hub, synth: Path) -> None:
+    """Allowed, but DWP has loaded no records: the job fails and the log shows no read that did not happen."""
+    from accord.services.holdings import files
+
+    view = submit(seeded, synth / CUSTOMERS)
+    for path in files.paths(seeded, "dwp-benefits"):
+        path.unlink()
+    assert jobs.run_pending(seeded) == [(view["id"], "failed")]
+    assert [d for d in decisions(seeded) if d.action == "eligibility.check"] == []

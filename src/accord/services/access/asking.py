@@ -34,17 +34,39 @@ def catalogue() -> Catalogue:
     return Catalogue(purposes().actions)
 
 
-def ask(session: Session, request: AccessRequest, *, now: datetime | None = None) -> Grant | Refusal:
-    """Decide ``request``: a Grant (what may be read, what may be disclosed) or a Refusal. Records nothing."""
+def ask(session: Session, request: AccessRequest, *, now: datetime | None = None,
+        claimed: bool = False) -> Grant | Refusal:
+    """Decide ``request``: a Grant (what may be read, what may be disclosed) or a Refusal. Records nothing.
+
+    ``claimed``: the request already holds its place in the day's quota (a job's release,
+    asked again after its read was recorded), so the daily limit does not count it twice.
+    """
     context = policy_context(session)
     now = now or utcnow()
-    decision = decide(context, request, now)
+    decision = decide(_Claimed(context) if claimed else context, request, now)
     if not decision.allowed:
         return Refusal(request, decision, now, _ISSUER, context)
     action = context.catalogue[request.action]
     permitted = decision.permitted_fields
     return Grant(request, decision, now, _ISSUER, context, readable=permitted,
                  disclosable=permitted if action.discloses else ())
+
+
+class _Claimed:
+    """The transaction's policy context, for a request whose daily quota it already claimed."""
+
+    def __init__(self, context: SqlPolicyContext) -> None:
+        self._context = context
+        self.catalogue = context.catalogue
+
+    def holder_of(self, dataset_id: str) -> str | None:
+        return self._context.holder_of(dataset_id)
+
+    def candidate_agreements(self, body_id: str, dataset_id: str) -> list[AgreementTerms]:
+        return self._context.candidate_agreements(body_id, dataset_id)
+
+    def allowed_requests_since(self, agreement_id: str, body_id: str, since: datetime) -> int:
+        return max(0, self._context.allowed_requests_since(agreement_id, body_id, since) - 1)
 
 
 def agreements_for(session: Session, body_id: str, dataset_id: str) -> list[AgreementTerms]:

@@ -66,7 +66,9 @@ def _read_grant(hub: Hub, job: Job, terms: Terms, fields: dict[str, str], first_
     """
     request = access_request(terms, job.body_id, job.officer, job.total, tuple(fields.values()))
     with hub.transaction() as session:
-        answer = ask(session, request)
+        answer = ask(session, request, claimed=not first_time)  # a resumed job's read was counted already
+        if isinstance(answer, Grant) and first_time:
+            holdings.count(answer)  # NotFound before anything is recorded: nothing to read is no access
         if first_time or not isinstance(answer, Grant):
             recorded = record(session, answer, {"job": job.id, "stage": "read"}, request_id=job.request_id,
                               client_id=job.client_id)
@@ -162,14 +164,14 @@ class EligibilityWork:
         read_decision = (job.summary or {}).get("decision_id")
         # the same request as the read's: the agreement may have been suspended or narrowed meanwhile
         answer = ask(session, access_request(self.terms, job.body_id, job.officer, job.total, self.read_fields),
-                     now=now)
+                     now=now, claimed=True)  # the read that this releases took the day's place already
         if not isinstance(answer, Grant):
             record(session, answer, {"job": job.id, "stage": "release"}, request_id=job.request_id,
                    client_id=job.client_id)
             temp.unlink(missing_ok=True)
             job.state = "failed"
             job.error = "the results were not released: " + "; ".join(answer.reasons)
-            job.summary = {}
+            job.summary = {"decision_id": read_decision}  # the read happened: its decision stays on the job
             return
         name_subjects(session, answer, subjects, decision_id=read_decision, outcome={"eligible": int(eligible)},
                       request_id=job.request_id)
