@@ -125,3 +125,80 @@ def test_an_invalid_request_id_is_replaced_and_the_generated_one_stored(api: Api
     stored = [r.request_id for r in api.rows(DecisionRecord)]
     assert len(stored) == 4 and len(set(stored)) == 4
     assert not {"has spaces", "semi;colon", ""} & set(stored)
+
+
+WARM_HOME_CHECK = {  # an eligibility check reads DWP's fields to answer with a flag: it discloses none of them
+    "action": "eligibility.check",
+    "dataset": "dwp-benefits",
+    "purpose": "public_service_delivery:fuel_poverty",
+    "fields": ["nino", "surname", "date_of_birth", "pension_credit_guarantee"],
+}
+
+
+def test_the_answer_says_which_fields_it_may_disclose(api: Api) -> None:
+    read = _decide(api, SUPPORTING_FAMILIES).json()
+    assert read["allowed"] is True
+    assert read["disclosed_fields"] == read["permitted_fields"]  # dataset.read hands the fields over
+
+    check = _decide(api, WARM_HOME_CHECK, who="energy").json()
+    assert check["allowed"] is True, check["reasons"]
+    assert check["permitted_fields"] == WARM_HOME_CHECK["fields"]  # read to match...
+    assert check["disclosed_fields"] == []  # ...but the answer is a flag
+
+    refused = _decide(api, DEBT_PILOT).json()
+    assert refused["allowed"] is False and refused["disclosed_fields"] == []
+
+
+def test_a_body_reads_its_own_recorded_decision_and_no_other(api: Api) -> None:
+    allowed = _decide(api, SUPPORTING_FAMILIES, X_Request_Id="req-read-1").json()
+    denied = _decide(api, DEBT_PILOT, X_Request_Id="req-read-2").json()
+    api.auth("admin"), api.auth("energy")  # their credentials, made before counting
+    before = api.counts()
+
+    for answer in (allowed, denied):
+        response = api.client.get(f"/v1/decisions/{answer['decision_id']}", headers=api.auth("council"))
+        assert response.status_code == 200, response.text
+        stored = response.json()
+        assert stored["decision_id"] == answer["decision_id"]
+        assert (stored["allowed"], stored["decision"]) == (answer["allowed"], answer["decision"])
+        assert stored["reasons"] == answer["reasons"] and stored["agreement_id"] == answer["agreement_id"]
+        assert stored["fields_permitted"] == answer["permitted_fields"]
+        assert stored["request_id"] == answer["request_id"]
+        assert (stored["body"], stored["officer"]) == ("northshire-council", OFFICER)
+    assert api.client.get(f"/v1/decisions/{allowed['decision_id']}", headers=api.auth("admin")).status_code == 200
+
+    # Another body's decision looks exactly like no decision at all.
+    other = api.client.get(f"/v1/decisions/{allowed['decision_id']}", headers=api.auth("energy"))
+    missing = api.client.get(f"/v1/decisions/{denied['decision_id'] + 1000}", headers=api.auth("council"))
+    for response in (other, missing):
+        api.problem(response, 404, "no decision")
+    assert other.json()["detail"].replace(str(allowed["decision_id"]), "N") == \
+        missing.json()["detail"].replace(str(denied["decision_id"] + 1000), "N")
+    api.problem(api.client.get("/v1/decisions/0", headers=api.auth("council")), 422)
+    assert api.client.get(f"/v1/decisions/{allowed['decision_id']}").status_code == 401
+    assert api.counts() == before  # reading a decision again records nothing
+
+
+def test_an_agreement_that_has_not_started_allows_nothing(api: Api) -> None:
+    from datetime import timedelta
+
+    from accord.clock import utcnow
+    from accord.demo.seed import example_agreements
+    from accord.registry import agreements, lifecycle
+
+    now = utcnow()
+    base = next(spec for _, spec in example_agreements() if spec.id == "supporting-families-northshire")
+    start = now.date() + timedelta(days=60)
+    spec = base.model_copy(update={"id": "supporting-families-next-year", "start_date": start,
+                                   "end_date": start + timedelta(days=365), "review_date": None})
+    with api.hub.transaction() as session:
+        agreement = agreements.create_draft(session, api.hub.framework, spec, "accord-hub", now - timedelta(weeks=11))
+        lifecycle.transition(session, api.hub.framework, agreement, "consultation", actor="t",
+                             now=now - timedelta(weeks=10))
+        lifecycle.transition(session, api.hub.framework, agreement, "active", actor="t", now=now)
+
+    decision = _decide(api, {**SUPPORTING_FAMILIES, "agreement": "supporting-families-next-year"}).json()
+    assert decision["allowed"] is False
+    assert f"agreement 'supporting-families-next-year' starts on {start.isoformat()}" in decision["reasons"]
+    (row,) = api.rows(DecisionRecord)
+    assert row.allowed is False and row.id == decision["decision_id"]

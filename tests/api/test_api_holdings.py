@@ -11,6 +11,7 @@ from api_support import PROBLEM, Api
 
 from accord.errors import InvalidInput, NotFound
 from accord.services import holdings
+from accord.services.holdings import files as holding_files  # test-only: to inspect the stored file
 
 CSV = (
     "record_id,registration_id,first_name,surname,date_of_birth,date_of_death,postcode,cause\n"
@@ -29,8 +30,7 @@ def test_body_loads_csv_and_only_registered_fields_are_kept(api: Api) -> None:
     response = _put(api, "gro", CSV.encode())
     assert response.status_code == 200, response.text
     assert response.json()["rows"] == 2
-    path = holdings.holding_path(api.hub, "gro-deaths")
-    table = pq.read_table(path)
+    table = pq.read_table(holding_files.current(api.hub, "gro-deaths"))
     assert table.num_rows == 2
     assert "cause" not in table.column_names  # not a registered field: never kept
     assert table.column_names[0] == "record_id"
@@ -38,6 +38,9 @@ def test_body_loads_csv_and_only_registered_fields_are_kept(api: Api) -> None:
     assert status.status_code == 200
     assert status.json()["sha256"] == response.json()["sha256"]
     assert "Ada" not in status.text
+    info = holdings.holding_info(api.hub, "gro-deaths")
+    assert info.rows == 2 and not hasattr(info, "path")  # no path to the records leaves holdings
+    assert "path" not in status.json() and str(holding_files.directory(api.hub)) not in status.text
 
 
 def test_parquet_upload(api: Api) -> None:
@@ -81,8 +84,8 @@ def test_bad_files_are_refused_and_the_previous_holding_survives(api: Api, body:
     assert expected in response.json()["detail"]
     after = holdings.holding_info(api.hub, "gro-deaths")
     assert after == before
-    assert pq.read_table(holdings.holding_path(api.hub, "gro-deaths")).num_rows == 2
-    leftovers = [p.name for p in holdings.holdings_dir(api.hub).iterdir() if p.name.startswith(".")]
+    assert pq.read_table(holding_files.current(api.hub, "gro-deaths")).num_rows == 2
+    leftovers = [p.name for p in holding_files.directory(api.hub).iterdir() if p.name.startswith(".")]
     assert leftovers == []
 
 
@@ -93,9 +96,12 @@ def test_wrong_content_type_and_unknown_dataset(api: Api) -> None:
     assert _put(api, "gro", CSV.encode(), dataset="no-such-dataset").status_code == 404
 
 
-def test_holding_path_names_the_command_when_nothing_is_loaded(api: Api) -> None:
+def test_holding_info_names_the_command_when_nothing_is_loaded(api: Api) -> None:
     with pytest.raises(NotFound, match="accord datasets load gro-deaths"):
-        holdings.holding_path(api.hub, "gro-deaths")
+        holdings.holding_info(api.hub, "gro-deaths")
+    status = api.client.get("/v1/datasets/gro-deaths/records", headers=api.auth("gro"))
+    assert status.status_code == 404
+    assert "accord datasets load gro-deaths" in status.json()["detail"]
 
 
 def test_service_refuses_unknown_suffix(api: Api, tmp_path) -> None:  # noqa: ANN001

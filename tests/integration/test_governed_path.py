@@ -26,6 +26,7 @@ from accord.runtime import Hub
 from accord.services import deceased, disadvantages, eligibility, events, holdings, jobs, verification
 from accord.services.holdings import files, reading
 from accord.services.linking import LinkRefused, LinkRequest, link
+from accord.services.linking import governed
 from accord.services.linking import run as run_module
 from accord.services.unit_of_work import Actor
 from accord.storage.models import Agreement, AuditEntry, DecisionRecord
@@ -79,6 +80,13 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return real_side(path, mapping, id_column, name, mode)
 
     monkeypatch.setattr(run_module, "prepare_side", side)
+    real_read_right = governed.read_right
+
+    def read_right(reading, request):  # noqa: ANN001, ANN202 - under an agreement, RIGHT is read here
+        opened.append(f"RIGHT {request.right.name}")
+        return real_read_right(reading, request)
+
+    monkeypatch.setattr(governed, "read_right", read_right)
     return opened
 
 

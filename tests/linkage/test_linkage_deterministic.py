@@ -7,12 +7,16 @@ import pytest
 from linkage_support import applicant, record
 
 from accord.linkage.deterministic import (
-    MATCH, NO_MATCH, PARTIAL, RESULT_SCHEMA, BlockingIndex, compare, grade, verify, verify_all,
+    MATCH, NO_MATCH, PARTIAL, RESULT_SCHEMA, compare, grade, verify, verify_all,
 )
+from accord.linkage.index import BLOCKING_KEYS, NAME_KEY, BlockingIndex
 from accord.linkage.similarity import jaro_winkler, one_edit_apart
 
 # The DWP record the applicants below are checked against.
 DWP = dict(first_name="Margaret", surname="Thompson", dob="1961-03-12", postcode="SW1A 1AA", nino="AB123456C")
+
+
+DWP_SURNAME = record(surname=DWP["surname"])["surname"]  # standardised
 
 
 def dwp(id: str = "dwp1", **overrides):
@@ -180,8 +184,15 @@ def test_one_edit_apart():
 def test_blocking_finds_rows_sharing_any_key():
     rows = [dwp("n", dob="1990-01-01", postcode="M1 1AE"), dwp("d", nino=None, postcode="M1 1AE"),
             dwp("p", nino=None, dob="1990-01-01"), dwp("x", nino="CE654321A", dob="1990-01-01", postcode="M1 1AE")]
-    found = [r["id"] for r in BlockingIndex(rows).candidates(applicant())]
+    index = BlockingIndex(pa.Table.from_pylist(rows))
+    found = [r["id"] for r in index.candidates(applicant())]
     assert found == ["n", "d", "p"]
+    # The same name (canonical given name and surname) finds "x" too, when the name key is used.
+    by_name = [r["id"] for r in index.candidates(applicant(), keys=(*BLOCKING_KEYS, NAME_KEY))]
+    assert by_name == ["n", "d", "p", "x"]
+    # A key the record lacks finds nothing; only the fields asked for (and the id) come back.
+    [only] = index.candidates(applicant(nino=None, postcode=None, dob="1961-03-12"), fields=("surname",))
+    assert only == {"id": "d", "surname": DWP_SURNAME}
 
 
 def test_verify_all():

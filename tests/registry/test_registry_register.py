@@ -136,7 +136,9 @@ def test_entry_carries_the_published_fields(registered) -> None:  # noqa: ANN001
     }
     assert entry["controllers"] == ["brightwatt-energy", "dwp"]
     assert entry["disclosers"] == ["dwp"] and entry["recipients"] == ["brightwatt-energy"]
-    assert entry["data_disclosed"] == [{"dataset": "dwp-benefits", "fields": ["pension_credit_guarantee"]}]
+    # The agreement names the identifiers the hub reads to match (issue 12), then the attribute it discloses.
+    assert entry["data_disclosed"] == [{"dataset": "dwp-benefits", "fields": [
+        "nino", "first_name", "surname", "date_of_birth", "postcode", "address_line_1", "pension_credit_guarantee"]}]
     assert entry["limits"]["on_excess_fields"] == "deny"
     assert entry["pilot"] is None
     assert entry["consultation"]["closes_at"] == (NOW - timedelta(weeks=2)).isoformat()

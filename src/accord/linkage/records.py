@@ -57,7 +57,8 @@ def read_records(source: Path | bytes, source_name: str, *, name: str | None = N
         opener = lambda: path.open("rb")  # noqa: E731
     if kind is None:
         raise InvalidInput(f"{source_name}: {name} is not a CSV or Parquet file (expected .csv or .parquet)")
-    table = _read_csv(opener, source_name, name) if kind == "csv" else _read_parquet(opener, source_name, name, columns)
+    table = (_read_csv(opener, source_name, name, columns) if kind == "csv"
+             else _read_parquet(opener, source_name, name, columns))
     if table.num_rows == 0:
         raise InvalidInput(f"{source_name}: {name} has no rows")
     duplicated = sorted({n for n in table.column_names if table.column_names.count(n) > 1})
@@ -75,7 +76,8 @@ def _read_parquet(opener, source_name: str, name: str, columns: list[str] | None
                            f"({str(exc).splitlines()[0][:120]})") from None
 
 
-def _read_csv(opener, source_name: str, name: str) -> pa.Table:  # noqa: ANN001
+def _read_csv(opener, source_name: str, name: str, columns: list[str] | None = None) -> pa.Table:  # noqa: ANN001
+    """Every column as text; with ``columns``, only those are converted and kept (the rest are skipped)."""
     try:
         with opener() as handle:
             header = pacsv.open_csv(handle).schema.names
@@ -86,6 +88,7 @@ def _read_csv(opener, source_name: str, name: str) -> pa.Table:  # noqa: ANN001
                 convert_options=pacsv.ConvertOptions(
                     column_types={column: pa.string() for column in header}, strings_can_be_null=True,
                     quoted_strings_can_be_null=False,
+                    include_columns=[c for c in header if c in columns] if columns is not None else None,
                 ),
             )
     except pa.ArrowInvalid as exc:

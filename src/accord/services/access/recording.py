@@ -64,8 +64,13 @@ def record(
     *,
     request_id: str,
     client_id: str | None = None,
+    claimed: bool = False,
 ) -> Recorded:
     """Record ``answer`` (re-judging a grant's quotas atomically), with the people it was about.
+
+    ``claimed``: the grant is another use within one access whose first decision, recorded in
+    this transaction, already took the day's place (linking that also trains a model): it is
+    not counted against the daily limit again.
 
     ``subjects`` are pseudonymous person keys as the hub resolved them (never what the
     requester typed); ``outcome`` is a small summary for the audit entry (counts, a grade),
@@ -78,17 +83,19 @@ def record(
     request = answer.request
     decision = answer.decision
     if isinstance(answer, Grant):
-        request, decision = _recheck(session, context, answer, subjects)
+        request, decision = _recheck(session, context, answer, subjects, claimed)
     return _write(session, framework, context, request, decision, answer.now, outcome, subjects, request_id,
                   client_id, answer if decision.allowed and isinstance(answer, Grant) else None)
 
 
-def _recheck(session: Session, context: SqlPolicyContext, grant: Grant,
-             subjects: tuple[str, ...]) -> tuple[AccessRequest, Decision]:
+def _recheck(session: Session, context: SqlPolicyContext, grant: Grant, subjects: tuple[str, ...],
+             claimed: bool) -> tuple[AccessRequest, Decision]:
     request, decision, now = grant.request, grant.decision, grant.now
     if len(subjects) > request.records and not action_is_bulk(context, request):
         request = replace(request, records=len(subjects), subjects=subjects)
         decision = decide(context, request, now)
+    if claimed:
+        return request, decision
     for _ in range(_CLAIM_ATTEMPTS):
         if not decision.allowed or _claim_daily_request(session, decision, request.body_id, now):
             return request, decision

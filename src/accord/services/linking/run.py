@@ -77,39 +77,50 @@ def temporary_output(out: Path) -> Iterator[Path]:
 
 def link(request: LinkRequest, say: Say, *, hub: Hub | None = None, actor: Actor | None = None) -> Linked:
     """Link LEFT with RIGHT and write the pairs (see the module docstring); ``hub`` and ``actor`` under an agreement."""
-    if reads_records(request) and (hub is None or actor is None):
+    governs = reads_records(request)
+    if governs and (hub is None or actor is None):
         raise InvalidInput("--agreement needs --body: linking under an agreement reads another body's records, "
                            "so it is decided and recorded for the body that asks")
+    if request.agreement and not governs:
+        governed.check_in_force(hub, request.agreement)  # two encodings made for it: no record is read to decide
     say("reading LEFT")
     left = prepare_side(request.left, request.left_map, request.left_id, "LEFT", request.mode)
+    if request.mode == "pprl":
+        _check_encodings(hub, request, left)
     stored = _stored_model(hub, request) if request.mode == "probabilistic" else None
     decisions: tuple[int, ...] = ()
-    right_map = request.right_map
-    if reads_records(request):
+    notes: list[str] = []
+    if governs:
         say("asking the decision point")
         reading = governed.ask_to_read(hub, actor, request, left_rows=_rows(left),
                                        trains=request.mode == "probabilistic" and stored is None)
-        right_map = reading.mapping
-    say("reading RIGHT")
-    right = prepare_side(request.right, right_map, request.right_id, "RIGHT", request.mode)
-    if reads_records(request):
+        say("reading RIGHT")
+        right = governed.read_right(reading, request)  # only the permitted columns
         decisions = governed.record_reads(hub, actor, reading, right)
+        notes += governed.notes(reading)
+    else:
+        say("reading RIGHT")
+        right = prepare_side(request.right, request.right_map, request.right_id, "RIGHT", request.mode)
     with temporary_output(request.out) as tmp:
         if request.mode == "deterministic":
             summary = _deterministic(left, right, request.threshold, tmp, say)
         elif request.mode == "pprl":
-            summary = _pprl(hub, left, right, request, tmp, say)
+            summary = _pprl(left, right, request, tmp, say)
         else:
-            summary = _probabilistic(hub, left, right, request, stored, tmp, say)
-    notes = tuple(summary.get("notes", ())) + tuple(
-        f"{side.source}: {note}" for side in (left, right) for note in getattr(side, "notes", []))
-    return Linked(summary["pairs"], summary["how"], notes, decisions)
+            summary = _probabilistic(hub, actor, left, right, request, stored, tmp, say)
+    notes += list(summary.get("notes", ())) + [
+        f"{side.source}: {note}" for side in (left, right) for note in getattr(side, "notes", [])]
+    return Linked(summary["pairs"], summary["how"], tuple(notes), decisions)
 
 
 def reads_records(request: LinkRequest) -> bool:
     """Whether the run reads the other body's records under the agreement: any run under one, except linking
     two encodings the bodies made themselves (the hub then holds no identifier to read)."""
-    return bool(request.agreement) and (request.mode != "pprl" or request.secret is not None)
+    if not request.agreement:
+        return False
+    if request.mode != "pprl" or request.secret is not None:
+        return True
+    return not is_encoding(request.right)  # plaintext RIGHT would be read, and encoded at the hub
 
 
 def _rows(side: Any) -> int:
@@ -154,24 +165,29 @@ def _deterministic(left: Any, right: Any, threshold: float | None, tmp: Path, sa
     return {"pairs": _write_table(result, tmp), "how": "deterministic cascade"}
 
 
-def _read_encoded(path: Path, side: str) -> pa.Table | None:
-    """The file as a Bloom-filter encoding if it is one (from `accord encode`: Parquet, or CSV with its
-    parameters file beside it); None for plaintext records."""
+def is_encoding(path: Path) -> bool:
+    """Whether the file is a Bloom-filter encoding (from `accord encode`: Parquet, or CSV with its parameters
+    file beside it), from its schema or its parameters file alone."""
     import pyarrow.parquet as pq
 
     from accord.linkage import pprl
 
     suffix = path.suffix.lower()
     if not path.is_file() or path.stat().st_size == 0:
-        return None
+        return False
     if suffix == ".parquet":
         try:
-            encoded = pprl.is_encoded(pq.read_schema(path))
+            return pprl.is_encoded(pq.read_schema(path))
         except (pa.ArrowInvalid, OSError):
-            return None  # prepare_file reports it
-    else:
-        encoded = suffix == ".csv" and pprl.sidecar_path(path).is_file()
-    if not encoded:
+            return False  # prepare_file reports it
+    return suffix == ".csv" and pprl.sidecar_path(path).is_file()
+
+
+def _read_encoded(path: Path, side: str) -> pa.Table | None:
+    """The file as a Bloom-filter encoding if it is one (``is_encoding``); None for plaintext records."""
+    from accord.linkage import pprl
+
+    if not is_encoding(path):
         return None
     table = pprl.read_encoded(path, f"{side} {path.name}")
     if table.num_rows == 0:
@@ -179,16 +195,41 @@ def _read_encoded(path: Path, side: str) -> pa.Table | None:
     return table
 
 
-def _pprl(hub: Hub | None, left: Any, right: Any, request: LinkRequest, tmp: Path, say: Say) -> dict[str, Any]:
-    """Bloom-filter linkage: plaintext sides are encoded here first (with the agreement's key, or a fresh one)."""
+def _check_encodings(hub: Hub | None, request: LinkRequest, left: Any) -> None:
+    """Before anything is asked or read: the encodings were made for the agreement named (each one in force),
+    and one encoding is linked with plaintext only when the agreement's secret can encode the other."""
     from accord.linkage import pprl
 
-    encodings = [side for side in (left, right) if isinstance(side, pa.Table)]
-    named = {pprl.encoding_of(t.schema).get("agreement_id") for t in encodings} - {None}
+    found = [pprl.encoding_of(left.schema, f"LEFT {request.left.name}") if isinstance(left, pa.Table) else None,
+             _encoding_parameters(request.right, f"RIGHT {request.right.name}")]
+    params = [p for p in found if p is not None]
+    named = {p.get("agreement_id") for p in params} - {None}
     if request.agreement and named and named != {request.agreement}:
         raise InvalidInput(f"the encodings were made for agreement {', '.join(sorted(named))}, not {request.agreement}")
     for agreement in sorted(named - {request.agreement}):
         governed.check_in_force(hub, agreement)
+    if len(params) == 1 and request.secret is None:
+        raise InvalidInput("one input is an encoding and the other is not: give --secret-file and "
+                           "--agreement to encode the other with the same key")
+
+
+def _encoding_parameters(path: Path, source: str) -> dict | None:
+    """An encoding's recorded parameters, from its schema or its parameters file (None: not an encoding)."""
+    import pyarrow.parquet as pq
+
+    from accord.linkage import pprl
+
+    if not is_encoding(path):
+        return None
+    if path.suffix.lower() == ".parquet":
+        return pprl.encoding_of(pq.read_schema(path), source)
+    return pprl.parameters(pprl.sidecar_path(path).read_bytes().strip(), source)[0]
+
+
+def _pprl(left: Any, right: Any, request: LinkRequest, tmp: Path, say: Say) -> dict[str, Any]:
+    """Bloom-filter linkage: plaintext sides are encoded here first (with the agreement's key, or a fresh one)."""
+    from accord.linkage import pprl
+
     plaintext = [side for side in (left, right) if not isinstance(side, pa.Table)]
     how = "pprl on Bloom-filter encodings"
     notes: list[str] = []
@@ -240,14 +281,15 @@ def _stored_model(hub: Hub | None, request: LinkRequest) -> _Stored | None:
     return None
 
 
-def _probabilistic(hub: Hub | None, left: Any, right: Any, request: LinkRequest, stored: _Stored | None, tmp: Path,
+def _probabilistic(hub: Hub | None, actor: Actor | None, left: Any, right: Any, request: LinkRequest,
+                   stored: _Stored | None, tmp: Path,
                    say: Say) -> dict[str, Any]:
     from accord.linkage import probabilistic as prob
 
     engine_options = {"memory_limit": request.memory_limit} if request.engine == "duckdb" else {}
     if stored is None:
         model = prob.train(left.table, right.table, engine=request.engine, progress=say, engine_options=engine_options)
-        origin = _store_trained(hub, model, request)
+        origin = _store_trained(hub, model, request, actor)
     else:
         model, origin = stored.model, stored.origin
     result = prob.predict(left.table, right.table, model, tmp, engine=request.engine,
@@ -256,7 +298,7 @@ def _probabilistic(hub: Hub | None, left: Any, right: Any, request: LinkRequest,
     return {"pairs": result.pairs, "how": f"probabilistic on {request.engine}; {origin}"}
 
 
-def _store_trained(hub: Hub | None, model: Any, request: LinkRequest) -> str:
+def _store_trained(hub: Hub | None, model: Any, request: LinkRequest, actor: Actor | None) -> str:
     kept = []
     if request.model_file is not None:
         model.save(request.model_file)
@@ -264,7 +306,7 @@ def _store_trained(hub: Hub | None, model: Any, request: LinkRequest) -> str:
     if request.agreement and hub is not None:
         from accord.services.linkage_models import store_model
 
-        stored = store_model(hub, request.agreement, model)
+        stored = store_model(hub, request.agreement, model, trained_by=actor.body_id if actor else "cli")
         kept.append(f"stored as agreement {request.agreement}'s version {stored.version}")
     return "model trained" + (" and " + " and ".join(kept) if kept else " (not kept: give --model or --agreement "
                                                                           "to reuse it)")
