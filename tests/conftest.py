@@ -1,6 +1,11 @@
-"""Shared fixtures: a hub on SQLite and on PostgreSQL, and authenticated API clients.
+"""The fixtures every test directory shares (helpers are in accord_testing.py).
 
-Storage and API tests take the ``hub`` (or ``api``) fixture, which runs each
+- ``hub`` runs a test once per backend (SQLite and PostgreSQL); ``sqlite_hub`` on SQLite only.
+- ``data_dir`` gives the command line a data directory of its own; ``accord(*args)`` runs
+  the real entry point in process and returns a ``CliRun``.
+- ``demo_run`` is one run of ``accord demo --no-serve`` shared by the whole test run.
+
+Storage and API tests take the ``hub`` fixture, which runs each
 test once per backend. PostgreSQL is at ACCORD_TEST_POSTGRES_URL (default:
 127.0.0.1:5432, trust auth, database ``test``); each test worker gets its own
 database, migrated once, and every test starts from empty tables. If
@@ -29,6 +34,7 @@ from accord.storage.models import Base  # noqa: E402
 
 POSTGRES_URL = os.environ.get("ACCORD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("ACCORD_REQUIRE_POSTGRES") == "1"
+_TEST_SETTINGS = {"ACCORD_TEST_POSTGRES_URL", "ACCORD_REQUIRE_POSTGRES"}  # how the tests run, not Accord's settings
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
@@ -116,6 +122,80 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for hub in _migrated.values():
         hub.close()
     _migrated.clear()
+
+
+# ---------------------------------------------------------------- the command line
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data directory of the command line's own (ACCORD_DATA_DIR), wide output, and the test's tmp_path as cwd."""
+    data = tmp_path / "data"
+    for name in [name for name in os.environ if name.startswith("ACCORD_") and name not in _TEST_SETTINGS]:
+        monkeypatch.delenv(name)  # the machine's own settings (a database URL, a chunk size) do not leak in
+    monkeypatch.setenv("ACCORD_DATA_DIR", str(data))
+    _wide(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    return data
+
+
+def _wide(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wide output and errors, so tables and messages do not fold identifiers across lines."""
+    from accord.cli import common
+
+    monkeypatch.setattr(common.console, "_width", 250)
+    monkeypatch.setattr(common.err, "_width", 250)
+
+
+def _runner(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):  # noqa: ANN202
+    import sys
+
+    from accord_testing import CliRun, strip_ansi
+
+    from accord.cli import main
+
+    def invoke(*args: object) -> CliRun:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["accord", *map(str, args)])
+        try:
+            main.run()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        return CliRun(code, strip_ansi(captured.out), strip_ansi(captured.err))
+
+    return invoke
+
+
+@pytest.fixture
+def accord(data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):  # noqa: ANN201
+    """``accord(*args)``: the console script's entry point (``accord.cli.main:run``, which maps an
+    AccordError to one line and exit 2) in this process, with ``sys.argv`` patched; a ``CliRun``."""
+    return _runner(monkeypatch, capsys)
+
+
+@pytest.fixture
+def accord_on(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):  # noqa: ANN201
+    """``accord_on(hub)``: the same runner, pointed at a test hub's database (either backend) and data directory."""
+    def point(hub: Hub):  # noqa: ANN202
+        for name in [name for name in os.environ if name.startswith("ACCORD_") and name not in _TEST_SETTINGS]:
+            monkeypatch.delenv(name)
+        monkeypatch.setenv("ACCORD_DATABASE_URL", hub.settings.resolved_database_url)
+        monkeypatch.setenv("ACCORD_DATA_DIR", str(hub.settings.data_dir))
+        monkeypatch.setenv("ACCORD_ENVIRONMENT", "test")
+        _wide(monkeypatch)
+        return _runner(monkeypatch, capsys)
+
+    return point
+
+
+@pytest.fixture
+def cli_hub(data_dir: Path):  # noqa: ANN201
+    """The database the command line uses (SQLite under ``data_dir``), empty."""
+    opened = Hub.open(load_settings())
+    yield opened
+    opened.close()
 
 
 # ---------------------------------------------------------------- the demo, run once

@@ -82,3 +82,23 @@ def test_registering_the_purposes_imports_nothing_heavy() -> None:
             "print(','.join(heavy))\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "", f"registration imported {done.stdout.strip()}"
+
+
+def test_other_packages_use_only_a_service_package_s_public_names() -> None:
+    """``from accord.services.verification import check``, never ``...verification.service import check``."""
+    import ast
+
+    src = ROOT / "src" / "accord"
+    packages = set(_packages())
+    reaching_in = []
+    for path in src.rglob("*.py"):
+        importer = path.relative_to(src).parts
+        own = importer[1] if importer[0] == "services" and len(importer) > 2 else None
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else \
+                [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            for name in names:
+                parts = name.split(".")
+                if len(parts) > 3 and parts[:2] == ["accord", "services"] and parts[2] in packages and parts[2] != own:
+                    reaching_in.append(f"{path.relative_to(ROOT)}: {name}")
+    assert reaching_in == []

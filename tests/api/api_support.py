@@ -7,16 +7,11 @@ current time because the API reads the clock.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
-from fastapi.testclient import TestClient
-from sqlalchemy import Table, func, select
+from accord_testing import PROBLEM, ApiClient, assert_problem, seed_register
+from sqlalchemy import Table, select
 
-from accord.app import create_app
-from accord.clock import utcnow
-from accord.demo.seed import seed_agreements, seed_registry
-from accord.registry.credentials import IssuedSecret, create_client
 from accord.runtime import Hub
 from accord.storage.models import Base
 
@@ -29,87 +24,19 @@ BODIES = {
     "hmrc": "hmrc",
     "ons": "ons",
 }
-PROBLEM = "application/problem+json"
 
 
 @dataclass
-class Api:
-    """An in-process client for one seeded hub, with credentials made on demand."""
+class Api(ApiClient):
+    """The shared in-process client, with the short body names above, whose problems carry the request id."""
 
-    hub: Hub
-    client: TestClient
-    secrets: dict[str, IssuedSecret] = field(default_factory=dict)
-    tokens: dict[str, str] = field(default_factory=dict)
-
-    # ------------------------------------------------------------ credentials
-
-    def new_client(self, body_id: str) -> IssuedSecret:
-        with self.hub.transaction() as session:
-            return create_client(session, body_id, utcnow(), label="test")
-
-    def secret(self, who: str) -> IssuedSecret:
-        if who not in self.secrets:
-            self.secrets[who] = self.new_client(BODIES.get(who, who))
-        return self.secrets[who]
-
-    def issue(self, issued: IssuedSecret) -> str:
-        response = self.client.post(
-            "/oauth/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": issued.client_id,
-                "client_secret": issued.client_secret,
-            },
-        )
-        assert response.status_code == 200, response.text
-        return response.json()["access_token"]
-
-    def token(self, who: str) -> str:
-        if who not in self.tokens:
-            self.tokens[who] = self.issue(self.secret(who))
-        return self.tokens[who]
-
-    def auth(self, who: str, **headers: str) -> dict[str, str]:
-        """Authorization header for ``who`` plus extra headers (underscores become hyphens)."""
-        extra = {name.replace("_", "-"): value for name, value in headers.items()}
-        return {"Authorization": f"Bearer {self.token(who)}", **extra}
-
-    # ------------------------------------------------------------- database
-
-    def counts(self) -> dict[str, int]:
-        """Rows in every table, to prove a refused request stored nothing."""
-        with self.hub.transaction() as session:
-            return {
-                table.name: session.scalar(select(func.count()).select_from(table))
-                for table in Base.metadata.sorted_tables
-            }
-
-    def rows(self, model, **where) -> list:  # noqa: ANN001
-        with self.hub.transaction() as session:
-            query = select(model).filter_by(**where)
-            return list(session.scalars(query))
-
-    # ------------------------------------------------------------- problems
+    aliases: dict[str, str] = field(default_factory=lambda: dict(BODIES))
 
     @staticmethod
-    def problem(response, status: int, contains: str | None = None) -> dict:  # noqa: ANN001
-        """Assert an RFC 9457 problem with a human sentence; return its body."""
-        assert response.status_code == status, f"expected {status}, got {response.status_code}: {response.text}"
-        assert response.headers["content-type"].startswith(PROBLEM), response.headers["content-type"]
-        body = response.json()
-        assert body["status"] == status
-        assert isinstance(body["title"], str) and body["title"]
-        detail = body["detail"]
-        assert isinstance(detail, str) and re.search(r"\w+ \w+", detail), f"no sentence in detail: {detail!r}"
+    def problem(response, status: int, *mentions: str | None) -> dict:  # noqa: ANN001
+        body = assert_problem(response, status, *mentions)
         assert body.get("request_id") == response.headers["x-request-id"]
-        if contains is not None:
-            text = " ".join([detail, *body.get("problems", [])])
-            assert contains.lower() in text.lower(), f"{contains!r} not in {text!r}"
         return body
-
-
-def make_client(hub: Hub) -> TestClient:
-    return TestClient(create_app(hub=hub), raise_server_exceptions=False)
 
 
 _SNAPSHOTS: dict[str, list[tuple[Table, list[dict]]]] = {}
@@ -130,10 +57,7 @@ def seed(hub: Hub) -> None:
                 if rows:
                     connection.execute(table.insert(), rows)
         return
-    now = utcnow()
-    with hub.transaction() as session:
-        seed_registry(session, hub.framework, now)
-        result = seed_agreements(session, hub.framework, now)
+    result = seed_register(hub)
     assert result.created["debt-pilot-northshire"] == "consultation"
     with hub.engine.connect() as connection:
         _SNAPSHOTS[key] = [

@@ -8,7 +8,7 @@ HTTP layer rather than storage. Helpers and payloads are in api_support.py.
 from __future__ import annotations
 
 import pytest
-from api_support import Api, make_client, seed
+from api_support import Api, seed
 
 from accord.runtime import Hub
 
@@ -16,10 +16,10 @@ from accord.runtime import Hub
 @pytest.fixture
 def api(hub: Hub) -> Api:
     seed(hub)
-    return Api(hub, make_client(hub))
+    return Api.for_hub(hub)
 
 
 @pytest.fixture
 def sqlite_api(sqlite_hub: Hub) -> Api:
     seed(sqlite_hub)
-    return Api(sqlite_hub, make_client(sqlite_hub))
+    return Api.for_hub(sqlite_hub)

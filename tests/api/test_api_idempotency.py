@@ -112,3 +112,53 @@ def test_a_client_secret_is_never_stored_for_replay(api: Api) -> None:
     assert replay.status_code == 201 and replay.headers.get("Idempotent-Replayed") == "true"
     assert replay.json()["client_secret"] is None
     assert replay.json()["client_id"] == response.json()["client_id"]
+
+
+def test_a_retried_upload_of_the_same_records_replays_the_first_load(api: Api) -> None:
+    records = (
+        "record_id,registration_id,first_name,surname,date_of_birth,date_of_death,postcode\n"
+        "r1,G1,Ada,Smith,1931-02-03,2026-01-02,SW1A 1AA\n"
+    ).encode()
+
+    def put(body: bytes):  # noqa: ANN202
+        return api.client.put("/v1/datasets/gro-deaths/records", content=body,
+                              headers=api.auth("gro", Idempotency_Key="load-1", Content_Type="text/csv"))
+
+    first = put(records)
+    assert first.status_code == 200, first.text
+    second = put(records)
+    assert second.status_code == 200 and second.headers.get("Idempotent-Replayed") == "true"
+    assert second.json() == first.json()  # the same load time: the file was not loaded again
+    changed = put(records + b"r2,G2,Bob,Jones,1940-05-06,2026-02-03,M1 1AE\n")
+    api.problem(changed, 422, "Idempotency-Key 'load-1'")
+
+
+def test_a_retried_consultation_comment_is_stored_once(api: Api) -> None:
+    from accord.storage.models import ConsultationComment
+
+    api.client.post("/v1/agreements", json=valid_agreement(), headers=api.auth("council"))
+    opened = api.client.post("/v1/agreements/supporting-families-extension/transitions",
+                             json={"to": "consultation", "reason": ""}, headers=api.auth("dwp"))
+    assert opened.status_code == 200, opened.text
+    path = "/register/agreements/supporting-families-extension/comments"
+    comment = {"author": "A Resident", "comment": "How long is the data kept?"}
+    key = {"Idempotency-Key": "3f1e7c2a-comment"}
+    first = api.client.post(path, json=comment, headers=key)
+    second = api.client.post(path, json=comment, headers=key)
+    assert first.status_code == second.status_code == 201, first.text
+    assert second.headers.get("Idempotent-Replayed") == "true" and second.json() == first.json()
+    assert len(api.rows(ConsultationComment)) == 1
+    third = api.client.post(path, json=comment)  # without a key, the same words are another comment
+    assert third.status_code == 201 and len(api.rows(ConsultationComment)) == 2
+
+
+def test_every_write_endpoint_accepts_an_idempotency_key(api: Api) -> None:
+    """Except the OAuth token endpoint, whose form is fixed by RFC 6749 and which changes nothing a retry harms."""
+    missing = [
+        f"{method.upper()} {path}"
+        for path, item in api.client.app.openapi()["paths"].items()
+        for method, operation in item.items()
+        if method in ("post", "put", "patch", "delete")
+        and "idempotency-key" not in {p["name"].lower() for p in operation.get("parameters", [])}
+    ]
+    assert missing == ["POST /oauth/token"]

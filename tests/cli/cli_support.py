@@ -1,61 +1,21 @@
-"""Support for the CLI tests: results, counting rows, and the console script in a subprocess."""
+"""Support for the CLI tests: agreement files, token checks, and the console script in a subprocess."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from accord_testing import CliRun, strip_ansi
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
 
 from accord.app import create_app
 from accord.runtime import Hub
-from accord.storage.models import Base
 
 ACCORD = Path(sys.executable).with_name("accord")
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-def strip_ansi(text: str) -> str:
-    return _ANSI.sub("", text)
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def err_lines(self) -> list[str]:
-        return [line for line in self.err.splitlines() if line.strip()]
-
-    def assert_bad_input(self, *mentions: str) -> str:
-        """Exit 2, exactly one line on stderr naming the problem, no traceback; returns the line."""
-        assert self.code == 2, f"exit {self.code}\nstdout: {self.out}\nstderr: {self.err}"
-        assert len(self.err_lines) == 1, self.err
-        line = self.err_lines[0]
-        assert line.startswith("error: "), line
-        for text in mentions:
-            assert text in line, f"{text!r} not in {line!r}"
-        assert "Traceback" not in self.out + self.err
-        return line
-
-
-def counts(hub: Hub) -> dict[str, int]:
-    with hub.transaction() as session:
-        return {
-            table.name: session.scalar(select(func.count()).select_from(table))
-            for table in Base.metadata.sorted_tables
-        }
-
-
 def token_status(hub: Hub, client_id: str, secret: str) -> int:
     """What the API answers when these credentials ask for a token."""
     client = TestClient(create_app(hub=hub), raise_server_exceptions=False)
@@ -63,7 +23,7 @@ def token_status(hub: Hub, client_id: str, secret: str) -> int:
     return response.status_code
 
 
-def run_script(*args: str, data_dir: Path, timeout: float = 120) -> Result:
+def run_script(*args: str, data_dir: Path, timeout: float = 120) -> CliRun:
     """The installed `accord` console script, as a user runs it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
     env.update({"ACCORD_DATA_DIR": str(data_dir), "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"})
@@ -76,7 +36,7 @@ def run_script(*args: str, data_dir: Path, timeout: float = 120) -> Result:
         timeout=timeout,
         check=False,
     )
-    return Result(completed.returncode, strip_ansi(completed.stdout), strip_ansi(completed.stderr))
+    return CliRun(completed.returncode, strip_ansi(completed.stdout), strip_ansi(completed.stderr))
 
 
 def agreement_spec(**changes) -> dict:  # noqa: ANN003

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_support import agreement_spec, counts, write
+from accord_testing import count_rows as counts
+from cli_support import agreement_spec, write
 
 from accord.runtime import Hub
 from accord.storage.models import Agreement

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli_support import agreement_spec, counts, run_script, write
+from accord_testing import count_rows as counts
+from cli_support import agreement_spec, run_script, write
 
 from accord.runtime import Hub
 

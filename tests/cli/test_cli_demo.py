@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from cli_support import strip_ansi
+from accord_testing import strip_ansi
 
 
 def test_demo_runs_end_to_end_and_prints_allow_and_deny(demo_run) -> None:  # noqa: ANN001

@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 
 import yaml
-from cli_support import counts, token_status
+from accord_testing import count_rows as counts
+from cli_support import token_status
 
 from accord.runtime import Hub
 from accord.storage.models import Body, Client, Dataset

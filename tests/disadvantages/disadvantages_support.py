@@ -21,14 +21,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
-from fastapi.testclient import TestClient
+from accord_testing import ApiClient, example_spec, seed_register
 from sqlalchemy import select
 
-from accord.app import create_app
 from accord.clock import utcnow
-from accord.demo.seed import example_agreements, seed_agreements, seed_registry
-from accord.registry import agreements, datasets, lifecycle
-from accord.registry.credentials import create_client
+from accord.registry import datasets
 from accord.registry.specs import AgreementSpec
 from accord.runtime import Hub
 from accord.services import holdings
@@ -38,7 +35,6 @@ COUNCIL = "northshire-council"
 AGREEMENT = "supporting-families-northshire-partners"
 DWP_ONLY = "supporting-families-northshire"  # the demo's first Supporting Families agreement: DWP data only
 OFFICER = "Early help team, Northshire"
-PROBLEM = "application/problem+json"
 URL = "/v1/households/multiple-disadvantages"
 PERSONS, SEED = 20_000, 11
 
@@ -57,10 +53,7 @@ POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}\b")
 
 
 def seed(hub: Hub) -> None:
-    now = utcnow()
-    with hub.transaction() as session:
-        seed_registry(session, hub.framework, now - timedelta(days=30))
-        seed_agreements(session, hub.framework, now)
+    seed_register(hub, registered=utcnow() - timedelta(days=30))
 
 
 def load_holdings(hub: Hub, synth: Path) -> list[str]:
@@ -83,22 +76,7 @@ def prepare(hub: Hub, synth: Path) -> Hub:
 
 
 def demo_spec(agreement_id: str, **changes: object) -> AgreementSpec:
-    spec = next(s for _, s in example_agreements() if s.id == AGREEMENT).model_dump()
-    spec.update(id=agreement_id, **changes)
-    return AgreementSpec.model_validate(spec)
-
-
-def add_agreement(hub: Hub, spec: AgreementSpec, status: str = "active") -> Agreement:
-    """Store an agreement and take it through the lifecycle to ``status`` (consultation or active)."""
-    now = utcnow()
-    with hub.transaction() as session:
-        drafted = now - timedelta(weeks=11) if status == "active" else now
-        agreement = agreements.create_draft(session, hub.framework, spec, "tester", drafted)
-        opened = now - timedelta(weeks=10) if status == "active" else now
-        lifecycle.transition(session, hub.framework, agreement, "consultation", actor="tester", now=opened)
-        if status == "active":
-            lifecycle.transition(session, hub.framework, agreement, "active", actor="tester", now=now)
-        return agreement
+    return example_spec(AGREEMENT, id=agreement_id, **changes)
 
 
 def full_identifiers_spec(agreement_id: str = "supporting-families-full") -> AgreementSpec:
@@ -160,19 +138,13 @@ def precision_recall(found: dict[int, set[str]], expected: dict[int, set[str]]) 
 
 
 @dataclass
-class Client:
-    hub: Hub
-    http: TestClient
+class Client(ApiClient):
+    """The shared in-process client, acting by default as the council's early-help officer."""
+
+    officer: str | None = OFFICER
 
     def headers(self, body_id: str = COUNCIL, officer: str | None = OFFICER) -> dict[str, str]:
-        with self.hub.transaction() as session:
-            issued = create_client(session, body_id, utcnow(), label="test")
-        token = self.http.post("/oauth/token", data={"grant_type": "client_credentials"},
-                               auth=(issued.client_id, issued.client_secret)).json()["access_token"]
-        headers = {"Authorization": f"Bearer {token}"}
-        if officer is not None:
-            headers["X-Accord-Officer"] = officer
-        return headers
+        return self.auth(body_id, officer=officer)
 
     def identify(self, body_id: str = COUNCIL, **payload: object):  # noqa: ANN201
         payload.setdefault("agreement", AGREEMENT)
@@ -180,18 +152,7 @@ class Client:
 
 
 def api(hub: Hub) -> Client:
-    return Client(hub, TestClient(create_app(hub=hub), raise_server_exceptions=False))
-
-
-def assert_problem(response, status: int, contains: str | None = None) -> dict:  # noqa: ANN001
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM), response.headers["content-type"]
-    body = response.json()
-    assert body["status"] == status and re.search(r"\w+ \w+", body["detail"]), body
-    if contains:
-        text = " ".join([body["detail"], *body.get("problems", [])]).lower()
-        assert contains.lower() in text, (contains, text)
-    return body
+    return Client.for_hub(hub)
 
 
 def agreement_ids(hub: Hub) -> list[str]:

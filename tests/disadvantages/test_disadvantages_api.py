@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from accord_testing import add_agreement, assert_problem
 from disadvantages_support import (
     AGREEMENT,
     COUNCIL,
@@ -17,9 +18,7 @@ from disadvantages_support import (
     POSTCODE,
     URL,
     Truth,
-    add_agreement,
     api,
-    assert_problem,
     demo_spec,
     found_households,
     prepare,

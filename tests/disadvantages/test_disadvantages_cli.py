@@ -4,69 +4,29 @@ from __future__ import annotations
 
 import csv
 import json
-import re
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from accord_testing import CliRun
 from disadvantages_support import AGREEMENT, COUNCIL, prepare
 from sqlalchemy import select
 
-from accord.cli import common, main
-from accord.config import load_settings
 from accord.runtime import Hub
 from accord.storage.models import DecisionRecord
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-@dataclass
-class Ran:
-    code: int
-    out: str
-    err: str
-
-    def bad_input(self, *mentions: str) -> str:
-        assert self.code == 2, (self.code, self.out, self.err)
-        lines = [line for line in self.err.splitlines() if line.strip()]
-        assert len(lines) == 1 and lines[0].startswith("error: "), self.err
-        assert "Traceback" not in self.out + self.err
-        for text in mentions:
-            assert text in lines[0], (text, lines[0])
-        return lines[0]
+@pytest.fixture
+def cli_hub(cli_hub: Hub, synth: Path) -> Hub:
+    """The command line's database with the register, the agreements and the bodies' synthetic records."""
+    prepare(cli_hub, synth)
+    return cli_hub
 
 
 @pytest.fixture
-def cli_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synth: Path):  # noqa: ANN201
-    monkeypatch.setenv("ACCORD_DATA_DIR", str(tmp_path / "data"))
-    for name in ("ACCORD_DATABASE_URL", "ACCORD_ENVIRONMENT", "ACCORD_DEBUG"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(common.console, "_width", 250)
-    monkeypatch.chdir(tmp_path)
-    hub = Hub.open(load_settings())
-    prepare(hub, synth)
-    yield hub
-    hub.close()
+def accord(cli_hub: Hub, accord):  # noqa: ANN001, ANN201 - the shared runner, on the prepared hub
+    return accord
 
 
-@pytest.fixture
-def accord(cli_hub: Hub, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):  # noqa: ANN201
-    def run(*args: object) -> Ran:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["accord", *map(str, args)])
-        try:
-            main.run()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        captured = capsys.readouterr()
-        return Ran(code, _ANSI.sub("", captured.out), _ANSI.sub("", captured.err))
-
-    return run
-
-
-def _identify(accord, out: Path, *extra: object) -> Ran:  # noqa: ANN001
+def _identify(accord, out: Path, *extra: object) -> CliRun:  # noqa: ANN001
     return accord("disadvantages", "identify", "--agreement", AGREEMENT, "--body", COUNCIL, "--out", out, *extra)
 
 
@@ -123,7 +83,7 @@ def test_a_refusal_exits_1_and_is_recorded(accord, cli_hub: Hub, tmp_path: Path)
 )
 def test_bad_input_is_one_line_and_exit_2(accord, cli_hub: Hub, tmp_path: Path, args, mentions) -> None:  # noqa: ANN001
     _identify_args = ("disadvantages", "identify", *args)
-    accord(*_identify_args).bad_input(*mentions)
+    accord(*_identify_args).assert_bad_input(*mentions)
     assert not (tmp_path / "h.csv").exists()
     with cli_hub.transaction() as session:
         assert list(session.scalars(select(DecisionRecord))) == []

@@ -11,13 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from accord_testing import add_agreement
 from disadvantages_support import (
     AGREEMENT,
     COUNCIL,
     DWP_ONLY,
     OFFICER,
     Truth,
-    add_agreement,
     demo_spec,
     found_households,
     full_identifiers_spec,

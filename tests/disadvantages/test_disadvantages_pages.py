@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-from disadvantages_support import AGREEMENT, COUNCIL, add_agreement, demo_spec, prepare
+from accord_testing import add_agreement
+from disadvantages_support import AGREEMENT, COUNCIL, demo_spec, prepare
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 

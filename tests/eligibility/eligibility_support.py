@@ -18,14 +18,10 @@ from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
-from fastapi.testclient import TestClient
+from accord_testing import ApiClient, add_agreement, narrowed_spec, seed_register
 from sqlalchemy import func, select
 
-from accord.app import create_app
-from accord.clock import utcnow
-from accord.demo.seed import seed_agreements, seed_registry
 from accord.linkage.standardise import standardise_nino
-from accord.registry.credentials import create_client
 from accord.runtime import Hub
 from accord.services import eligibility, holdings
 from accord.services.subjects import subject_key
@@ -37,7 +33,6 @@ AGREEMENT = "warm-home-discount-2026"
 SUPPLIER = "brightwatt-energy"
 CUSTOMERS = "brightwatt-customers.parquet"
 CLAIMANTS = "dwp-benefits.parquet"
-PROBLEM = "application/problem+json"
 
 
 def actor(body: str = SUPPLIER, officer: str = "t", request_id: str | None = None) -> Actor:
@@ -114,28 +109,13 @@ def customers_csv(synth: Path, target: Path, limit: int | None = None) -> Path:
 
 def seed(hub: Hub, synth: Path) -> None:
     """The example register, and DWP's benefit records loaded as its holding."""
-    now = utcnow()
-    with hub.transaction() as session:
-        seed_registry(session, hub.framework, now)
-        seed_agreements(session, hub.framework, now)
+    seed_register(hub)
     holdings.load_holding(hub, "dwp-benefits", synth / CLAIMANTS)
 
 
 def activate_agreement_naming(hub: Hub, fields: list[str], agreement_id: str = "whd-narrow") -> str:
     """The Warm Home Discount agreement again, active, naming only ``fields`` of DWP's dataset."""
-    from datetime import timedelta
-
-    from accord.demo.seed import example_agreements
-    from accord.registry import agreements, lifecycle
-
-    spec = next(s for _, s in example_agreements() if s.id == AGREEMENT).model_copy(deep=True)
-    spec = spec.model_copy(update={"id": agreement_id, "data": [spec.data[0].model_copy(update={"fields": fields})]})
-    now = utcnow()
-    with hub.transaction() as session:
-        agreement = agreements.create_draft(session, hub.framework, spec, "accord-hub", now - timedelta(weeks=11))
-        lifecycle.transition(session, hub.framework, agreement, "consultation", actor="t", now=now - timedelta(weeks=10))
-        lifecycle.transition(session, hub.framework, agreement, "active", actor="t", now=now)
-    return agreement_id
+    return add_agreement(hub, narrowed_spec(AGREEMENT, agreement_id, fields))
 
 
 @contextmanager
@@ -204,30 +184,14 @@ def job_dirs(hub: Hub) -> list[str]:
     return sorted(p.name for p in root.iterdir()) if root.is_dir() else []
 
 
-class Api:
-    """An in-process API client with a token per body."""
+@dataclasses.dataclass
+class Api(ApiClient):
+    """The shared in-process client, acting by default as the energy supplier's batch officer."""
 
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
-        self.client = TestClient(create_app(hub=hub), raise_server_exceptions=False)
-        self.tokens: dict[str, str] = {}
-
-    def token(self, body: str) -> str:
-        if body not in self.tokens:
-            with self.hub.transaction() as session:
-                issued = create_client(session, body, utcnow(), label="test")
-            response = self.client.post(
-                "/oauth/token",
-                data={"grant_type": "client_credentials", "client_id": issued.client_id,
-                      "client_secret": issued.client_secret},
-            )
-            assert response.status_code == 200, response.text
-            self.tokens[body] = response.json()["access_token"]
-        return self.tokens[body]
+    officer: str | None = "test officer"
 
     def headers(self, body: str = SUPPLIER, **extra: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(body)}", "X-Accord-Officer": "test officer",
-                **{k.replace("_", "-"): v for k, v in extra.items()}}
+        return self.auth(body, **extra)
 
     def submit(self, content: bytes, *, body: str = SUPPLIER, content_type: str = "text/csv",
                agreement: str = AGREEMENT, **params: str):  # noqa: ANN201
@@ -236,14 +200,3 @@ class Api:
             headers["Idempotency-Key"] = params.pop("idempotency_key")
         return self.client.post("/v1/eligibility/jobs", params={"agreement": agreement, **params},
                                 content=content, headers=headers)
-
-    @staticmethod
-    def problem(response, status: int, contains: str | None = None) -> dict:  # noqa: ANN001
-        assert response.status_code == status, f"expected {status}, got {response.status_code}: {response.text}"
-        assert response.headers["content-type"].startswith(PROBLEM), response.headers["content-type"]
-        body = response.json()
-        assert body["status"] == status and isinstance(body["detail"], str) and " " in body["detail"]
-        if contains is not None:
-            text = " ".join([body["detail"], *body.get("problems", [])])
-            assert contains.lower() in text.lower(), f"{contains!r} not in {text!r}"
-        return body

@@ -21,12 +21,12 @@ from accord.storage.tables.jobs import Job
 
 @pytest.fixture
 def api(seeded: Hub) -> Api:
-    return Api(seeded)
+    return Api.for_hub(seeded)
 
 
 @pytest.fixture
 def sqlite_api(sqlite_seeded: Hub) -> Api:
-    return Api(sqlite_seeded)
+    return Api.for_hub(sqlite_seeded)
 
 
 @pytest.fixture

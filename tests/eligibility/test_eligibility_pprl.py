@@ -107,7 +107,7 @@ def test_encodings_that_cannot_be_linked_are_refused_before_anything_is_stored(
 
 
 def test_encoded_lists_over_http(sqlite_seeded: Hub, encodings: dict[str, Path]) -> None:
-    api = Api(sqlite_seeded)
+    api = Api.for_hub(sqlite_seeded)
     parquet = {"content_type": "application/vnd.apache.parquet"}
     url = f"/v1/eligibility/agreements/{AGREEMENT}/claimants"
     refused = api.client.put(url, content=encodings["claimants"].read_bytes(),

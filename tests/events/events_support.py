@@ -11,24 +11,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
-from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from accord_testing import ApiClient, add_agreement, seed_register
 
-from accord.app import create_app
 from accord.clock import utcnow
 from accord.demo.events import LoopbackReceiver
-from accord.demo.seed import seed_agreements, seed_registry
 from accord.registry import agreements, lifecycle
-from accord.registry.credentials import create_client
-from accord.registry.specs import AgreementSpec
 from accord.runtime import Hub
 from accord.services.events import Dispatcher
-from accord.storage.models import Base
 
-PROBLEM = "application/problem+json"
 BODIES = {"dwp": "dwp", "gro": "gro", "council": "northshire-council", "hmrc": "hmrc", "admin": "accord-hub"}
 DEATH_FIELDS = ["registration_id", "first_name", "surname", "date_of_birth", "date_of_death", "postcode"]
 DWP_FIELDS = ["registration_id", "first_name", "surname", "date_of_birth", "date_of_death"]
@@ -50,25 +42,6 @@ def death(n: int = 1, **changes: Any) -> dict:
     body = {"kind": "death", "registered_at": "2026-11-20T10:00:00Z", "data": data}
     body.update(changes)
     return body
-
-
-def counts(hub: Hub) -> dict[str, int]:
-    with hub.transaction() as session:
-        return {
-            table.name: session.scalar(select(func.count()).select_from(table)) for table in Base.metadata.sorted_tables
-        }
-
-
-def add_agreement(hub: Hub, spec: dict, status: str = "active") -> None:
-    now = utcnow()
-    with hub.transaction() as session:
-        agreement = agreements.create_draft(session, hub.framework, AgreementSpec.model_validate(spec), "accord-hub",
-                                            now - timedelta(weeks=11))
-        if status in ("consultation", "active"):
-            lifecycle.transition(session, hub.framework, agreement, "consultation", actor="accord-hub",
-                                 now=now - timedelta(weeks=10))
-        if status == "active":
-            lifecycle.transition(session, hub.framework, agreement, "active", actor="accord-hub", now=now)
 
 
 def add_council_agreement(hub: Hub) -> None:
@@ -97,29 +70,11 @@ def transition(hub: Hub, agreement_id: str, to: str, reason: str = "test") -> No
 
 
 @dataclass
-class EventsApi:
-    """An in-process client for a seeded hub, with a token per body made on demand."""
+class EventsApi(ApiClient):
+    """The shared in-process client with the events tests' short body names, acting by default as an officer."""
 
-    hub: Hub
-    client: TestClient
-    tokens: dict[str, str] = field(default_factory=dict)
-
-    def token(self, who: str) -> str:
-        if who not in self.tokens:
-            with self.hub.transaction() as session:
-                issued = create_client(session, BODIES.get(who, who), utcnow(), label="test")
-            response = self.client.post("/oauth/token", data={"grant_type": "client_credentials"},
-                                        auth=(issued.client_id, issued.client_secret))
-            assert response.status_code == 200, response.text
-            self.tokens[who] = response.json()["access_token"]
-        return self.tokens[who]
-
-    def auth(self, who: str, officer: str | None = "test officer", **extra: str) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {self.token(who)}"}
-        if officer:
-            headers["X-Accord-Officer"] = officer
-        headers.update({k.replace("_", "-"): v for k, v in extra.items()})
-        return headers
+    aliases: dict[str, str] = field(default_factory=lambda: dict(BODIES))
+    officer: str | None = "test officer"
 
     def record(self, body: dict | None = None, who: str = "gro", **headers: str):  # noqa: ANN201
         return self.client.post("/v1/events", json=body or death(), headers=self.auth(who, **headers))
@@ -138,24 +93,11 @@ class EventsApi:
     def feed(self, who: str = "dwp", **params: Any):  # noqa: ANN201
         return self.client.get("/v1/events", params=params, headers=self.auth(who, officer=None))
 
-    @staticmethod
-    def problem(response, status: int, contains: str | None = None) -> dict:  # noqa: ANN001
-        assert response.status_code == status, f"expected {status}, got {response.status_code}: {response.text}"
-        assert response.headers["content-type"].startswith(PROBLEM), response.headers["content-type"]
-        body = response.json()
-        assert body["status"] == status and body["title"] and " " in body["detail"]
-        if contains is not None:
-            text = " ".join([body["detail"], *body.get("problems", [])])
-            assert contains.lower() in text.lower(), f"{contains!r} not in {text!r}"
-        return body
 
 
 def seeded_api(hub: Hub) -> EventsApi:
-    now = utcnow()
-    with hub.transaction() as session:
-        seed_registry(session, hub.framework, now)
-        seed_agreements(session, hub.framework, now)
-    return EventsApi(hub, TestClient(create_app(hub=hub), raise_server_exceptions=False))
+    seed_register(hub)
+    return EventsApi.for_hub(hub)
 
 
 class FlakyReceiver(LoopbackReceiver):

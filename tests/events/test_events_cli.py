@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
-from events_support import EventsApi, FlakyReceiver, counts, death
+from accord_testing import count_rows as counts
+from events_support import EventsApi, FlakyReceiver, death
 from sqlalchemy import select
 
-from accord.cli import common, main
 from accord.storage.models import DecisionRecord
 from accord.storage.tables.events import EventDelivery, EventSubscription, RegistrationEvent
 
@@ -19,22 +18,8 @@ CSV_HEADER = "kind,registered_at,subject_nino," + ",".join(death()["data"])
 
 
 @pytest.fixture
-def accord(api: EventsApi, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):  # noqa: ANN201
-    settings = api.hub.settings
-    monkeypatch.setenv("ACCORD_DATABASE_URL", settings.resolved_database_url)
-    monkeypatch.setenv("ACCORD_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("ACCORD_ENVIRONMENT", "test")
-    monkeypatch.setattr(common.console, "_width", 250)
-
-    def invoke(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["accord", *args])
-        with pytest.raises(SystemExit) as exit_:
-            main.run()
-        out = capsys.readouterr()
-        return exit_.value.code or 0, out.out, out.err
-
-    return invoke
+def accord(api: EventsApi, accord_on):  # noqa: ANN001, ANN201 - the command line on the test hub
+    return accord_on(api.hub)
 
 
 def _csv(tmp_path: Path, *rows: str) -> Path:
@@ -175,9 +160,8 @@ def _decisions(api: EventsApi) -> list[DecisionRecord]:
 
 
 def test_deceased_check_answers_true_or_false_and_records_the_decision(  # noqa: ANN001
-    accord, api: EventsApi, monkeypatch: pytest.MonkeyPatch
+    accord, api: EventsApi
 ) -> None:
-    monkeypatch.setattr(common.err, "_width", 250)
     api.recorded(1)
     code, out, err = accord("deceased", "check", "--body", "dwp", *DEAD_OPTIONS, "--officer", "bereavement team")
     assert code == 0, err
@@ -199,9 +183,8 @@ def test_deceased_check_answers_true_or_false_and_records_the_decision(  # noqa:
 
 
 def test_deceased_check_refused_exits_1_with_the_recorded_reasons(  # noqa: ANN001
-    accord, api: EventsApi, monkeypatch: pytest.MonkeyPatch
+    accord, api: EventsApi
 ) -> None:
-    monkeypatch.setattr(common.err, "_width", 250)
     api.recorded(1)
     # gro-deaths-to-dwp (on_excess_fields: deny) does not name the postcode a check given one would read.
     code, out, err = accord("deceased", "check", "--body", "dwp", *DEAD_OPTIONS, "--postcode", "NE1 4ST")

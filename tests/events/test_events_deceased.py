@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from events_support import EventsApi, add_agreement, counts
+from accord_testing import add_agreement
+from accord_testing import count_rows as counts
+from events_support import EventsApi
 from sqlalchemy import select
 
 from accord.linkage.deterministic import MATCH, PARTIAL, verify

@@ -7,7 +7,8 @@ import threading
 from datetime import date, timedelta
 
 import pytest
-from events_support import EventsApi, counts, death
+from accord_testing import count_rows as counts
+from events_support import EventsApi, death
 from sqlalchemy import select
 
 from accord.clock import utcnow

@@ -127,27 +127,3 @@ def encode_both(left: pa.Table, right: pa.Table, agreement: str = "agr-test", ve
                 ) -> tuple[pa.Table, pa.Table]:
     key = pprl.derive_agreement_key(SECRET, agreement, version)
     return pprl.encode_table(left, key), pprl.encode_table(right, key)
-
-
-@dataclass
-class CliResult:
-    code: int
-    out: str
-    err: str
-
-
-def run_accord(monkeypatch, capsys, *args: object) -> CliResult:  # noqa: ANN001 - pytest fixtures
-    """`accord ARGS` through the console script's entry point, in process; exit code and output."""
-    import sys
-
-    from accord.cli import main
-
-    capsys.readouterr()
-    monkeypatch.setattr(sys, "argv", ["accord", *map(str, args)])
-    try:
-        main.run()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    captured = capsys.readouterr()
-    return CliResult(code, captured.out, captured.err)

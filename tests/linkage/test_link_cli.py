@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Callable
 from datetime import timedelta
@@ -15,14 +14,13 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 import typer
+from accord_testing import CliRun, seed_register
 from link_support import SYNTH_MAP, LEFT, RIGHT, make_bodies, pair_set, read_pairs, report, score, view
 from sqlalchemy import select
 
-from accord.cli import common, main
 from accord.cli import link as link_cli
 from accord.clock import utcnow
-from accord.config import load_settings
-from accord.demo.seed import example_agreements, seed_agreements, seed_registry
+from accord.demo.seed import example_agreements
 from accord.runtime import Hub
 from accord.storage.models import AuditEntry, DecisionRecord
 from accord.storage.tables.linkage import LinkageModelRecord
@@ -34,61 +32,18 @@ IN_CONSULTATION = "debt-pilot-northshire"
 LINKING, FUTURE = "dvla-drivers-for-statistics", "dvla-drivers-from-next-year"
 LINKING_FIELDS = ["first_name", "middle_name", "surname", "date_of_birth", "address_line_1", "postcode"]
 BODY = "ons"
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-class Run:
-    def __init__(self, code: int, out: str, err: str) -> None:
-        self.code, self.out, self.err = code, _ANSI.sub("", out), _ANSI.sub("", err)
-
-    @property
-    def err_lines(self) -> list[str]:
-        return [line for line in self.err.splitlines() if line.strip()]
-
-
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_bodies(tmp_path_factory.mktemp("link-cli") / "synth", persons=2500, seed=5)
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    data = tmp_path / "data"
-    monkeypatch.setenv("ACCORD_DATA_DIR", str(data))
-    for name in ("ACCORD_DATABASE_URL", "ACCORD_ENVIRONMENT", "ACCORD_DEBUG"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(common.console, "_width", 250)
-    monkeypatch.chdir(tmp_path)
-    return data
-
-
-@pytest.fixture
-def accord(data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> Callable[..., Run]:
-    """The real entry point (accord.cli.main:run) in this process, with sys.argv patched."""
-    def invoke(*args: object) -> Run:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["accord", *map(str, args)])
-        try:
-            main.run()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
-
-    return invoke
-
-
-@pytest.fixture
-def hub(data_dir: Path):  # noqa: ANN201 - the CLI's database, with the example register and agreements
-    opened = Hub.open(load_settings())
-    with opened.transaction() as session:
-        seed_registry(session, opened.framework, utcnow())
-        seed_agreements(session, opened.framework, utcnow())
-    _activate_linking_agreement(opened, LINKING)
-    _activate_linking_agreement(opened, FUTURE, starts_in=timedelta(days=400))
-    yield opened
-    opened.close()
+def hub(cli_hub: Hub) -> Hub:
+    """The CLI's database, with the example register and agreements, and the two linking agreements."""
+    seed_register(cli_hub)
+    _activate_linking_agreement(cli_hub, LINKING)
+    _activate_linking_agreement(cli_hub, FUTURE, starts_in=timedelta(days=400))
+    return cli_hub
 
 
 def _activate_linking_agreement(hub: Hub, agreement_id: str, starts_in: timedelta = timedelta(0)) -> None:
@@ -158,7 +113,7 @@ def _no_partial_files(directory: Path) -> list[str]:
 # --------------------------------------------------------------------------- linking
 
 
-def test_csv_with_its_own_column_names_links_like_parquet(accord: Callable[..., Run], synth: Path,
+def test_csv_with_its_own_column_names_links_like_parquet(accord: Callable[..., CliRun], synth: Path,
                                                           tmp_path: Path) -> None:
     # The same DVLA records as a CSV file, columns named its own way and dates written DD/MM/YYYY.
     dvla = pq.read_table(view(synth, RIGHT))
@@ -192,7 +147,7 @@ def test_csv_with_its_own_column_names_links_like_parquet(accord: Callable[..., 
     assert not first.err_lines and not second.err_lines  # no progress noise when not on a terminal
 
 
-def test_agreement_model_is_trained_once_then_reused(accord: Callable[..., Run], hub: Hub, synth: Path,
+def test_agreement_model_is_trained_once_then_reused(accord: Callable[..., CliRun], hub: Hub, synth: Path,
                                                      tmp_path: Path) -> None:
     args = _governed_args(synth)
     first = accord("link", *args, "--out", tmp_path / "first.parquet")
@@ -228,7 +183,7 @@ def test_agreement_model_is_trained_once_then_reused(accord: Callable[..., Run],
         (BODY, LINKING, RIGHT, True)}
 
 
-def test_deterministic_and_pprl_modes(accord: Callable[..., Run], synth: Path, tmp_path: Path) -> None:
+def test_deterministic_and_pprl_modes(accord: Callable[..., CliRun], synth: Path, tmp_path: Path) -> None:
     det = accord("link", view(synth, LEFT), view(synth, RIGHT), "--out", tmp_path / "det.csv", *_mapped_args(),
                  "--mode", "deterministic")
     assert det.code == 0, det.err
@@ -261,7 +216,7 @@ def _encode_both(synth: Path, tmp_path: Path, secret: bytes, agreement: str, suf
     return paths[0], paths[1]
 
 
-def test_pprl_on_encodings_uploaded_by_the_bodies(accord: Callable[..., Run], hub: Hub, synth: Path,
+def test_pprl_on_encodings_uploaded_by_the_bodies(accord: Callable[..., CliRun], hub: Hub, synth: Path,
                                                   tmp_path: Path) -> None:
     secret = b"a secret the two bodies share, 32+ bytes long"
     (tmp_path / "agreement.secret").write_bytes(secret + b"\n")
@@ -316,7 +271,7 @@ def test_pprl_on_encodings_uploaded_by_the_bodies(accord: Callable[..., Run], hu
     assert len(_decisions(hub)) == 3
 
 
-def test_threshold_keeps_only_likelier_pairs(accord: Callable[..., Run], synth: Path, tmp_path: Path) -> None:
+def test_threshold_keeps_only_likelier_pairs(accord: Callable[..., CliRun], synth: Path, tmp_path: Path) -> None:
     model = tmp_path / "m.json"
     low = accord("link", view(synth, LEFT), view(synth, RIGHT), "--out", tmp_path / "low.parquet", *_mapped_args(),
                  "--model", model, "--threshold", "0.01")
@@ -331,7 +286,7 @@ def test_threshold_keeps_only_likelier_pairs(accord: Callable[..., Run], synth: 
 # --------------------------------------------------------------------------- under an agreement
 
 
-def test_link_under_an_agreement_is_decided_and_recorded(accord: Callable[..., Run], hub: Hub, synth: Path,
+def test_link_under_an_agreement_is_decided_and_recorded(accord: Callable[..., CliRun], hub: Hub, synth: Path,
                                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from accord.linkage import deterministic
     from accord.services.access import commitment
@@ -380,7 +335,7 @@ def test_link_under_an_agreement_is_decided_and_recorded(accord: Callable[..., R
     ("hmrc", LINKING, f"no agreement names 'hmrc' as a recipient of dataset '{RIGHT}'"),
     (BODY, FUTURE, f"agreement '{FUTURE}' starts on"),
 ])
-def test_link_refused_under_an_agreement_reads_nothing(accord: Callable[..., Run], hub: Hub, synth: Path,
+def test_link_refused_under_an_agreement_reads_nothing(accord: Callable[..., CliRun], hub: Hub, synth: Path,
                                                        tmp_path: Path, files_read: list[str], body: str,
                                                        agreement: str, reason: str) -> None:
     out = tmp_path / "pairs.parquet"
@@ -406,7 +361,7 @@ def test_link_refused_under_an_agreement_reads_nothing(accord: Callable[..., Run
 # --------------------------------------------------------------------------- bad input
 
 
-def _assert_bad_input(run: Run, out: Path, *mentions: str) -> None:
+def _assert_bad_input(run: CliRun, out: Path, *mentions: str) -> None:
     assert run.code == 2, f"exit {run.code}\n{run.out}\n{run.err}"
     assert len(run.err_lines) == 1, run.err
     line = run.err_lines[0]
@@ -418,13 +373,13 @@ def _assert_bad_input(run: Run, out: Path, *mentions: str) -> None:
     assert not _no_partial_files(out.parent)
 
 
-def test_missing_mapped_column(accord: Callable[..., Run], synth: Path, tmp_path: Path) -> None:
+def test_missing_mapped_column(accord: Callable[..., CliRun], synth: Path, tmp_path: Path) -> None:
     out = tmp_path / "pairs.csv"
     run = accord("link", view(synth, LEFT), view(synth, RIGHT), "--out", out, "--left-map", "dob=birth_date")
     _assert_bad_input(run, out, "LEFT hmrc-paye.parquet", "column 'birth_date' (mapped to dob) is not in the input")
 
 
-def test_empty_file(accord: Callable[..., Run], synth: Path, tmp_path: Path) -> None:
+def test_empty_file(accord: Callable[..., CliRun], synth: Path, tmp_path: Path) -> None:
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")
     out = tmp_path / "pairs.parquet"
@@ -432,7 +387,7 @@ def test_empty_file(accord: Callable[..., Run], synth: Path, tmp_path: Path) -> 
                       "RIGHT empty.csv", "is empty")
 
 
-def test_undecodable_text(accord: Callable[..., Run], synth: Path, tmp_path: Path) -> None:
+def test_undecodable_text(accord: Callable[..., CliRun], synth: Path, tmp_path: Path) -> None:
     latin = tmp_path / "latin.csv"
     latin.write_bytes("record_id,first_name,surname\n1,Ana,Mu\u00f1oz\n".encode("latin-1"))
     out = tmp_path / "pairs.csv"
@@ -440,7 +395,7 @@ def test_undecodable_text(accord: Callable[..., Run], synth: Path, tmp_path: Pat
                       "LEFT latin.csv", "line 2 is not UTF-8 text")
 
 
-def test_unparseable_date_column(accord: Callable[..., Run], synth: Path, tmp_path: Path) -> None:
+def test_unparseable_date_column(accord: Callable[..., CliRun], synth: Path, tmp_path: Path) -> None:
     dates = tmp_path / "dates.csv"
     dates.write_text("record_id,first_name,surname,dob\n1,Ann,Lee,yesterday\n2,Bob,Roe,1970-01-02\n",
                      encoding="utf-8")
@@ -469,7 +424,7 @@ def test_unparseable_date_column(accord: Callable[..., Run], synth: Path, tmp_pa
     (["--out", "pairs.csv", "--agreement", LINKING, "--body", BODY, "--right-id", "driver_number"],
      ["--right-id driver_number", "row key"]),
 ])
-def test_bad_options(accord: Callable[..., Run], hub: Hub, synth: Path, tmp_path: Path, extra: list[str],
+def test_bad_options(accord: Callable[..., CliRun], hub: Hub, synth: Path, tmp_path: Path, extra: list[str],
                      mentions: list[str]) -> None:
     out = tmp_path / extra[1]
     args = [view(synth, LEFT), view(synth, RIGHT), *_mapped_args(), *extra]
@@ -481,7 +436,7 @@ def test_bad_options(accord: Callable[..., Run], hub: Hub, synth: Path, tmp_path
     assert _decisions(hub) == []
 
 
-def test_a_failure_while_linking_leaves_no_output(accord: Callable[..., Run], synth: Path, tmp_path: Path,
+def test_a_failure_while_linking_leaves_no_output(accord: Callable[..., CliRun], synth: Path, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from accord.linkage import probabilistic
 
@@ -499,7 +454,7 @@ def test_a_failure_while_linking_leaves_no_output(accord: Callable[..., Run], sy
 # --------------------------------------------------------------------------- one group, two forms
 
 
-def test_subcommands_and_linking_share_the_group(accord: Callable[..., Run], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_subcommands_and_linking_share_the_group(accord: Callable[..., CliRun], monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[tuple[str, bool]] = []
 
     def probe(matches: Path, flag: bool = typer.Option(False, "--flag")) -> None:
@@ -518,7 +473,7 @@ def test_subcommands_and_linking_share_the_group(accord: Callable[..., Run], mon
     assert missing.code == 2 and "give two input files" in missing.err
 
 
-def test_evaluate_is_wired_when_link_tools_exists(accord: Callable[..., Run]) -> None:
+def test_evaluate_is_wired_when_link_tools_exists(accord: Callable[..., CliRun]) -> None:
     import importlib.util
 
     if importlib.util.find_spec("accord.cli.link_tools") is None:

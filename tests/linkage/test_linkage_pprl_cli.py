@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from pprl_support import SECRET, run_accord
+from pprl_support import SECRET
 
 from accord.linkage import pprl
 
@@ -34,14 +34,14 @@ def files(tmp_path: Path) -> dict[str, Path]:
     return {"source": source, "secret": secret, "dir": tmp_path}
 
 
-def encode(monkeypatch, capsys, files: dict[str, Path], out: Path, *extra: object):  # noqa: ANN001, ANN201
-    return run_accord(monkeypatch, capsys, "encode", files["source"], "--out", out, "--agreement", "agr-1",
+def encode(accord, files: dict[str, Path], out: Path, *extra: object):  # noqa: ANN001, ANN201
+    return accord("encode", files["source"], "--out", out, "--agreement", "agr-1",
                       "--secret-file", files["secret"], "--id", "ref", "--map", MAP, *extra)
 
 
-def test_encode_writes_the_same_encoding_as_the_library(monkeypatch, capsys, files) -> None:  # noqa: ANN001
+def test_encode_writes_the_same_encoding_as_the_library(accord, files) -> None:  # noqa: ANN001
     out = files["dir"] / "people-encoded.parquet"
-    result = encode(monkeypatch, capsys, files, out)
+    result = encode(accord, files, out)
     assert result.code == 0, result.err
     assert "encoded 3 records" in result.out and "agr-1" in result.out
     table = pq.read_table(out)
@@ -53,27 +53,27 @@ def test_encode_writes_the_same_encoding_as_the_library(monkeypatch, capsys, fil
                                  pprl.derive_agreement_key(SECRET, "agr-1"))
     assert table.equals(expected) and table.schema.metadata == expected.schema.metadata
     # the trailing line break of the secret file is not part of the secret, as for `accord link`
-    again = encode(monkeypatch, capsys, files, files["dir"] / "again.parquet")
+    again = encode(accord, files, files["dir"] / "again.parquet")
     assert again.code == 0 and pq.read_table(files["dir"] / "again.parquet").equals(table)
 
 
-def test_encode_never_shows_the_secret(monkeypatch, capsys, files) -> None:  # noqa: ANN001
-    result = encode(monkeypatch, capsys, files, files["dir"] / "e.parquet")
+def test_encode_never_shows_the_secret(accord, files) -> None:  # noqa: ANN001
+    result = encode(accord, files, files["dir"] / "e.parquet")
     out = files["dir"] / "e.parquet"
     for text in (result.out, result.err, out.read_bytes().decode("latin-1")):
         assert SECRET.decode() not in text and SECRET.hex() not in text
 
 
-def test_key_version_and_csv_output(monkeypatch, capsys, files) -> None:  # noqa: ANN001
+def test_key_version_and_csv_output(accord, files) -> None:  # noqa: ANN001
     out = files["dir"] / "people-encoded.csv"
-    result = encode(monkeypatch, capsys, files, out, "--key-version", "2")
+    result = encode(accord, files, out, "--key-version", "2")
     assert result.code == 0, result.err
     assert pprl.sidecar_path(out).is_file()
     table = pprl.read_encoded(out)
     params = pprl.encoding_of(table.schema)
     assert params["key_version"] == 2 and params["agreement_id"] == "agr-1"
     version_1 = files["dir"] / "v1.parquet"
-    assert encode(monkeypatch, capsys, files, version_1).code == 0
+    assert encode(accord, files, version_1).code == 0
     with pytest.raises(Exception, match="key version"):
         pprl.link_encoded(table, pq.read_table(version_1))
 
@@ -92,7 +92,7 @@ def test_key_version_and_csv_output(monkeypatch, capsys, files) -> None:  # noqa
     ({"version": "0"}, "--key-version"),
     ({"agreement": " "}, "--agreement"),
 ])
-def test_bad_input_is_one_line_exit_2_and_no_output(monkeypatch, capsys, files, change, says) -> None:  # noqa: ANN001
+def test_bad_input_is_one_line_exit_2_and_no_output(accord, files, change, says) -> None:  # noqa: ANN001
     base = files["dir"]
     source, secret = files["source"], files["secret"]
     if change.get("secret") == "missing":
@@ -110,7 +110,7 @@ def test_bad_input_is_one_line_exit_2_and_no_output(monkeypatch, capsys, files, 
         source = base / "bad-dates.csv"
         source.write_text("ref,forename,birth\n" + "".join(f"r{i},Ann,not a date {i}\n" for i in range(20)))
     out = base / change.get("out", "encoded.parquet")
-    result = run_accord(monkeypatch, capsys, "encode", source, "--out", out,
+    result = accord("encode", source, "--out", out,
                         "--agreement", change.get("agreement", "agr-1"), "--secret-file", secret, "--id", "ref",
                         "--map", change.get("map", MAP), "--key-version", change.get("version", "1"))
     lines = [line for line in result.err.splitlines() if line.strip()]
@@ -122,15 +122,15 @@ def test_bad_input_is_one_line_exit_2_and_no_output(monkeypatch, capsys, files, 
     assert leftovers == []
 
 
-def test_encodings_from_the_cli_link(monkeypatch, capsys, files) -> None:  # noqa: ANN001
+def test_encodings_from_the_cli_link(accord, files) -> None:  # noqa: ANN001
     """Two bodies encode with the shared secret; the hub links the encodings (same person: r1 and Bill Smyth)."""
     other = files["dir"] / "other.parquet"
     pq.write_table(pa.table({"record_id": ["x1", "x2"], "first_name": ["Bill", "Zebedee"],
                              "surname": ["Smith", "Quartermaine"], "dob": ["1961-03-12", "1990-01-01"],
                              "postcode": ["SW1A 1AA", "ZE1 0AA"], "nino": ["AB123456C", None]}), other)
     mine, theirs = files["dir"] / "mine.parquet", files["dir"] / "theirs.parquet"
-    assert encode(monkeypatch, capsys, files, mine).code == 0
-    assert run_accord(monkeypatch, capsys, "encode", other, "--out", theirs, "--agreement", "agr-1",
+    assert encode(accord, files, mine).code == 0
+    assert accord("encode", other, "--out", theirs, "--agreement", "agr-1",
                       "--secret-file", files["secret"]).code == 0
     links = pprl.link_encoded(pq.read_table(mine), pq.read_table(theirs))
     pairs = set(zip(links.column("left_id").to_pylist(), links.column("right_id").to_pylist()))

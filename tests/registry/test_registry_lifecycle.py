@@ -251,34 +251,6 @@ def test_history_is_appended_and_stored(hub) -> None:  # noqa: ANN001
 # ---------------------------------------------------------------- expiry and effective status
 
 
-def test_expire_due_expires_only_live_agreements_past_their_end(session) -> None:  # noqa: ANN001
-    framework = FRAMEWORK
-    made = {}
-    for status in ("draft", "consultation", "active", "suspended", "revoked"):
-        made[status] = drafted(session, framework, spec("supporting-families-northshire", id=f"sf-{status}"), status)
-    current = agreements.create_draft(
-        session, framework,
-        spec("gro-deaths-to-dwp", id="gro-later", end_date=date(2028, 12, 31)), "a", DRAFTED,
-    )  # fmt: skip
-    lifecycle.transition(session, framework, current, "consultation", actor="a", now=DRAFTED)
-    lifecycle.transition(session, framework, current, "active", actor="a", now=LIVE)
-
-    on_end_date = AFTER_END - timedelta(days=1)  # 2027-12-31: still within the term
-    assert lifecycle.expire_due(session, framework, list(made.values()) + [current], on_end_date) == []
-
-    expired = lifecycle.expire_due(session, framework, list(made.values()) + [current], AFTER_END)
-    assert sorted(expired) == ["sf-active", "sf-suspended"]
-    assert {a.id: a.status for a in [*made.values(), current]} == {
-        "sf-draft": "draft", "sf-consultation": "consultation", "sf-active": "expired",
-        "sf-suspended": "expired", "sf-revoked": "revoked", "gro-later": "active",
-    }  # fmt: skip
-    last = made["active"].history[-1]
-    assert (last.from_status, last.to_status, last.actor, last.reason, last.at) == (
-        "active", "expired", "accord", "end date passed", AFTER_END,
-    )  # fmt: skip
-    assert lifecycle.expire_due(session, framework, list(made.values()), AFTER_END) == []  # idempotent
-
-
 @pytest.mark.parametrize(
     ("status", "today", "expected"),
     [

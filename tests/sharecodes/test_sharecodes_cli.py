@@ -3,45 +3,18 @@
 from __future__ import annotations
 
 import json
-import sys
-from dataclasses import dataclass
 
 import pytest
 from sharecodes_support import HIRE, Driver, key, make
 
-from accord.cli import common, main
 from accord.clock import utcnow
 from accord.runtime import Hub
 from accord.services import citizens
 
 
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-
 @pytest.fixture
-def accord(dvla_hub: Hub, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):  # noqa: ANN201
-    """The real entry point, against the test hub's database and data directory."""
-    monkeypatch.setenv("ACCORD_DATABASE_URL", dvla_hub.settings.resolved_database_url)
-    monkeypatch.setenv("ACCORD_DATA_DIR", str(dvla_hub.settings.data_dir))
-    monkeypatch.setenv("ACCORD_ENVIRONMENT", "test")
-    monkeypatch.setattr(common.console, "_width", 250)
-
-    def invoke(*args: str) -> Run:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["accord", *args])
-        try:
-            main.run()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 0
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
-
-    return invoke
+def accord(dvla_hub: Hub, accord_on):  # noqa: ANN001, ANN201 - the command line on the test hub
+    return accord_on(dvla_hub)
 
 
 def test_a_hire_company_redeems_from_a_script(dvla_hub: Hub, drivers: list[Driver], accord) -> None:  # noqa: ANN001

@@ -9,7 +9,9 @@ import re
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from verification_support import AGREEMENT, ERO, OFFICER, Client, Person, assert_problem, counts
+from accord_testing import assert_problem
+from accord_testing import count_rows as counts
+from verification_support import AGREEMENT, ERO, OFFICER, Client, Person
 
 from accord.services.citizens import CITIZENS_FILE
 

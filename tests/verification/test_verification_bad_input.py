@@ -10,7 +10,9 @@ import io
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from verification_support import AGREEMENT, Client, assert_problem, counts
+from accord_testing import assert_problem
+from accord_testing import count_rows as counts
+from verification_support import AGREEMENT, Client
 
 from accord.services.verification import MAX_BATCH
 

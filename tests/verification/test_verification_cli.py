@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import re
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -15,56 +11,19 @@ import pytest
 from sqlalchemy import select
 from verification_support import AGREEMENT, ERO, Person, seed
 
-from accord.cli import common, main
-from accord.config import load_settings
 from accord.runtime import Hub
 from accord.storage.models import DecisionRecord
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def bad_input(self, *mentions: str) -> str:
-        """Exit 2 and one line on stderr naming the problem."""
-        lines = [line for line in self.err.splitlines() if line.strip()]
-        assert self.code == 2 and len(lines) == 1, (self.code, self.out, self.err)
-        for mention in mentions:
-            assert mention in lines[0], lines[0]
-        return lines[0]
+@pytest.fixture
+def cli_hub(cli_hub: Hub, synth: Path) -> Hub:
+    """The command line's database with the register and DWP's records loaded."""
+    seed(cli_hub, synth)
+    return cli_hub
 
 
 @pytest.fixture
-def cli_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synth: Path) -> Iterator[Hub]:
-    monkeypatch.setenv("ACCORD_DATA_DIR", str(tmp_path / "data"))
-    for name in ("ACCORD_DATABASE_URL", "ACCORD_ENVIRONMENT", "ACCORD_DEBUG"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(common.console, "_width", 250)
-    monkeypatch.chdir(tmp_path)
-    hub = Hub.open(load_settings())
-    seed(hub, synth)
-    yield hub
-    hub.close()
-
-
-@pytest.fixture
-def accord(cli_hub: Hub, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):  # noqa: ANN201
-    def invoke(*args: object) -> Run:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["accord", *map(str, args)])
-        try:
-            main.run()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        captured = capsys.readouterr()
-        return Run(code, _ANSI.sub("", captured.out), _ANSI.sub("", captured.err))
-
-    return invoke
+def accord(cli_hub: Hub, accord):  # noqa: ANN001, ANN201 - the shared runner, on the seeded hub
+    return accord
 
 
 def _details(person: Person) -> list[str]:
@@ -105,7 +64,7 @@ def test_check_bad_input_is_one_line_and_exit_2(accord, cli_hub: Hub, people: li
     person = people[3]
     run = accord(*_as_body("--first-name", person.first_name, "--surname", person.surname, "--dob", "next week",
                            "--postcode", person.postcode))
-    run.bad_input("applicant.dob")
+    run.assert_bad_input("applicant.dob")
     with cli_hub.transaction() as session:
         assert session.scalars(select(DecisionRecord)).all() == []
 
@@ -152,14 +111,14 @@ def test_batch_bad_input_names_the_row_and_column_and_writes_nothing(accord, tmp
     out = tmp_path / "results.csv"
     run = accord("verification", "batch", applications, "--agreement", AGREEMENT, "--body", ERO, "--out", out,
                  "--reference-column", "application_no")
-    run.bad_input(str(applications), "row 2, column 'postcode'")
+    run.assert_bad_input(str(applications), "row 2, column 'postcode'")
     assert not out.exists() and not list(tmp_path.glob(".results*"))
     accord("verification", "batch", tmp_path / "missing.csv", "--agreement", AGREEMENT, "--body", ERO,
-           "--out", out).bad_input("missing.csv", "no such file")
+           "--out", out).assert_bad_input("missing.csv", "no such file")
     accord("verification", "batch", applications, "--agreement", AGREEMENT, "--body", ERO,
-           "--out", tmp_path / "results.xlsx").bad_input("results.xlsx", ".csv or .parquet")
+           "--out", tmp_path / "results.xlsx").assert_bad_input("results.xlsx", ".csv or .parquet")
     accord("verification", "batch", applications, "--agreement", AGREEMENT, "--body", ERO, "--out", out,
-           "--map", "dob=born").bad_input("column 'born'")
+           "--map", "dob=born").assert_bad_input("column 'born'")
     assert not out.exists()
 
 
@@ -208,10 +167,10 @@ def test_train_model_refused_prints_the_reasons_and_stores_nothing(accord, cli_h
 
 def test_train_model_bad_input_is_one_line(accord, tmp_path: Path) -> None:  # noqa: ANN001
     as_clerk = ("--agreement", AGREEMENT, "--body", ERO)
-    accord("verification", "train-model", tmp_path / "missing.csv", *as_clerk).bad_input("missing.csv", "no such file")
+    accord("verification", "train-model", tmp_path / "missing.csv", *as_clerk).assert_bad_input("missing.csv", "no such file")
     unusable = tmp_path / "unusable.csv"
     unusable.write_text("reference,colour\nA1,blue\nA2,green\n")
-    accord("verification", "train-model", unusable, *as_clerk).bad_input("unusable.csv")
+    accord("verification", "train-model", unusable, *as_clerk).assert_bad_input("unusable.csv")
     past = tmp_path / "past.csv"
     past.write_text("first_name,surname\nAnn,Lee\n")
     run = accord("verification", "train-model", past, "--agreement", "no-such-agreement", "--body", ERO)

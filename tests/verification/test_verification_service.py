@@ -10,7 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
-from verification_support import AGREEMENT, ERO, Person, activate_narrow_agreement, counts
+from accord_testing import count_rows as counts
+from verification_support import AGREEMENT, ERO, Person, activate_narrow_agreement
 
 from accord.clock import utcnow
 from accord.demo.seed import example_agreements

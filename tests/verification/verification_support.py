@@ -9,27 +9,21 @@ check must get without reading the service's code.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from accord_testing import ApiClient, add_agreement, narrowed_spec, seed_register
 
 from accord.app import create_app
-from accord.clock import utcnow
-from accord.demo.seed import seed_agreements, seed_registry
 from accord.linkage.standardise import standardise_nino, standardise_postcode
-from accord.registry.credentials import IssuedSecret, create_client
 from accord.runtime import Hub
 from accord.services import holdings
-from accord.storage.models import Base
 
 AGREEMENT = "electoral-registration-verification"
 ERO = "northshire-ero"
 OFFICER = "A Clerk, electoral services"
-PROBLEM = "application/problem+json"
 SYNTH_PERSONS, SYNTH_SEED = 3000, 11
 
 
@@ -43,10 +37,7 @@ def generate_synth(out: Path) -> Path:
 def seed(hub: Hub, synth: Path | None = None) -> None:
     """The example register (with the verification agreement) and, if given, DWP's records as its holding."""
     hub.forget_caches()
-    now = utcnow()
-    with hub.transaction() as session:
-        seed_registry(session, hub.framework, now)
-        seeded = seed_agreements(session, hub.framework, now)
+    seeded = seed_register(hub)
     assert seeded.created[AGREEMENT] == "active"
     if synth is not None:
         holdings.load_holding(hub, "dwp-benefits", synth / "dwp-benefits.parquet")
@@ -54,28 +45,10 @@ def seed(hub: Hub, synth: Path | None = None) -> None:
 
 def activate_narrow_agreement(hub: Hub, fields: list[str], agreement_id: str = "narrow-verification") -> str:
     """The verification agreement again, active, naming only ``fields`` of DWP's dataset."""
-    from datetime import timedelta
-
-    from accord.demo.seed import example_agreements
-    from accord.registry import agreements, lifecycle
-
-    spec = next(s for _, s in example_agreements() if s.id == AGREEMENT).model_copy(deep=True)
-    spec = spec.model_copy(update={"id": agreement_id, "data": [
-        spec.data[0].model_copy(update={"fields": fields})]})
-    now = utcnow()
-    with hub.transaction() as session:
-        agreement = agreements.create_draft(session, hub.framework, spec, "accord-hub", now - timedelta(weeks=11))
-        lifecycle.transition(session, hub.framework, agreement, "consultation", actor="t", now=now - timedelta(weeks=10))
-        lifecycle.transition(session, hub.framework, agreement, "active", actor="t", now=now)
-    return agreement_id
+    return add_agreement(hub, narrowed_spec(AGREEMENT, agreement_id, fields))
 
 
-def counts(hub: Hub) -> dict[str, int]:
-    with hub.transaction() as session:
-        return {
-            table.name: session.scalar(select(func.count()).select_from(table))
-            for table in Base.metadata.sorted_tables
-        }
+
 
 
 @dataclass(frozen=True)
@@ -133,33 +106,13 @@ def dwp_people(synth: Path, limit: int = 40) -> list[Person]:
 
 
 @dataclass
-class Client:
-    """An in-process API client with credentials made on demand."""
+class Client(ApiClient):
+    """The shared in-process client, acting by default as the ERO's clerk."""
 
-    hub: Hub
-    http: TestClient
-    secrets: dict[str, IssuedSecret] = field(default_factory=dict)
-    tokens: dict[str, str] = field(default_factory=dict)
-
-    def secret(self, body_id: str) -> IssuedSecret:
-        if body_id not in self.secrets:
-            with self.hub.transaction() as session:
-                self.secrets[body_id] = create_client(session, body_id, utcnow(), label="test")
-        return self.secrets[body_id]
-
-    def token(self, body_id: str) -> str:
-        if body_id not in self.tokens:
-            issued = self.secret(body_id)
-            response = self.http.post("/oauth/token", data={
-                "grant_type": "client_credentials", "client_id": issued.client_id,
-                "client_secret": issued.client_secret})
-            assert response.status_code == 200, response.text
-            self.tokens[body_id] = response.json()["access_token"]
-        return self.tokens[body_id]
+    officer: str | None = OFFICER
 
     def headers(self, body_id: str = ERO, **extra: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(body_id)}", "X-Accord-Officer": OFFICER,
-                **{k.replace("_", "-"): v for k, v in extra.items()}}
+        return self.auth(body_id, **extra)
 
     def verify(self, applicant: dict, body_id: str = ERO, agreement: str = AGREEMENT, **extra):  # noqa: ANN201
         payload = {"agreement": agreement, "applicant": applicant, **extra}
@@ -167,19 +120,7 @@ class Client:
 
 
 def make_client(hub: Hub) -> Client:
-    return Client(hub, TestClient(create_app(hub=hub), raise_server_exceptions=False))
-
-
-def assert_problem(response, status: int, *mentions: str) -> dict:  # noqa: ANN001
-    """An RFC 9457 problem with a sentence, naming each of ``mentions``."""
-    assert response.status_code == status, f"expected {status}, got {response.status_code}: {response.text}"
-    assert response.headers["content-type"].startswith(PROBLEM), response.headers["content-type"]
-    body = response.json()
-    assert body["status"] == status and re.search(r"\w+ \w+", body["detail"]), body
-    text = " ".join([body["detail"], *body.get("problems", [])])
-    for mention in mentions:
-        assert mention in text, f"{mention!r} not in {text!r}"
-    return body
+    return Client.for_hub(hub)
 
 
 # ------------------------------------------------------------------ a real server on loopback

@@ -83,16 +83,6 @@ def transition(
     return agreement
 
 
-def expire_due(session: Session, framework: Framework, agreements: list[Agreement], now: datetime) -> list[str]:
-    """Mark live agreements past their end date as expired; returns their ids."""
-    expired = []
-    for agreement in agreements:
-        if agreement.status in ("active", "suspended") and now.date() > agreement.end_date:
-            transition(session, framework, agreement, "expired", actor="accord", now=now, reason="end date passed")
-            expired.append(agreement.id)
-    return expired
-
-
 def add_comment(
     session: Session, agreement: Agreement, *, author: str, organisation: str, comment: str, now: datetime
 ) -> ConsultationComment:

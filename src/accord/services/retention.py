@@ -17,7 +17,7 @@ from sqlalchemy import delete, or_
 from sqlalchemy.orm import Session
 
 from accord.audit.log import AuditRecord, append
-from accord.services.jobs.retention import expire_results as _job_results
+from accord.services.jobs import expire_results as _job_results
 from accord.services.purposes import purposes, resolve
 from accord.storage.models import CitizenSession, IdempotencyKey, Token
 

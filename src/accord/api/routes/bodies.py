@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from pathlib import Path
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from accord.api.deps import AdminDep, CallerDep, HubDep, IdempotencyKeyDep
+from accord.api.deps import AdminDep, CallerDep, HubDep, IdempotencyKeyDep, ReaderDep
+from accord.api.replies import respond
 from accord.api.replies import write as run_write
 from accord.clock import utcnow
 from accord.errors import Forbidden, InvalidInput
 from accord.registry import bodies, credentials, datasets
 from accord.registry.specs import BodySpec, DatasetSpec
 from accord.services import holdings
+from accord.services.unit_of_work import Reply, once
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 
@@ -74,19 +77,30 @@ def _own_client_or_admin(session, caller, client_id: str) -> None:  # noqa: ANN0
 
 
 @router.post("/clients/{client_id}/rotate", summary="Replace a client's secret; its tokens are revoked")
-def rotate_client(hub: HubDep, caller: CallerDep, client_id: str) -> dict:
-    with hub.transaction() as session:
+def rotate_client(hub: HubDep, caller: CallerDep, client_id: str, request: Request,
+                  idempotency_key: IdempotencyKeyDep = None):
+    def work(session):
         _own_client_or_admin(session, caller, client_id)
         issued = credentials.rotate_client(session, client_id, utcnow())
-    return {"client_id": issued.client_id, "client_secret": issued.client_secret, "body_id": issued.body_id}
+        return 200, {"client_id": issued.client_id, "client_secret": issued.client_secret, "body_id": issued.body_id}
+
+    def without_secret(body: dict) -> dict:
+        return {**body, "client_secret": None,
+                "note": "This client was rotated by an earlier request with the same Idempotency-Key. Its new "
+                        "secret was shown once and is not stored; rotate it again to get another."}
+
+    return run_write(hub, caller, idempotency_key, request, {"client_id": client_id}, work, redact=without_secret)
 
 
 @router.post("/clients/{client_id}/revoke", summary="Revoke a client and its tokens")
-def revoke_client(hub: HubDep, caller: CallerDep, client_id: str) -> dict:
-    with hub.transaction() as session:
+def revoke_client(hub: HubDep, caller: CallerDep, client_id: str, request: Request,
+                  idempotency_key: IdempotencyKeyDep = None):
+    def work(session):
         _own_client_or_admin(session, caller, client_id)
         client = credentials.revoke_client(session, client_id, utcnow())
-    return {"client_id": client.client_id, "revoked_at": client.revoked_at.isoformat()}
+        return 200, {"client_id": client.client_id, "revoked_at": client.revoked_at.isoformat()}
+
+    return run_write(hub, caller, idempotency_key, request, {"client_id": client_id}, work)
 
 
 @router.get("/datasets", summary="List registered datasets")
@@ -128,11 +142,15 @@ HOLDING_TYPES = {"text/csv": ".csv", "application/vnd.apache.parquet": ".parquet
         }
     },
 )
-async def load_records(hub: HubDep, caller: CallerDep, dataset_id: str, request: Request) -> dict:
-    """The holding purpose services match against; validated whole before it replaces the previous one."""
+async def load_records(hub: HubDep, reader: ReaderDep, dataset_id: str, request: Request,
+                       idempotency_key: IdempotencyKeyDep = None):
+    """The holding purpose services match against; validated whole before it replaces the previous one.
+
+    Loading the same records again leaves the same holding; an ``Idempotency-Key`` also replays the
+    first answer (its row count and load time) to a retry of the same upload."""
     with hub.transaction() as session:
         dataset = datasets.get_dataset(session, dataset_id)
-        if not caller.is_admin and dataset.body_id != caller.body_id:
+        if not reader.is_admin and dataset.body_id != reader.body_id:
             raise Forbidden("a body may load records only into its own datasets")
     kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     suffix = HOLDING_TYPES.get(kind)
@@ -140,10 +158,24 @@ async def load_records(hub: HubDep, caller: CallerDep, dataset_id: str, request:
         raise InvalidInput("send the records as text/csv or application/vnd.apache.parquet")
     with tempfile.TemporaryDirectory(dir=hub.settings.data_dir) as scratch:
         upload = Path(scratch) / f"upload{suffix}"
+        digest = hashlib.sha256()
         with upload.open("wb") as handle:
             async for chunk in request.stream():
+                digest.update(chunk)
                 handle.write(chunk)
-        info = await run_in_threadpool(holdings.load_holding, hub, dataset_id, upload)
+
+        def load() -> Reply:
+            info = holdings.load_holding(hub, dataset_id, upload)
+            return Reply(200, _holding(info))
+
+        reply = await run_in_threadpool(
+            once, hub, reader, operation=f"PUT /v1/datasets/{dataset_id}/records",
+            payload={"dataset_id": dataset_id, "content_type": kind, "sha256": digest.hexdigest()},
+            key=idempotency_key, act=load)
+    return respond(request, reply)
+
+
+def _holding(info) -> dict:  # noqa: ANN001
     return {"dataset_id": info.dataset_id, "rows": info.rows, "fields": info.columns, "sha256": info.sha256,
             "loaded_at": info.loaded_at}
 
@@ -154,6 +186,4 @@ def holding_status(hub: HubDep, caller: CallerDep, dataset_id: str) -> dict:
         dataset = datasets.get_dataset(session, dataset_id)
         if not caller.is_admin and dataset.body_id != caller.body_id:
             raise Forbidden("only the dataset's body may see its holding")
-    info = holdings.holding_info(hub, dataset_id)
-    return {"dataset_id": info.dataset_id, "rows": info.rows, "fields": info.columns, "sha256": info.sha256,
-            "loaded_at": info.loaded_at}
+    return _holding(holdings.holding_info(hub, dataset_id))

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from accord.api.deps import HubDep
+from accord.api.deps import HubDep, IdempotencyKeyDep
+from accord.api.replies import respond
 from accord.clock import utcnow
 from accord.errors import NotFound
 from accord.registry import agreements, lifecycle
 from accord.registry.register import register_entries, to_csv
+from accord.services.unit_of_work import Actor, run
 
 router = APIRouter(tags=["public register"])
+
+# Members of the public commenting share one namespace of idempotency keys.
+PUBLIC = Actor(body_id="", officer="", request_id="", client_id="public:consultation")
 
 Filter = Annotated[str | None, Query(max_length=64)]
 
@@ -64,15 +69,21 @@ class CommentRequest(BaseModel):
     status_code=201,
     summary="Comment on an agreement in public consultation",
 )
-def comment(hub: HubDep, agreement_id: str, body: CommentRequest) -> dict:
-    with hub.transaction() as session:
+def comment(hub: HubDep, agreement_id: str, body: CommentRequest, request: Request,
+            idempotency_key: IdempotencyKeyDep = None):
+    """Anyone may comment; an ``Idempotency-Key`` (a fresh UUID per comment) makes a retry safe."""
+    def work(session, _):  # noqa: ANN001
         agreement = agreements.get_agreement(session, agreement_id)
         if agreement.status not in agreements.PUBLIC_STATUSES:  # a draft is private: do not confirm it exists
             raise NotFound(f"no agreement '{agreement_id}' exists")
         entry = lifecycle.add_comment(
             session, agreement, author=body.author, organisation=body.organisation, comment=body.comment, now=utcnow()
         )
-        return {"id": entry.id, "agreement_id": agreement_id, "received_at": entry.created_at.isoformat()}
+        return 201, {"id": entry.id, "agreement_id": agreement_id, "received_at": entry.created_at.isoformat()}
+
+    reply = run(hub, PUBLIC, operation=f"POST /register/agreements/{agreement_id}/comments",
+                payload=body.model_dump(mode="json"), key=idempotency_key, write=work)
+    return respond(request, reply)
 
 
 @router.get("/framework", summary="The legal framework in force: gateways, objectives, body types")

@@ -18,7 +18,7 @@ from accord.runtime import Hub
 from accord.services.access import AccessRequest, Grant, Refusal, ask, record
 from accord.services.deceased import intake, matching
 from accord.services.deceased.intake import PersonDetails
-from accord.services.events.kinds import KINDS, PURPOSE
+from accord.services.events import KINDS, PURPOSE
 from accord.services.unit_of_work import Actor, Reply, run
 from accord.storage.models import Dataset
 

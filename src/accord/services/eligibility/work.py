@@ -34,7 +34,7 @@ from accord.services.eligibility.encoded import _pprl, encoded_claimants_path
 from accord.services.eligibility.matching import MATCH_SQL, claimant_fields, qualifying_claimants, standardise_side
 from accord.services.eligibility.intake import connect
 from accord.services.eligibility.terms import Terms, access_request, terms_for
-from accord.services.jobs.queue import LeaseLost, held_by
+from accord.services.jobs import LeaseLost, held_by
 from accord.storage.models import Dataset
 from accord.storage.tables.jobs import Job
 
