@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from accord_testing import add_agreement, example_spec
 from api_support import Api
 
 from accord.storage.models import DecisionRecord
@@ -183,19 +184,10 @@ def test_an_agreement_that_has_not_started_allows_nothing(api: Api) -> None:
     from datetime import timedelta
 
     from accord.clock import utcnow
-    from accord.demo.seed import example_agreements
-    from accord.registry import agreements, lifecycle
 
-    now = utcnow()
-    base = next(spec for _, spec in example_agreements() if spec.id == "supporting-families-northshire")
-    start = now.date() + timedelta(days=60)
-    spec = base.model_copy(update={"id": "supporting-families-next-year", "start_date": start,
-                                   "end_date": start + timedelta(days=365), "review_date": None})
-    with api.hub.transaction() as session:
-        agreement = agreements.create_draft(session, api.hub.framework, spec, "accord-hub", now - timedelta(weeks=11))
-        lifecycle.transition(session, api.hub.framework, agreement, "consultation", actor="t",
-                             now=now - timedelta(weeks=10))
-        lifecycle.transition(session, api.hub.framework, agreement, "active", actor="t", now=now)
+    start = utcnow().date() + timedelta(days=60)
+    add_agreement(api.hub, example_spec("supporting-families-northshire", id="supporting-families-next-year",
+                                        start_date=start, end_date=start + timedelta(days=365), review_date=None))
 
     decision = _decide(api, {**SUPPORTING_FAMILIES, "agreement": "supporting-families-next-year"}).json()
     assert decision["allowed"] is False

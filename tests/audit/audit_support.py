@@ -24,13 +24,10 @@ from sqlalchemy import delete, func, select, text, update
 from accord.audit import merkle
 from accord.audit.log import AuditRecord, append, canonical
 from accord.audit.sequencer import integrate
-from accord.demo.seed import seed_agreements, seed_registry
-from accord.registry.credentials import create_client
 from accord.storage.models import AuditEntry, AuditHead, AuditNode, AuditSubject
 
 # Same instant as tests/conftest.py NOW (not imported: see policy_support.py).
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-PROBLEM = "application/problem+json"
 
 
 # ---------------------------------------------------------------- RFC 6962 reference data
@@ -403,17 +400,3 @@ def rebuild_tree(session) -> bytes:  # noqa: ANN001
     new_root = merkle.root(tree, tree.size)
     session.execute(update(AuditHead).where(AuditHead.id == 1).values(tree_size=tree.size, root_hash=new_root))
     return new_root
-
-
-# ---------------------------------------------------------------- registry and credentials
-
-
-def seed(hub, now: datetime = NOW) -> None:  # noqa: ANN001
-    with hub.transaction() as session:
-        seed_registry(session, hub.framework, now)
-        seed_agreements(session, hub.framework, now)
-
-
-def new_client(hub, body_id: str, now: datetime):  # noqa: ANN001, ANN201
-    with hub.transaction() as session:
-        return create_client(session, body_id, now, label="audit tests")

@@ -5,15 +5,14 @@ from __future__ import annotations
 import base64
 import json
 
+from dataclasses import dataclass
+
 import pytest
-from audit_support import PROBLEM, new_client, seed
-from fastapi.testclient import TestClient
+from accord_testing import PROBLEM, ApiClient, seed_register
 from sqlalchemy import select
 
-from accord.app import create_app
 from accord.audit import merkle
 from accord.audit.checkpoint import parse_verifier_key, verify_note
-from accord.clock import utcnow
 from accord.runtime import Hub
 from accord.storage.models import AuditEntry, AuditSubject
 
@@ -27,26 +26,11 @@ DECISION = {
 NINO = "AB123456C"
 
 
-class Api:
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
-        self.client = TestClient(create_app(hub=hub), raise_server_exceptions=False)
-        self.tokens: dict[str, str] = {}
+@dataclass
+class Api(ApiClient):
+    """The shared in-process client, acting by default as an officer."""
 
-    def token(self, body_id: str) -> str:
-        if body_id not in self.tokens:
-            issued = new_client(self.hub, body_id, utcnow())
-            response = self.client.post(
-                "/oauth/token",
-                data={"grant_type": "client_credentials"},
-                auth=(issued.client_id, issued.client_secret),
-            )
-            assert response.status_code == 200, response.text
-            self.tokens[body_id] = response.json()["access_token"]
-        return self.tokens[body_id]
-
-    def auth(self, body_id: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(body_id)}", "X-Accord-Officer": "tester"}
+    officer: str | None = "tester"
 
     def decide(self, request_id: str, **changes: object) -> dict:
         response = self.client.post(
@@ -70,14 +54,14 @@ def problem(response, status: int | None = None) -> dict:  # noqa: ANN001
 
 @pytest.fixture
 def api(hub: Hub) -> Api:
-    seed(hub, utcnow())
-    return Api(hub)
+    seed_register(hub)
+    return Api.for_hub(hub)
 
 
 @pytest.fixture
 def sqlite_api(sqlite_hub: Hub) -> Api:
-    seed(sqlite_hub, utcnow())
-    return Api(sqlite_hub)
+    seed_register(sqlite_hub)
+    return Api.for_hub(sqlite_hub)
 
 
 def b64d(value: str) -> bytes:

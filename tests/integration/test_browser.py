@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from accord_testing import seed_register
 
 from accord.app import create_app
-from accord.clock import utcnow
-from accord.demo.seed import example_agreements, seed_agreements, seed_registry
+from accord.demo.seed import example_agreements
 from accord.runtime import Hub
 from accord.web import rendering
 
@@ -62,10 +62,7 @@ def _start(app, host: str = "127.0.0.1") -> tuple[uvicorn.Server, threading.Thre
 
 @pytest.fixture
 def live_url(sqlite_hub: Hub) -> Iterator[str]:
-    now = utcnow()
-    with sqlite_hub.transaction() as session:
-        seed_registry(session, sqlite_hub.framework, now)
-        seed_agreements(session, sqlite_hub.framework, now)
+    seed_register(sqlite_hub)
     server, thread, port = _start(create_app(hub=sqlite_hub))
     try:
         yield f"http://127.0.0.1:{port}"

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from accord_testing import seed_register
 from sqlalchemy import select, update
 
 from accord.clock import utcnow
-from accord.demo.seed import seed_agreements, seed_registry
 from accord.errors import Forbidden
 from accord.runtime import Hub
 from accord.services import deceased, disadvantages, eligibility, events, holdings, jobs, verification
@@ -47,10 +47,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def seeded(sqlite_hub: Hub, synth: Path) -> Hub:
     hub = sqlite_hub
     hub.forget_caches()
-    now = utcnow()
-    with hub.transaction() as session:
-        seed_registry(session, hub.framework, now)
-        seed_agreements(session, hub.framework, now)
+    seed_register(hub)
     for path in synth.glob("*.parquet"):
         try:
             holdings.load_holding(hub, path.stem, path)

@@ -15,11 +15,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from accord_testing import seed_register
 from fastapi.testclient import TestClient
 
 from accord.app import create_app
-from accord.clock import utcnow
-from accord.demo.seed import seed_agreements, seed_registry
 from accord.runtime import Hub
 from accord.services import citizens, deceased, holdings, verification
 from accord.services.unit_of_work import Actor
@@ -32,10 +31,7 @@ OTHER = citizens.DemoCitizen("Peter Okafor", "AB123456C", "Peter", "Okafor", "19
 def hub(sqlite_hub: Hub, tmp_path: Path) -> Hub:
     hub = sqlite_hub
     hub.forget_caches()
-    now = utcnow()
-    with hub.transaction() as session:
-        seed_registry(session, hub.framework, now)
-        seed_agreements(session, hub.framework, now)
+    seed_register(hub)
     benefits = tmp_path / "dwp-benefits.csv"
     benefits.write_text(
         "record_id,nino,first_name,surname,date_of_birth,postcode,address_line_1,benefit_type,"

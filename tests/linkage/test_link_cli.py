@@ -14,13 +14,12 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 import typer
-from accord_testing import CliRun, seed_register
+from accord_testing import CliRun, add_agreement, example_spec, seed_register
 from link_support import SYNTH_MAP, LEFT, RIGHT, make_bodies, pair_set, read_pairs, report, score, view
 from sqlalchemy import select
 
 from accord.cli import link as link_cli
 from accord.clock import utcnow
-from accord.demo.seed import example_agreements
 from accord.runtime import Hub
 from accord.storage.models import AuditEntry, DecisionRecord
 from accord.storage.tables.linkage import LinkageModelRecord
@@ -48,22 +47,10 @@ def hub(cli_hub: Hub) -> Hub:
 
 def _activate_linking_agreement(hub: Hub, agreement_id: str, starts_in: timedelta = timedelta(0)) -> None:
     """The PAYE statistics agreement made over DVLA's drivers, active (from today plus ``starts_in``)."""
-    from accord.registry import agreements, lifecycle
-    from accord.registry.specs import DisclosedData
-
-    now = utcnow()
-    base = next(spec for _, spec in example_agreements() if spec.id == ACTIVE)
-    start = now.date() + starts_in
-    spec = base.model_copy(update={
-        "id": agreement_id, "disclosers": ["dvla"],
-        "data": [DisclosedData(dataset="dvla-drivers", fields=LINKING_FIELDS)],
-        "start_date": start, "end_date": start + timedelta(days=3 * 365), "review_date": None,
-    })
-    with hub.transaction() as session:
-        agreement = agreements.create_draft(session, hub.framework, spec, "accord-hub", now - timedelta(weeks=11))
-        lifecycle.transition(session, hub.framework, agreement, "consultation", actor="t",
-                             now=now - timedelta(weeks=10))
-        lifecycle.transition(session, hub.framework, agreement, "active", actor="t", now=now)
+    start = utcnow().date() + starts_in
+    add_agreement(hub, example_spec(
+        ACTIVE, id=agreement_id, disclosers=["dvla"], data=[{"dataset": "dvla-drivers", "fields": LINKING_FIELDS}],
+        start_date=start, end_date=start + timedelta(days=3 * 365), review_date=None))
 
 
 def _decisions(hub: Hub) -> list[DecisionRecord]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import threading
 
+from accord_testing import seed_register
 from sqlalchemy import func, select, update
 
 from accord.clock import utcnow
-from accord.demo.seed import seed_agreements, seed_registry
 from accord.framework import Purpose
 from accord.policy import AccessRequest
 from accord.runtime import Hub
@@ -24,9 +24,8 @@ AGREEMENT = "supporting-families-northshire"
 
 def test_concurrent_requests_never_exceed_the_daily_limit(hub: Hub) -> None:
     now = utcnow()
+    seed_register(hub, now=now)
     with hub.transaction() as session:
-        seed_registry(session, hub.framework, now)
-        seed_agreements(session, hub.framework, now)
         session.execute(update(Agreement).where(Agreement.id == AGREEMENT).values(max_requests_per_day=3))
     other = Hub.open(hub.settings, upgrade=False)  # a second process on the same database
     request = AccessRequest(

@@ -9,12 +9,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import select
+from accord_testing import add_agreement, example_spec
 from accord_testing import count_rows as counts
+from sqlalchemy import select
 from verification_support import AGREEMENT, ERO, Person, activate_narrow_agreement
 
 from accord.clock import utcnow
-from accord.demo.seed import example_agreements
 from accord.errors import InvalidInput, NotFound
 from accord.linkage.standardise import standardise_nino
 from accord.registry import agreements, lifecycle
@@ -133,15 +133,13 @@ def test_fields_outside_the_agreement_are_never_compared(loaded: Hub, people: li
 
 
 def _agreement_in(hub: Hub, status: str) -> str:
-    spec = next(s for _, s in example_agreements() if s.id == AGREEMENT).model_copy(update={"id": f"erv-{status}"})
-    now = utcnow()
-    with hub.transaction() as session:
-        agreement = agreements.create_draft(session, hub.framework, spec, "accord-hub", now - timedelta(weeks=11))
-        lifecycle.transition(session, hub.framework, agreement, "consultation", actor="t", now=now - timedelta(weeks=10))
-        if status != "consultation":
-            lifecycle.transition(session, hub.framework, agreement, "active", actor="t", now=now)
-            lifecycle.transition(session, hub.framework, agreement, status, actor="t", now=now, reason="review")
-    return spec.id
+    agreement_id = add_agreement(hub, example_spec(AGREEMENT, id=f"erv-{status}"),
+                                 "consultation" if status == "consultation" else "active")
+    if status not in ("consultation", "active"):
+        with hub.transaction() as session:
+            agreement = agreements.get_agreement(session, agreement_id)
+            lifecycle.transition(session, hub.framework, agreement, status, actor="t", now=utcnow(), reason="review")
+    return agreement_id
 
 
 @pytest.mark.parametrize(
@@ -332,3 +330,41 @@ def test_a_check_compares_a_handful_of_records_not_the_holding(loaded: Hub, peop
     rows = index.candidate_rows(applicant)
     assert 1 <= len(rows) < index.rows / 20
     assert person.record_id in {c["id"] for c in index.candidates(applicant, ["nino"])}
+
+
+def test_concurrent_checks_decided_in_the_shared_transaction_never_exceed_a_daily_limit(
+    loaded: Hub, people: list[Person]
+) -> None:
+    """Once the index is built, a single check asks and matches in the write transaction's read phase,
+    which concurrent checks share: the limit is still claimed one by one as each is recorded."""
+    import threading
+
+    from sqlalchemy import update
+
+    from accord.storage.models import Agreement
+
+    from accord.services.verification import intake
+    from accord.services.verification.target import targets
+
+    with loaded.transaction() as session:
+        session.execute(update(Agreement).where(Agreement.id == AGREEMENT).values(max_requests_per_day=4))
+    assert check(loaded, people[0].details()).status == 200  # builds the index, and takes the day's first place
+    target = targets(loaded).get(loaded, ERO, False, AGREEMENT, None)
+    applications = intake.applications(verification.CheckRequest(AGREEMENT, (("r", people[1].details()),)))
+    assert matching.index_ready(loaded, target, matching.requested_fields(target, applications))
+    replies: list[Reply] = []
+    start = threading.Barrier(12)
+
+    def one(n: int) -> None:
+        start.wait()
+        replies.append(check(loaded, people[n % len(people)].details(), reference=f"c{n}"))
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(reply.status for reply in replies) == [200] * 3 + [403] * 9, [r.status for r in replies]
+    with loaded.transaction() as session:
+        rows = list(session.scalars(select(DecisionRecord).where(DecisionRecord.action == "identity.verify")))
+    assert sum(row.allowed for row in rows) == 4 and len(rows) == 13

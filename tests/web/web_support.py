@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from accord_testing import add_agreement, example_spec, seed_register
 from fastapi.testclient import TestClient
 
 from accord.app import create_app
-from accord.clock import utcnow
-from accord.demo.seed import example_agreements, seed_agreements, seed_registry
-from accord.registry import agreements
+from accord.demo.seed import example_agreements
 from accord.runtime import Hub
 
 CONSULTING = "debt-pilot-northshire"
@@ -44,13 +43,8 @@ class Site:
 
 def seed(hub: Hub) -> None:
     """The demo register (7 published agreements, 1 refused) plus one private draft."""
-    now = utcnow()  # the pages use the real clock, so the consultation must be open now
-    with hub.transaction() as session:
-        seed_registry(session, hub.framework, now)
-        seed_agreements(session, hub.framework, now)
-        spec = dict(example_agreements())["consultation"]
-        draft = spec.model_copy(update={"id": DRAFT, "name": "Southshire draft that must stay private"})
-        agreements.create_draft(session, hub.framework, draft, "accord-hub", now)
+    seed_register(hub)  # at the real time: the pages read the clock, so the consultation must be open now
+    add_agreement(hub, example_spec(CONSULTING, id=DRAFT, name="Southshire draft that must stay private"), "draft")
 
 
 def make_site(hub: Hub) -> Site:

@@ -8,7 +8,14 @@
    part of a purpose - validating input, asking the decision point, reading the
    holding under the grant, matching. It runs in the caller's thread, so the
    process's one writer thread never waits for it.
-3. **Write**, under group commit (``storage.group_commit``): recording the
+3. **Read** (optional), in the write transaction but before its write lock:
+   the same kind of work, when it is small (one identity check). Concurrent
+   requests share the transaction, so they share its reads too: the decision
+   point reads the agreements once for the batch, on the writer's warm
+   connection, instead of once per request on a connection whose page cache
+   every commit has emptied. The decision is then made in the transaction
+   that records it. A read must not write.
+4. **Write**, under group commit (``storage.group_commit``): recording the
    decision and its audit entry, the purpose's own rows, and the reply kept for
    replays, in one transaction that concurrent writes share. Each caller is
    answered only after the commit that holds its write.
@@ -93,12 +100,14 @@ def run(
     operation: str,
     payload: Callable[[], object] | object,
     key: str | None,
-    write: Callable[[Session, P], tuple[int, dict]],
+    write: Callable[[Session, Any], tuple[int, dict]],
     prepare: Callable[[], P] | None = None,
+    read: Callable[[Session, P | None], Any] | None = None,
     redact: Callable[[dict], dict] | None = None,
 ) -> Reply:
-    """Replay, or prepare then write once, in one group-committed transaction (see the module docstring).
+    """Replay, or prepare, read, then write once, in one group-committed transaction (see the module docstring).
 
+    ``write`` gets what ``read(session, prepared)`` returned, or else what ``prepare()`` did.
     ``payload`` (or a function giving it, built only when a key is sent) is what the
     key stands for; ``redact(body)`` gives the body to keep for replays, for answers
     that carry something shown once (a client secret), which must never be stored.
@@ -113,23 +122,33 @@ def run(
             return stored
     prepared = prepare() if prepare is not None else None
 
-    def unit(session: Session) -> Reply:
+    def before_lock(session: Session) -> Reply | _Read:
         if key:
             stored = _replay(session, owner, key, print_)  # the first try may have committed meanwhile
             if stored is not None:
                 return stored
-        status, body = write(session, prepared)
+        return _Read(read(session, prepared) if read is not None else prepared)
+
+    def unit(session: Session, got: Reply | _Read) -> Reply:
+        if isinstance(got, Reply):
+            return got
+        status, body = write(session, got.value)
         reply = Reply(status, body)
         if key:
             _remember(session, owner, key, print_, Reply(status, redact(body) if redact else body))
         return reply
 
     try:
-        return hub.group_commit.run(unit)
+        return hub.group_commit.run(unit, read=before_lock)
     except IntegrityError:
         if key:
             raise Conflict(f"a request with Idempotency-Key '{key}' is already being processed; retry") from None
         raise
+
+
+@dataclass(frozen=True)
+class _Read:
+    value: Any
 
 
 def once(hub: Hub, actor: Actor, *, operation: str, payload: object, key: str | None, act: Callable[[], Reply],

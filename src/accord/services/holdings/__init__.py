@@ -10,6 +10,6 @@ from accord.lazy import exports
 
 __all__, __getattr__ = exports(__name__, {
     "ROW_KEY": "files", "HoldingInfo": "loading", "holding_info": "loading", "load_holding": "loading",
-    "HUB_COLUMNS": "reading", "Equals": "reading", "IsTrue": "reading", "NotGranted": "reading", "cached": "reading",
+    "HUB_COLUMNS": "reading", "Equals": "reading", "IsTrue": "reading", "NotGranted": "reading", "cached": "reading", "is_cached": "reading",
     "columns": "reading", "count": "reading", "read": "reading", "SUBJECT": "reading",
 })

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from accord.errors import AccordError, NotFound
 from accord.runtime import Hub, hub_of
 from accord.services.access import Grant
-from accord.services.holdings.files import ROW_KEY, current, identity, quote
+from accord.services.holdings.files import ROW_KEY, current, identity, paths, quote
 from accord.services.subjects import SUBJECT
 
 HUB_COLUMNS = (ROW_KEY, SUBJECT)
@@ -145,6 +145,17 @@ class _Built:
         self.file = file
         self.items: list[tuple[frozenset[str], Any]] = []
         self.lock = threading.Lock()
+
+
+def is_cached(hub: Hub, dataset_id: str, name: str) -> bool:
+    """Whether ``cached`` has built ``name`` from the dataset's current file (so using it reads no file)."""
+    entry = hub.cache("holdings.built", dict).get((name, dataset_id))
+    if entry is None or not entry.items:
+        return False
+    try:
+        return entry.file == identity(paths(hub, dataset_id)[0])  # one stat
+    except FileNotFoundError:
+        return False
 
 
 def cached(grant: Grant, columns: Sequence[str], build: Callable[[pa.Table, str], T], *, name: str) -> T:

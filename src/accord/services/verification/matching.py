@@ -64,12 +64,23 @@ def _build(field_map: Mapping[str, str]):  # noqa: ANN202 - a builder for holdin
     return build
 
 
+def _index_name(mapping: Mapping[str, str]) -> str:
+    return "verification:" + ",".join(f"{std}={column}" for std, column in sorted(mapping.items()))
+
+
 def index_for(grant: Grant, target: Target) -> BlockingIndex:
     """The holding's index over the granted columns (NotFound when the body has loaded no records)."""
     granted = [column for std, column in target.field_map.items() if column in grant.readable]
     mapping = {std: column for std, column in target.field_map.items() if column in granted}
-    name = "verification:" + ",".join(f"{std}={column}" for std, column in sorted(mapping.items()))
-    return holdings.cached(grant, [*granted, holdings.ROW_KEY, holdings.SUBJECT], _build(mapping), name=name)
+    return holdings.cached(grant, [*granted, holdings.ROW_KEY, holdings.SUBJECT], _build(mapping),
+                           name=_index_name(mapping))
+
+
+def index_ready(hub: Hub, target: Target, fields: Sequence[str]) -> bool:
+    """Whether a grant of ``fields`` under ``target`` would find its index built (matching is then quick)."""
+    mapping = {std: column for std, column in target.field_map.items()
+               if column in fields and column in target.disclosed}
+    return bool(target.dataset_id) and holdings.is_cached(hub, target.dataset_id, _index_name(mapping))
 
 
 def match(hub: Hub, grant: Grant, target: Target, applications: Sequence[Application]) -> list[Matched]:

@@ -7,7 +7,9 @@
 2. ask the decision point (``services.access.ask``) for the fields the check
    needs; a refusal reads nothing;
 3. under the grant, read the holding's permitted columns and match
-   (``matching``), outside the write transaction;
+   (``matching``): for a few applicants against a built index, in the write
+   transaction's read phase, which concurrent checks share; otherwise
+   beforehand, in a transaction of its own (``IN_TRANSACTION``);
 4. record the decision, with the people matched as its subjects, in the unit
    of work's transaction (``services.access.record``, which re-judges quotas);
 5. answer with the minimal answer (``answer.minimise``), or the recorded refusal.
@@ -53,20 +55,34 @@ def _access(actor: Actor, target: Target, action: str, fields: tuple[str, ...], 
                          agreement_id=target.agreement_id)
 
 
+# A check of up to this many applicants, against a holding whose index is built, asks and
+# matches in the write transaction's read phase (shared with concurrent checks, on the writer's
+# warm connection). A larger batch, or the first check after a load (which builds the index),
+# does so beforehand in its own transaction, so the process's writer never waits for it.
+IN_TRANSACTION = 8
+
+
 def check(hub: Hub, actor: Actor, request: CheckRequest, *, key: str | None = None) -> Reply:
     """Check one applicant or a batch (see the module docstring): 200 with grades, or 403 recorded."""
 
-    def prepare() -> _Prepared:
+    def intake_() -> tuple[Target, tuple[Application, ...]]:
         applications = intake.applications(request)
-        target = targets(hub).get(hub, actor.body_id, actor.is_admin, request.agreement_id, request.dataset_id)
+        return targets(hub).get(hub, actor.body_id, actor.is_admin, request.agreement_id, request.dataset_id), \
+            applications
+
+    def ask_and_match(session: Session, taken: tuple[Target, tuple[Application, ...]]) -> _Prepared:
+        target, applications = taken
         access = _access(actor, target, ACTION, matching.requested_fields(target, applications), len(applications))
-        with hub.transaction() as session:
-            answer = ask(session, access)
+        answer = ask(session, access)
         if not isinstance(answer, Grant):
             return _Prepared(answer, target)
         # Allowed, but with no records loaded nothing is recorded: the log never shows an access
         # that did not happen (NotFound reaches the caller).
         return _Prepared(answer, target, tuple(matching.match(hub, answer, target, applications)))
+
+    def beforehand() -> _Prepared:
+        with hub.transaction() as session:
+            return ask_and_match(session, taken or intake_())
 
     def write(session: Session, prepared: _Prepared) -> tuple[int, dict]:
         subjects = [m.subject for m in prepared.matched if m.subject]
@@ -77,8 +93,12 @@ def check(hub: Hub, actor: Actor, request: CheckRequest, *, key: str | None = No
             return 403, recorded.refusal(_refused(prepared.target))
         return 200, minimise(recorded, prepared.matched, single=request.single)
 
-    return run(hub, actor, operation=f"verification.check:{actor.body_id}:{actor.officer}", payload=request.payload,
-               key=key, prepare=prepare, write=write)
+    operation = f"verification.check:{actor.body_id}:{actor.officer}"
+    taken = intake_() if len(request.applications) <= IN_TRANSACTION else None
+    if taken is not None and matching.index_ready(hub, taken[0], matching.requested_fields(*taken)):
+        return run(hub, actor, operation=operation, payload=request.payload, key=key, prepare=lambda: taken,
+                   read=ask_and_match, write=write)
+    return run(hub, actor, operation=operation, payload=request.payload, key=key, prepare=beforehand, write=write)
 
 
 def _refused(target: Target) -> str:
