@@ -349,13 +349,7 @@ def test_link_refused_under_an_agreement_reads_nothing(accord: Callable[..., Cli
 
 
 def _assert_bad_input(run: CliRun, out: Path, *mentions: str) -> None:
-    assert run.code == 2, f"exit {run.code}\n{run.out}\n{run.err}"
-    assert len(run.err_lines) == 1, run.err
-    line = run.err_lines[0]
-    assert line.startswith("error: "), line
-    for text in mentions:
-        assert text in line, f"{text!r} not in {line!r}"
-    assert "Traceback" not in run.out + run.err
+    run.assert_bad_input(*mentions)
     assert not out.exists()
     assert not _no_partial_files(out.parent)
 
