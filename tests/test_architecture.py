@@ -101,4 +101,11 @@ def test_other_packages_use_only_a_service_package_s_public_names() -> None:
                 parts = name.split(".")
                 if len(parts) > 3 and parts[:2] == ["accord", "services"] and parts[2] in packages and parts[2] != own:
                     reaching_in.append(f"{path.relative_to(ROOT)}: {name}")
+            # ``from accord.services.linking import tools`` reaches in too: only declared names may be imported.
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[:2] == ["accord", "services"]:
+                parts = node.module.split(".")
+                if len(parts) == 3 and parts[2] in packages and parts[2] != own:
+                    public = set(importlib.import_module(node.module).__all__)
+                    reaching_in += [f"{path.relative_to(ROOT)}: {node.module}.{alias.name}"
+                                    for alias in node.names if alias.name not in public]
     assert reaching_in == []

@@ -1,4 +1,5 @@
-"""Reading the YAML and JSON files people hand to Accord, and column mappings, with errors that say where."""
+"""What people hand to Accord: YAML and JSON files, column mappings, dates on the command line and files to
+hash, each read with errors that say where."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from accord.clock import utcnow
 from accord.errors import InvalidInput
 
 
@@ -55,7 +57,7 @@ def parse_date_option(text: str, option: str) -> date:
         value = date.fromisoformat(text.strip())
     except ValueError:
         raise InvalidInput(f"{option} must be a date as YYYY-MM-DD, not '{text}'") from None
-    if value > date.today() or value.year < 1850:
+    if value > utcnow().date() or value.year < 1850:
         raise InvalidInput(f"{option} must be a past date")
     return value
 

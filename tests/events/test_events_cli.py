@@ -223,3 +223,10 @@ def test_deceased_check_bad_input_exits_2_and_records_nothing(accord, api: Event
 def test_deceased_check_needs_its_options(accord) -> None:  # noqa: ANN001
     code, _, err = accord("deceased", "check", "--body", "dwp", "--first-name", "Margaret", "--surname", "Holloway")
     assert code == 2 and "--dob" in err
+
+
+def test_deceased_check_for_an_unknown_body_is_bad_input_and_records_nothing(accord, api: EventsApi) -> None:  # noqa: ANN001
+    before = counts(api.hub)
+    run = accord("deceased", "check", "--body", "no-such-body", *DEAD_OPTIONS)
+    run.assert_bad_input("no-such-body")
+    assert counts(api.hub) == before

@@ -251,3 +251,19 @@ def test_malformed_and_unauthenticated_checks_are_problems(sqlite_api: EventsApi
     api.problem(api.client.post("/v1/deceased-checks", json=DEAD, headers=api.auth("dwp", officer=None)), 422,
                 "officer")
     api.problem(api.client.post("/v1/deceased-checks", json=[DEAD], headers=api.auth("dwp")), 422)
+
+
+def test_a_damaged_holding_is_a_clear_conflict_and_records_no_read(api: EventsApi, tmp_path: Path) -> None:
+    source = tmp_path / "deaths.csv"
+    source.write_text("registration_id,first_name,surname,date_of_birth,date_of_death,postcode\n"
+                      "G1,Harold,Pemberton,1935-12-01,2026-10-02,LS6 2AB\n")
+    holdings.load_holding(api.hub, "gro-deaths", source)
+    stored = holding_files.directory(api.hub) / "gro-deaths.parquet"
+    stored.write_bytes(stored.read_bytes()[:40])  # damaged on disk after the load
+    api.hub.forget_caches()
+    api.token("dwp")  # the caller's credentials exist before the count
+    before = counts(api.hub)
+    body = api.problem(check(api, first_name="Harold", surname="Pemberton", date_of_birth="1935-12-01"), 409,
+                       "load them again")
+    assert "gro-deaths" in body["detail"]
+    assert counts(api.hub) == before  # the read did not happen, so nothing says it did

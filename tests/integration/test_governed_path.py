@@ -21,7 +21,7 @@ from accord_testing import seed_register
 from sqlalchemy import select, update
 
 from accord.clock import utcnow
-from accord.errors import Forbidden
+from accord.errors import Forbidden, NotFound
 from accord.runtime import Hub
 from accord.services import deceased, disadvantages, eligibility, events, holdings, jobs, verification
 from accord.services.holdings import files, reading
@@ -51,7 +51,7 @@ def seeded(sqlite_hub: Hub, synth: Path) -> Hub:
     for path in synth.glob("*.parquet"):
         try:
             holdings.load_holding(hub, path.stem, path)
-        except Exception:  # noqa: BLE001 - a synthetic file for a dataset the example register has not registered
+        except NotFound:  # a synthetic file for a dataset the example register has not registered
             continue
     events.subscribe(hub, _actor("dwp"), events.SubscriptionSpec(("death",)))  # DWP is told of deaths (pull feed)
     return hub

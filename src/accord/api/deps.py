@@ -15,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from accord.clock import utcnow
 from accord.errors import Forbidden, InvalidInput, NotFound, Unauthorised
+from accord.registry import agreements
 from accord.registry.credentials import Caller, resolve_token
 from accord.runtime import Hub
 from accord.services.unit_of_work import Actor
@@ -110,7 +111,7 @@ def visible_agreement(caller: Caller, agreement) -> None:  # noqa: ANN001
     """
     if caller.is_admin or caller.body_id in {p.body_id for p in agreement.parties}:
         return
-    if agreement.status == "draft":
+    if not agreements.visible_to(agreement, caller.body_id):  # another body's draft
         raise NotFound(f"no agreement '{agreement.id}' exists")
     raise Forbidden("only a party to this agreement or the hub operator may do this")
 

@@ -71,6 +71,10 @@ def append(session: Session, record: AuditRecord) -> None:
     runs on the session (so the transaction always reads its own entries).
     Under group commit a whole batch's entries cost those two statements.
     """
+    if not session.info.get(_INSTALLED):
+        # Nothing would ever write it: a record on such a session is lost without a word.
+        raise RuntimeError("audit records may be appended only on a session from a factory the audit log is "
+                           "installed on (the hub's: Hub.sessions)")
     session.info.setdefault(_PENDING, []).append(record)
 
 
@@ -126,6 +130,7 @@ def _after_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
 
 
+_INSTALLED = "accord.audit.installed"  # in the info of every session whose factory has the hooks
 _HOOKS = (("before_commit", _before_commit), ("do_orm_execute", _before_any_statement),
           ("before_flush", _before_flush), ("after_rollback", _after_rollback))
 
@@ -136,6 +141,7 @@ def install(sessions: sessionmaker[Session]) -> None:
     for name, hook in _HOOKS:
         if not event.contains(sessions, name, hook):
             event.listen(sessions, name, hook)
+    sessions.configure(info={**(sessions.kw.get("info") or {}), _INSTALLED: True})
 
 
 def entries_about(session: Session, person_keys: str | tuple[str, ...], *, now: datetime,

@@ -58,9 +58,26 @@ def acting(body: str, officer: str | None) -> Actor:
     return Actor(body_id=body, officer=officer_name(officer), request_id=f"cli-{uuid.uuid4().hex}")
 
 
+def acting_for(hub: Hub, body: str, officer: str | None) -> Actor:
+    """As ``acting``, for a command that asks for an access: an unknown ``--body`` is bad input (exit 2),
+    not a refusal to record in the audit log."""
+    from accord.registry.bodies import get_body
+
+    with hub.transaction() as session:
+        get_body(session, body)
+    return acting(body, officer)
+
+
 def operator(officer: str | None) -> Actor:
     """The hub operator at the command line: may manage any body's subscriptions and jobs, reads no records."""
     return Actor(body_id="", officer=officer_name(officer), request_id=f"cli-{uuid.uuid4().hex}", is_admin=True)
+
+
+def answer_of(reply: Reply) -> dict:
+    """A service's answer: its body, or, for a recorded refusal, the reasons and exit 1."""
+    if not reply.ok:
+        refused(reply)
+    return reply.body
 
 
 def refused(reply: Reply) -> NoReturn:

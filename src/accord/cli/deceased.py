@@ -7,12 +7,11 @@ officer named. A refusal prints the recorded reasons and exits 1; bad input exit
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 
-from accord.cli.common import acting, console, open_hub, refused
+from accord.cli.common import acting_for, answer_of, console, open_hub, print_json
 from accord.errors import InvalidInput
 from accord.files import parse_date_option
 from accord.services import deceased
@@ -40,14 +39,13 @@ def check(
     person = deceased.PersonDetails(first_name.strip(), surname.strip(), born, postcode, nino, middle_name)
     hub = open_hub()
     try:
-        reply = deceased.check(hub, acting(body, officer), person)
+        reply = deceased.check(hub, acting_for(hub, body, officer), person)
     finally:
         hub.close()
-    if not reply.ok:
-        refused(reply)
+    answer = answer_of(reply)
     if as_json:
-        console.print_json(json.dumps(reply.body))
+        print_json(answer)
         return
-    said = "recorded as deceased" if reply.body["deceased"] else "not recorded as deceased on these details"
-    console.print(f"{said}; decision {reply.body['decision_id']} under {reply.body['agreement_id']}, "
+    said = "recorded as deceased" if answer["deceased"] else "not recorded as deceased on these details"
+    console.print(f"{said}; decision {answer['decision_id']} under {answer['agreement_id']}, "
                   "recorded in the audit log", highlight=False)

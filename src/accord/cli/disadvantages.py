@@ -20,9 +20,8 @@ from typing import Annotated
 
 import typer
 
-from accord.cli.common import acting, console, open_hub, refused
+from accord.cli.common import acting_for, answer_of, console, open_hub
 from accord.errors import InvalidInput
-from accord.registry.bodies import get_body
 from accord.services import disadvantages
 
 app = typer.Typer(help="Multiple disadvantages (Supporting Families): households meeting two or more factors.",
@@ -80,14 +79,10 @@ def identify(
     kind = _output(out)
     hub = open_hub()
     try:
-        with hub.transaction() as session:
-            get_body(session, body)  # an unknown body is bad input, not a refusal to record
-        reply = disadvantages.identify(hub, acting(body, officer), agreement, min_factors=min_factors)
+        reply = disadvantages.identify(hub, acting_for(hub, body, officer), agreement, min_factors=min_factors)
     finally:
         hub.close()
-    if not reply.ok:
-        refused(reply)
-    answer = reply.body
+    answer = answer_of(reply)
     _write_atomically(out, _csv(answer) if kind == "csv" else json.dumps(answer, indent=2) + "\n")
     console.print(
         f"{answer['count']:,} households in {body}'s area meet {answer['min_factors']} or more of: "

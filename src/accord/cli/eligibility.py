@@ -18,7 +18,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from accord.cli.common import acting, console, open_hub, print_json, refused
+from accord.cli.common import acting, acting_for, answer_of, console, open_hub, print_json
 from accord.errors import InvalidInput
 from accord.files import parse_mapping
 from accord.runtime import Hub
@@ -99,11 +99,9 @@ def submit(
     """Validate a customer list, check the policy and queue an eligibility job."""
     hub = open_hub()
     fields = parse_mapping(mapping, "--map")
-    reply = eligibility.submit(hub, acting(body, officer), path, agreement_id=agreement, mapping=fields,
+    reply = eligibility.submit(hub, acting_for(hub, body, officer), path, agreement_id=agreement, mapping=fields,
                                reference=reference, chunk_rows=chunk_rows)
-    if not reply.ok:
-        refused(reply)
-    view = reply.body
+    view = answer_of(reply)
     if wait or run:
         view = _follow(hub, view["id"], body, run_here=run)
     if as_json:

@@ -21,7 +21,7 @@ import typer
 
 from accord.cli.common import console, err
 from accord.errors import InvalidInput
-from accord.services.linking import tools
+from accord.services.linking import encode_file, read_secret
 
 OUTPUT_SUFFIXES = (".parquet", ".csv")
 
@@ -60,7 +60,7 @@ def encode(
     """Encode a body's records into keyed Bloom filters, to be linked without revealing identifiers."""
     _check_options(file, out, agreement, key_version)
     started = time.perf_counter()
-    done = tools.encode_file(file, out, agreement=agreement, secret=tools.read_secret(secret_file),
+    done = encode_file(file, out, agreement=agreement, secret=read_secret(secret_file),
                              id_column=id_column, mapping=mapping, key_version=key_version)
     console.print(f"encoded {done['records']:,} records ({', '.join(done['fields']) or 'no identifying fields'}) for "
                   f"agreement {agreement}, key version {key_version}, in {time.perf_counter() - started:.1f} s "

@@ -24,7 +24,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from typer.core import TyperArgument, TyperGroup
 
-from accord.cli.common import acting, console, err, open_hub, refused
+from accord.cli.common import acting_for, console, err, open_hub, refused
 from accord.errors import InvalidInput
 
 MODES = ("deterministic", "probabilistic", "pprl")
@@ -139,19 +139,19 @@ def link(
                    body, officer, dataset)
     if not re.fullmatch(r"\d+(\.\d+)?\s*(K|M|G|T|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", memory_limit.strip()):
         raise InvalidInput(f"--memory-limit must be a size such as 6GB or 512MB, not '{memory_limit}'")
-    from accord.services.linking import LinkRefused, LinkRequest, link as link_files
+    from accord.services.linking import LinkRefused, LinkRequest, link as link_files, read_secret
 
     request = LinkRequest(
         left=left, right=right, out=out, mode=mode, engine=engine, left_id=left_id, right_id=right_id,
         left_map=left_map, right_map=right_map, threshold=threshold, agreement=agreement, dataset=dataset,
         model_file=model_file, retrain=retrain, chunks=chunks, memory_limit=memory_limit.strip(),
-        secret=_read_secret(secret_file) if secret_file is not None else None, key_version=key_version,
+        secret=read_secret(secret_file) if secret_file is not None else None, key_version=key_version,
     )
     started = time.perf_counter()
     hub = open_hub() if agreement else None
     try:
         with _progress() as say:
-            done = link_files(request, say, hub=hub, actor=acting(body, officer) if body else None)
+            done = link_files(request, say, hub=hub, actor=acting_for(hub, body, officer) if hub and body else None)
     except LinkRefused as refusal:
         refused(refusal.reply)
     finally:
@@ -220,14 +220,6 @@ def _progress():  # noqa: ANN202 - yields a function
             bar.update(task, description=stage)
 
         yield say
-
-
-def _read_secret(path: Path) -> bytes:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InvalidInput(f"--secret-file {path}: cannot be read ({exc.strerror})") from None
-    return data.rstrip(b"\r\n")
 
 
 _attach_link_tools()

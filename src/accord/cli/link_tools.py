@@ -21,7 +21,7 @@ from rich.markup import escape
 
 from accord.cli.common import console, err
 from accord.errors import InvalidInput
-from accord.services.linking import tools
+from accord.services.linking import cluster_files, evaluate
 
 F = TypeVar("F", bound=Callable[..., Any])
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
@@ -103,7 +103,7 @@ def evaluate_command(
     directory = report if report is not None else matches.with_name(f"{matches.stem}-report")
     if directory.exists() and not directory.is_dir():
         raise InvalidInput(f"--report {directory}: exists and is not a directory")
-    s, html = tools.evaluate(matches, truth_left, truth_right, threshold, directory)
+    s, html = evaluate(matches, truth_left, truth_right, threshold, directory)
 
     def show(value: float) -> str:
         return "n/a" if value != value else f"{value:.4f}"
@@ -147,7 +147,7 @@ def cluster_command(
     _check_output(changes, "--changes")
     if changes.resolve() == out.resolve():
         raise InvalidInput("--changes and --out name the same file")
-    result = tools.cluster_files(pairs, threshold=threshold, previous=previous)
+    result = cluster_files(pairs, threshold=threshold, previous=previous)
     staged: dict[Path, Path] = {}
     try:
         staged[out] = _write_staged(result.assignments, out)

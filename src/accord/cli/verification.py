@@ -8,14 +8,13 @@ A refused check prints the recorded reasons and exits 1; bad input exits 2.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from accord.cli.common import acting, console, err, open_hub, refused
+from accord.cli.common import acting_for, answer_of, console, err, open_hub, print_json
 from accord.errors import Forbidden, InvalidInput
 from accord.files import parse_mapping
 from accord.services import verification
@@ -52,17 +51,16 @@ def check(
     request = verification.CheckRequest(agreement, ((reference, details),), dataset, single=True)
     hub = open_hub()
     try:
-        reply = verification.check(hub, acting(body, officer), request)
+        reply = verification.check(hub, acting_for(hub, body, officer), request)
     finally:
         hub.close()
-    if not reply.ok:
-        refused(reply)
+    answer = answer_of(reply)
     if as_json:
-        console.print_json(json.dumps(reply.body))
+        print_json(answer)
         return
-    agreed = ", ".join(reply.body["agreed"]) or "none"
-    console.print(f"grade: [bold]{reply.body['grade']}[/bold]; details that agreed: {agreed}", highlight=False)
-    console.print(f"decision {reply.body['decision_id']} under {reply.body['agreement_id']}, recorded in the audit log",
+    agreed = ", ".join(answer["agreed"]) or "none"
+    console.print(f"grade: [bold]{answer['grade']}[/bold]; details that agreed: {agreed}", highlight=False)
+    console.print(f"decision {answer['decision_id']} under {answer['agreement_id']}, recorded in the audit log",
                   highlight=False)
 
 
@@ -99,12 +97,10 @@ def batch(
     hub = open_hub()
     try:
         with console.status(f"checking {len(rows):,} applications"):
-            reply = verification.check(hub, acting(body, officer), request)
+            reply = verification.check(hub, acting_for(hub, body, officer), request)
     finally:
         hub.close()
-    if not reply.ok:
-        refused(reply)
-    results = verification.results_of(reply.body)
+    results = verification.results_of(answer_of(reply))
     verification.write_results(results, out)
     grades: dict[str, int] = {}
     for result in results:
@@ -138,7 +134,7 @@ def train_model(
     hub = open_hub()
     try:
         with console.status("training the model (Splink: prior, u from random pairs, m by EM)"):
-            stored = verification.train_model(hub, acting(body, officer), agreement_id=agreement, applications=path,
+            stored = verification.train_model(hub, acting_for(hub, body, officer), agreement_id=agreement, applications=path,
                                               dataset_id=dataset, mapping=parse_mapping(mapping, "--map"))
     except Forbidden as exc:
         err.print(f"[red]refused[/red]: {escape(exc.detail)}", highlight=False, soft_wrap=True)

@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 
 from accord.errors import InvalidInput
 from accord.files import parse_mapping
-from accord.linkage.records import CSV_SUFFIXES, PARQUET_SUFFIXES, read_records
+from accord.linkage.records import PARQUET_SUFFIXES, read_records
 from accord.linkage.standardise import (
     ADDRESS_ABBREVIATIONS,
     MAX_YEAR,

@@ -1,4 +1,5 @@
-"""Reading a body's file of records: the one CSV/Parquet reader every service and command uses.
+"""Reading a body's file of records: the one CSV/Parquet reader of records every service and command uses
+(files of linked pairs and their ground truth, which have typed columns, are ``evaluate.read_tabular``'s).
 
 A CSV file is read with every column as text (an account reference "007"
 stays "007"; dates are read by the standardiser, which knows the day/month

@@ -10,7 +10,7 @@ only, ``subject_key``: from their National Insurance number when the record
 the hub resolved them to has one, otherwise from that record's standardised
 given name, surname and date of birth. A person known to one body by NINO and
 to another without one has two keys; the citizen's view collects both from
-their verified identity (``identity_keys``).
+their verified identity (``accord.services.subjects.identity_keys``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from accord.errors import InvalidInput
 
-from accord.privacy.labels import AUDIT_SUBJECTS  # noqa: F401 - re-exported for the hub
 # Prefix letters as HMRC allocates them; BG, GB, KN, NK, NT, TN and ZZ are never allocated.
 _NINO = re.compile(r"^(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][0-9]{6}[A-D]$")
 
@@ -57,13 +56,6 @@ def subject_key(key: bytes, *, nino: str | None = None, given: str | None = None
     if given and surname and born is not None:
         return person_key(key, IDENTITY_SCHEME, f"{given}|{surname}|{born.isoformat()}")
     return None
-
-
-def identity_keys(key: bytes, *, nino: str | None = None, given: str | None = None, surname: str | None = None,
-                  born: date | None = None) -> tuple[str, ...]:
-    """Every subject key a verified identity resolves to: its NINO's and its name and birth date's."""
-    keys = [subject_key(key, nino=nino), subject_key(key, given=given, surname=surname, born=born)]
-    return tuple(dict.fromkeys(k for k in keys if k))
 
 
 def person_key(key: bytes, scheme: str, identifier: str) -> str:

@@ -29,6 +29,3 @@ def not_in_force(agreement_id: str, status: str, start_date: date, end_date: dat
         return f"agreement '{agreement_id}' ended on {end_date.isoformat()}"
     return None
 
-
-def in_force(status: str, start_date: date, end_date: date, today: date) -> bool:
-    return not_in_force("", status, start_date, end_date, today) is None

@@ -1,4 +1,4 @@
-"""""Who used my data": a person's audit entries, in words a citizen understands.
+"""The citizen's "who used my data": a person's audit entries, in words a citizen understands.
 
 A person is found under every subject key their verified identity resolves to
 (``services.subjects.identity_keys``): their National Insurance number's, and their

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from accord.errors import InvalidInput, NotFound
 from accord.runtime import Hub
-from accord.services.access import AccessRequest, Purpose, ask, catalogue, read_decision, record
+from accord.services.access import AccessRequest, Grant, Purpose, Refusal, ask, catalogue, read_decision, record
 from accord.services.subjects import subject_key
 from accord.services.unit_of_work import Actor, Reply, run
 
@@ -41,8 +41,8 @@ def decide(hub: Hub, actor: Actor, asked: DecisionAsked, *, key: str | None = No
                             dataset_id=asked.dataset_id, purpose=Purpose.parse(asked.purpose), fields=asked.fields,
                             records=asked.records, agreement_id=asked.agreement_id, subjects=subjects)
 
-    def write(session: Session, _: None) -> tuple[int, dict]:
-        recorded = record(session, ask(session, request), request_id=actor.request_id, client_id=actor.client_id)
+    def write(session: Session, answer: Grant | Refusal) -> tuple[int, dict]:
+        recorded = record(session, answer, request_id=actor.request_id, client_id=actor.client_id)
         # What the hub may read to answer (permitted_fields) is not always what the body receives:
         # a flag, a grade or a lead discloses none of them (disclosed_fields).
         disclosed = list(recorded.grant.disclosable) if recorded.grant is not None else []
@@ -50,7 +50,7 @@ def decide(hub: Hub, actor: Actor, asked: DecisionAsked, *, key: str | None = No
                      "decision_id": recorded.decision_id}
 
     return run(hub, actor, operation="decisions", payload={**asked.payload(), "officer": actor.officer}, key=key,
-               write=write)
+               read=lambda session, _: ask(session, request), write=write)
 
 
 def _subject(hub: Hub, index: int, nino: str) -> str:

@@ -21,7 +21,6 @@ record from any body yields the same key for the same person. A citizen's
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
 from typing import Any
 
 import pyarrow as pa
@@ -46,7 +45,7 @@ def subject_key(hub: Hub, *, nino: Any = None, first_name: Any = None, surname: 
         nino=standardise_nino(nino) if nino else None,
         given=canonical_first_name(first_name),
         surname=compact_name(standardise_name(surname)),
-        born=dob if isinstance(dob, date) else parse_date(dob),
+        born=parse_date(dob),  # a date, a datetime (its day) or text
     )
 
 

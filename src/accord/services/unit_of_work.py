@@ -107,6 +107,9 @@ def run(
 ) -> Reply:
     """Replay, or prepare, read, then write once, in one group-committed transaction (see the module docstring).
 
+    A key is looked up in the write transaction; with a ``prepare`` that is slow (one without a
+    ``read`` phase after it) it is looked up before preparing too, so a retry does not prepare again.
+
     ``write`` gets what ``read(session, prepared)`` returned, or else what ``prepare()`` did.
     ``payload`` (or a function giving it, built only when a key is sent) is what the
     key stands for; ``redact(body)`` gives the body to keep for replays, for answers
@@ -116,6 +119,7 @@ def run(
     print_ = ""
     if key:
         print_ = fingerprint(operation, payload() if callable(payload) else payload, hub.idempotency_key)
+    if key and prepare is not None and read is None:
         with hub.transaction() as session:  # a retry must not do the (possibly slow) preparation again
             stored = _replay(session, owner, key, print_)
         if stored is not None:

@@ -40,7 +40,6 @@ from accord.framework import Framework
 from accord.policy import AccessRequest, Decision
 from accord.policy.context import SqlPolicyContext
 from accord.policy.decide import decide
-from accord.runtime import hub_of
 from accord.services.access.answers import Grant, Recorded, Refusal
 from accord.services.access.asking import policy_context
 from accord.storage.models import AgreementUsage, DecisionRecord
@@ -77,29 +76,34 @@ def record(
     never personal data. A bulk action's entry records the count and a hash commitment
     to the keys instead of the keys.
     """
-    framework = hub_of(session).framework
     context = policy_context(session)
     subjects = tuple(dict.fromkeys((*answer.request.subjects, *subjects)))
     request = answer.request
     decision = answer.decision
     if isinstance(answer, Grant):
         request, decision = _recheck(session, context, answer, subjects, claimed)
-    return _write(session, framework, context, request, decision, answer.now, outcome, subjects, request_id,
+    return _write(session, context.framework, context, request, decision, answer.now, outcome, subjects, request_id,
                   client_id, answer if decision.allowed and isinstance(answer, Grant) else None)
 
 
 def _recheck(session: Session, context: SqlPolicyContext, grant: Grant, subjects: tuple[str, ...],
              claimed: bool) -> tuple[AccessRequest, Decision]:
     request, decision, now = grant.request, grant.decision, grant.now
+
+    def again(request: AccessRequest) -> Decision:
+        # Judged again under the agreement that granted it, never another: the grant's answer
+        # was built from that agreement's terms, so the record must be too.
+        return decide(context, replace(request, agreement_id=grant.decision.agreement_id or request.agreement_id), now)
+
     if len(subjects) > request.records and not action_is_bulk(context, request):
         request = replace(request, records=len(subjects), subjects=subjects)
-        decision = decide(context, request, now)
+        decision = again(request)
     if claimed:
         return request, decision
     for _ in range(_CLAIM_ATTEMPTS):
         if not decision.allowed or _claim_daily_request(session, decision, request.body_id, now):
             return request, decision
-        decision = decide(context, request, now)  # reads the usage afresh: its limits rule refuses
+        decision = again(request)  # reads the usage afresh: its limits rule refuses
     raise Conflict("the agreement's daily limit is being claimed by many requests at once; try again")
 
 
@@ -190,30 +194,9 @@ def _write(session: Session, framework: Framework, context: SqlPolicyContext, re
     if bulk:
         details["subjects"] = {"count": len(subjects), "sha256": commitment(subjects)}
         named = ()
-    gateway = request.gateway if request.gateway in framework.gateways else None
-    append(
-        session,
-        AuditRecord(
-            kind="access.decision",
-            occurred_at=now,
-            outcome="allow" if decision.allowed else "deny",
-            body_id=request.body_id,
-            actor=request.officer,
-            purpose=str(request.purpose),
-            purpose_iri=decision.obligations.get("dpv_purpose")
-            or (framework.purpose_iri(gateway, request.objective) if gateway else None),
-            agreement_id=decision.agreement_id,
-            action=request.action,
-            dataset_id=request.dataset_id,
-            subjects=named,
-            fields=decision.permitted_fields if decision.allowed else tuple(request.fields),
-            records=records,
-            reasons=decision.reasons,
-            request_id=request_id,
-            embargo_until=embargo_end(context, framework, request, decision, now),
-            details=details,
-        ),
-    )
+    append(session, _audit_record(context, framework, request, decision, now, kind="access.decision",
+                                  subjects=named, records=records, request_id=request_id, details=details,
+                                  fields=decision.permitted_fields if decision.allowed else tuple(request.fields)))
     # The record is written before the caller's next statement that might read the audit
     # tables, or at commit (audit.log's hooks), so a group-commit batch writes its records
     # together.
@@ -232,19 +215,28 @@ def name_subjects(session: Session, grant: Grant, subjects: Iterable[str], *, de
     named = tuple(dict.fromkeys(subjects))
     if not named:
         return
-    framework = hub_of(session).framework
-    request, decision = grant.request, grant.decision
+    context = policy_context(session)
+    append(session, _audit_record(
+        context, context.framework, grant.request, grant.decision, grant.now,
+        kind="access.subjects", subjects=named, fields=grant.decision.permitted_fields, records=len(named),
+        request_id=request_id, details={"decision_id": decision_id, **({"outcome": dict(outcome)} if outcome else {})},
+    ))
+
+
+def _audit_record(context: SqlPolicyContext, framework: Framework, request: AccessRequest, decision: Decision,
+                  now: datetime, *, kind: str, subjects: tuple[str, ...], fields: tuple[str, ...], records: int,
+                  request_id: str, details: dict[str, Any]) -> AuditRecord:
+    """The audit entry of an access: who, for what purpose, under which agreement, about whom."""
     gateway = request.gateway if request.gateway in framework.gateways else None
-    append(session, AuditRecord(
-        kind="access.subjects", occurred_at=grant.now, outcome="allow", body_id=request.body_id,
+    return AuditRecord(
+        kind=kind, occurred_at=now, outcome="allow" if decision.allowed else "deny", body_id=request.body_id,
         actor=request.officer, purpose=str(request.purpose),
         purpose_iri=decision.obligations.get("dpv_purpose")
         or (framework.purpose_iri(gateway, request.objective) if gateway else None),
-        agreement_id=decision.agreement_id, action=request.action, dataset_id=request.dataset_id, subjects=named,
-        fields=decision.permitted_fields, records=len(named), reasons=decision.reasons, request_id=request_id,
-        embargo_until=embargo_end(policy_context(session), framework, request, decision, grant.now),
-        details={"decision_id": decision_id, **({"outcome": dict(outcome)} if outcome else {})},
-    ))
+        agreement_id=decision.agreement_id, action=request.action, dataset_id=request.dataset_id, subjects=subjects,
+        fields=fields, records=records, reasons=decision.reasons, request_id=request_id,
+        embargo_until=embargo_end(context, framework, request, decision, now), details=details,
+    )
 
 
 def read_decision(session: Session, decision_id: int, body_id: str | None) -> dict | None:

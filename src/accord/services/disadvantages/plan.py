@@ -61,9 +61,6 @@ class Source:
 
 @dataclass(frozen=True)
 class Plan:
-    actor: Actor
-    agreement_id: str
-    now: datetime
     household_list: Source
     sources: tuple[Source, ...]
     factors: dict[str, Factor]
@@ -143,7 +140,7 @@ def plan(hub: Hub, actor: Actor, agreement_id: str, min_factors: int | None, now
             sources.append(Source(dataset_id, False, answer))
         if not sources:
             return _nothing_to_read(session, disclosed, datasets, indicators, request, now, agreement_id)
-        return _with_own(session, actor, agreement_id, now, sources, indicators, factors, least, request)
+        return _with_own(session, actor, now, sources, indicators, factors, least, request)
 
 
 def _nothing_to_read(session: Session, disclosed, datasets, indicators, request, now, agreement_id) -> Refusal:  # noqa: ANN001
@@ -155,7 +152,7 @@ def _nothing_to_read(session: Session, disclosed, datasets, indicators, request,
                    f"({', '.join(sorted(indicators))})")
 
 
-def _with_own(session: Session, actor: Actor, agreement_id: str, now: datetime, sources: list[Source],
+def _with_own(session: Session, actor: Actor, now: datetime, sources: list[Source],
               indicators: set[str], factors: dict[str, Factor], least: int, request) -> Plan | Refusal:  # noqa: ANN001
     """The council's own household list and case records, each read under the holder rule."""
     own = list_datasets(session, actor.body_id)
@@ -173,4 +170,4 @@ def _with_own(session: Session, actor: Actor, agreement_id: str, now: datetime, 
             if not isinstance(answer, Grant):
                 return answer
             sources.append(Source(dataset.id, True, answer))
-    return Plan(actor, agreement_id, now, household_list, tuple(sources), factors, least)
+    return Plan(household_list, tuple(sources), factors, least)

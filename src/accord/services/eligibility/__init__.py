@@ -18,7 +18,7 @@ from accord.lazy import exports
 
 __all__, __getattr__ = exports(__name__, {
     "ACTION": "terms", "Terms": "terms", "terms_for": "terms",
-    "FORMATS": "intake", "MATCH_FIELDS": "intake", "read_upload": "intake", "stage": "intake", "validate": "intake",
+    "FORMATS": "intake", "MATCH_FIELDS": "intake", "stage": "intake", "validate": "intake",
     "is_encoded_list": "intake", "Staged": "intake",
     "RULES": "matching", "MATCH_SQL": "matching", "standardise_side": "matching", "claimant_fields": "matching",
     "encoded_claimants_path": "encoded", "load_encoded_claimants": "encoded", "validate_encoded": "encoded",

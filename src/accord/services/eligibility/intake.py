@@ -46,11 +46,6 @@ def connect(scratch: Path | None = None, memory: str = "2GB") -> duckdb.DuckDBPy
     return duckdb.connect(config=config)
 
 
-def read_upload(source: Path, fmt: str, name: str) -> pa.Table:
-    """The whole file as text columns (CSV) or its own types (Parquet); one clear error if unreadable."""
-    return read_records(source, name)
-
-
 def _resolve_columns(columns: list[str], mapping: dict[str, str], reference: str | None,
                      name: str) -> tuple[str, dict[str, str]]:
     """The account reference column and {matching field: column}, from the mapping and known names."""
@@ -189,7 +184,7 @@ def stage(hub: Hub, source: Path, fmt: str, *, mapping: dict[str, str] | None = 
 
         table = validate_encoded(hub, source, agreement_id, name)
     else:
-        table = validate(read_upload(source, fmt, name), mapping=mapping, reference=reference, name=name)
+        table = validate(read_records(source, name), mapping=mapping, reference=reference, name=name)
     job_id = jobs.new_job_id()
     directory = jobs.job_dir(hub, job_id)
     directory.mkdir(parents=True, exist_ok=False)

@@ -1,8 +1,5 @@
-"""Matching a customer list with the qualifying claimants: deterministic rules on standardised identifiers.
-
-How customers are matched (deterministic rules on standardised identifiers,
-``accord.linkage.standardise``; DuckDB joins, one rule per blocking key; a
-customer is eligible when any rule finds a qualifying claimant):
+"""Matching a customer list with the qualifying claimants: deterministic rules on standardised identifiers
+(``accord.linkage.standardise``):
 
 1. ``nino``                   NINO equal, and surname or date of birth equal
 2. ``dob+surname+postcode``   date of birth, surname and postcode equal

@@ -23,7 +23,6 @@ from accord.services.eligibility.intake import FORMATS, Staged, stage
 from accord.services.eligibility.terms import Terms, access_request, terms_for
 from accord.services.eligibility.work import KIND, matching_fields
 from accord.services.unit_of_work import Actor, Reply, run
-from accord.storage.tables.jobs import Job
 
 
 def submit(hub: Hub, actor: Actor, source: Path, *, agreement_id: str, mapping: dict[str, str] | None = None,
@@ -43,7 +42,7 @@ def submit(hub: Hub, actor: Actor, source: Path, *, agreement_id: str, mapping: 
     def prepare() -> tuple[Staged, Grant | object]:
         staged.append(stage(hub, source, fmt, mapping=mapping, reference=reference, name=name,
                             agreement_id=agreement_id))
-        fields = matching_fields(hub, terms, staged[0].encoded)
+        fields = matching_fields(terms, staged[0].encoded)
         with hub.transaction() as session:
             answer = ask(session, access_request(terms, actor.body_id, actor.officer, staged[0].rows,
                                                  tuple(fields.values())))
@@ -58,16 +57,19 @@ def submit(hub: Hub, actor: Actor, source: Path, *, agreement_id: str, mapping: 
         job = _create_job(session, hub, ready, terms, actor, now, chunk_rows)
         return 202, jobs.view(job, now)
 
-    payload = {"agreement": agreement_id, "reference": reference, "map": mapping, "sha256": sha256_of(source),
-               "officer": actor.officer}
+    def payload() -> dict:  # what a key stands for: hashed only when one is sent
+        return {"agreement": agreement_id, "reference": reference, "map": mapping, "sha256": sha256_of(source),
+                "officer": actor.officer}
+
+    reply = None
     try:
-        return run(hub, actor, operation="eligibility.submit", payload=payload, key=key, prepare=prepare, write=write)
+        reply = run(hub, actor, operation="eligibility.submit", payload=payload, key=key, prepare=prepare,
+                    write=write)
+        return reply
     finally:
-        if staged:
-            with hub.transaction() as session:
-                created = session.get(Job, staged[0].job_id) is not None
-            if not created:  # refused, failed or an idempotent replay: the staged copy is not needed
-                jobs.delete_work_files(staged[0].directory)
+        queued = reply is not None and reply.status == 202 and not reply.replayed
+        if staged and not queued:  # refused, failed or an idempotent replay: the staged copy is not needed
+            jobs.delete_work_files(staged[0].directory)
 
 
 def _create_job(session: Session, hub: Hub, staged: Staged, terms: Terms, actor: Actor, now, chunk_rows):  # noqa: ANN001, ANN202

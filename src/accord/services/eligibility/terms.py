@@ -30,6 +30,7 @@ class Terms:
     dataset_id: str
     condition: tuple[str, ...]
     retention: str
+    registered: tuple[str, ...]  # the dataset's registered fields, some of which matching reads
 
 
 def terms_for(session: Session, agreement_id: str, body_id: str) -> Terms:
@@ -42,12 +43,13 @@ def terms_for(session: Session, agreement_id: str, body_id: str) -> Terms:
     if agreement is None:
         raise NotFound(f"no agreement '{agreement_id}' exists")
     conditions: dict[str, tuple[str, ...]] = {}
+    registered: dict[str, tuple[str, ...]] = {}
     for dataset_id, names in disclosed_fields(agreement).items():
         dataset = get_dataset(session, dataset_id)
         types = {f.name: (f.category, f.type) for f in dataset.fields}
         flags = tuple(n for n in names if types.get(n) == ("attribute", "boolean"))
         if flags:
-            conditions[dataset_id] = flags
+            conditions[dataset_id], registered[dataset_id] = flags, tuple(types)
     if len(conditions) != 1:
         raise InvalidInput(
             f"agreement '{agreement_id}' must disclose yes/no attribute fields (the eligibility condition) from "
@@ -55,7 +57,7 @@ def terms_for(session: Session, agreement_id: str, body_id: str) -> Terms:
         )
     (dataset_id, condition), = conditions.items()
     return Terms(agreement.id, Purpose(agreement.gateway, agreement.objective), dataset_id, condition,
-                 agreement.retention)
+                 agreement.retention, registered[dataset_id])
 
 
 def access_request(terms: Terms, body_id: str, officer: str, records: int, fields: tuple[str, ...] = ()) -> AccessRequest:

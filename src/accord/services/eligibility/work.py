@@ -35,7 +35,6 @@ from accord.services.eligibility.matching import MATCH_SQL, claimant_fields, qua
 from accord.services.eligibility.intake import connect
 from accord.services.eligibility.terms import Terms, access_request, terms_for
 from accord.services.jobs import LeaseLost, held_by
-from accord.storage.models import Dataset
 from accord.storage.tables.jobs import Job
 
 KIND = "eligibility"
@@ -47,14 +46,9 @@ PPRL_THRESHOLD = 0.9
 PPRL_PERSON_FIELDS = ("first_name", "nino", "dob")
 
 
-def matching_fields(hub: Hub, terms: Terms, encoded: bool) -> dict[str, str]:
+def matching_fields(terms: Terms, encoded: bool) -> dict[str, str]:
     """{matching field: the discloser's field} the job reads besides the condition (none for encoded lists)."""
-    if encoded:
-        return {}
-    with hub.transaction() as session:
-        dataset = session.get(Dataset, terms.dataset_id)
-        registered = [f.name for f in dataset.fields] if dataset is not None else []
-    return claimant_fields(registered)
+    return {} if encoded else claimant_fields(list(terms.registered))
 
 
 def _read_grant(hub: Hub, job: Job, terms: Terms, fields: dict[str, str], first_time: bool) -> Grant:
@@ -97,7 +91,7 @@ class EligibilityWork:
 
     def __post_init__(self) -> None:
         claimants = self.directory / "claimants.parquet"
-        fields = matching_fields(self.hub, self.terms, encoded=False)
+        fields = matching_fields(self.terms, encoded=False)
         self.read_fields = tuple(fields.values())
         grant = _read_grant(self.hub, self.job, self.terms, fields, first_time=not claimants.is_file())
         if not claimants.is_file():

@@ -8,7 +8,7 @@ other answer or error schedules the next attempt with exponential back-off and j
 or moves it to the dead letters after ``max_attempts``. If the process dies between the
 claim and the record, the lease runs out and the row is simply due again. Before
 sending, each subscription's agreement is checked: one suspended or not yet started
-holds its events; one expired or revoked cancels them. What is sent is ``feed.minimise``
+holds its events; one expired or revoked cancels them. What is sent is ``disclosure.minimise``
 of the event: the fields decided for the delivery.
 """
 
@@ -43,9 +43,6 @@ log = logging.getLogger("accord.events")
 
 USER_AGENT = "Accord-Webhooks/1"
 _DELIVERIES = EventDelivery.__table__
-
-
-# ------------------------------------------------------------------ signing
 
 
 # ------------------------------------------------------------------ dispatcher
@@ -88,7 +85,6 @@ class DispatchStats:
     dead: int = 0
     held: int = 0
     cancelled: int = 0
-
 
 
 _COUNTS = ("claimed", "delivered", "failed", "dead", "held", "cancelled")

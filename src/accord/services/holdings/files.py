@@ -24,10 +24,14 @@ def current(hub: Hub, dataset_id: str) -> Path:
     """The current holding's Parquet file; ``NotFound`` when the body has not loaded one."""
     path, _meta = paths(hub, dataset_id)
     if not path.is_file():
-        raise NotFound(
-            f"dataset {dataset_id} has no records loaded (its body loads them with: accord datasets load {dataset_id} FILE)"
-        )
+        raise not_loaded(dataset_id)
     return path
+
+
+def not_loaded(dataset_id: str) -> NotFound:
+    return NotFound(
+        f"dataset {dataset_id} has no records loaded (its body loads them with: accord datasets load {dataset_id} FILE)"
+    )
 
 
 def identity(path: Path) -> tuple[int, int, int]:

@@ -24,10 +24,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from accord.errors import AccordError, NotFound
+from accord.errors import AccordError, Conflict, NotFound
 from accord.runtime import Hub, hub_of
 from accord.services.access import Grant
-from accord.services.holdings.files import ROW_KEY, current, identity, paths, quote
+from accord.services.holdings.files import ROW_KEY, current, identity, not_loaded, paths, quote
 from accord.services.subjects import SUBJECT
 
 HUB_COLUMNS = (ROW_KEY, SUBJECT)
@@ -106,6 +106,15 @@ def read(grant: Grant, columns: Sequence[str], *, any_of: Sequence[Filter] = (),
     """
     _check(grant, [*columns, *(f.column for f in any_of)])
     path = current(_hub(grant), grant.dataset_id)
+    try:
+        return _read(path, columns, any_of, limit)
+    except (duckdb.Error, pa.ArrowException, OSError) as exc:
+        # Loading wrote it whole; a file damaged since is the hub's fault, not the caller's: say so, read nothing.
+        raise Conflict(f"dataset {grant.dataset_id}'s records cannot be read ({type(exc).__name__}); "
+                       f"its body should load them again") from None
+
+
+def _read(path, columns: Sequence[str], any_of: Sequence[Filter], limit: int | None) -> pa.Table:  # noqa: ANN001
     present = set(pq.read_schema(path).names)
     wanted = [c for c in dict.fromkeys(columns) if c in present]
     conditions = [f for f in any_of if f.column in present]
@@ -166,14 +175,14 @@ def cached(grant: Grant, columns: Sequence[str], build: Callable[[pa.Table, str]
     """
     _check(grant, columns)
     hub = _hub(grant)
-    path = current(hub, grant.dataset_id)
+    path = paths(hub, grant.dataset_id)[0]
     wanted = frozenset(columns)
     store: dict[tuple[str, str], _Built] = hub.cache("holdings.built", dict)
     key = (name, grant.dataset_id)
     try:
         file = identity(path)  # one stat: a new load renames a new file over the old one
     except FileNotFoundError:
-        raise NotFound(f"dataset {grant.dataset_id} has no records loaded") from None
+        raise not_loaded(grant.dataset_id) from None
     entry = store.get(key)
     if entry is not None and entry.file == file:
         for built_from, item in entry.items:

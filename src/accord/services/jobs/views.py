@@ -84,8 +84,6 @@ def result_file(hub: Hub, job_id: str, body_id: str, now: datetime | None = None
     return path
 
 
-
-
 def status_key(hub: Hub, job_id: str) -> str:
     """The secret part of a job's status page address, given only to the submitting body.
 

@@ -6,4 +6,5 @@ from accord.lazy import exports
 __all__, __getattr__ = exports(__name__, {
     "LinkRequest": "run", "Linked": "run", "link": "run",
     "LinkRefused": "governed", "LINK": "governed", "TRAIN": "governed", "ENCODE": "governed",
+    "read_secret": "tools", "encode_file": "tools", "evaluate": "tools", "cluster_files": "tools",
 })

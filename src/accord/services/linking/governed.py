@@ -30,7 +30,7 @@ from accord.files import parse_mapping
 from accord.framework import Purpose
 from accord.linkage.records import column_names, read_records
 from accord.linkage.standardise import STANDARD_FIELDS, resolve_mapping
-from accord.registry.agreements import find_visible, not_in_force
+from accord.registry.agreements import disclosed_fields, find_visible, not_in_force
 from accord.runtime import Hub
 from accord.services.access import AccessRequest, Grant, Refusal, ask, record
 from accord.services.subjects import IDENTITY_FIELDS, subject_column
@@ -63,7 +63,7 @@ def _dataset(hub: Hub, actor: Actor, agreement_id: str, dataset_id: str | None) 
         agreement = find_visible(session, agreement_id, actor.body_id, actor.is_admin)
         if agreement is None:
             raise NotFound(f"no agreement '{agreement_id}' exists")
-        disclosed = list(dict.fromkeys(item.dataset_id for item in agreement.data))
+        disclosed = list(disclosed_fields(agreement))
         purpose = Purpose(agreement.gateway, agreement.objective)
     if dataset_id is None:
         if len(disclosed) != 1:
@@ -157,8 +157,7 @@ def read_right(reading: Reading, request: Any) -> Any:
     names = column_names(request.right, label)
     row_key = request.right_id or next((c for c in ROW_KEYS if c in names), None)
     wanted = list(dict.fromkeys([*reading.mapping.values(), *([row_key] if row_key else [])]))
-    table = read_records(request.right, label, columns=[n for n in names if n in wanted])
-    table = table.select([n for n in table.column_names if n in wanted])
+    table = read_records(request.right, label, columns=[n for n in names if n in wanted])  # only those columns
     return prepare_table(table, reading.mapping, row_key, label)
 
 

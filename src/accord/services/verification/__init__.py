@@ -22,6 +22,6 @@ __all__, __getattr__ = exports(__name__, {
     "Result": "answer", "results_of": "answer",
     "read_applications": "batch_files", "results_csv": "batch_files", "write_results": "batch_files",
     "RESULT_COLUMNS": "batch_files",
-    "check": "service", "train_model": "service", "check_applications": "service",
+    "check": "service", "train_model": "service",
     "MATCH_PROBABILITY": "model", "PARTIAL_PROBABILITY": "model",
 })

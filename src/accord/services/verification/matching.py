@@ -2,7 +2,10 @@
 
 The holding's blocking index (``accord.linkage.index``) is built from the
 columns the grant lets the hub read (``services.holdings.cached``), kept on the
-hub while the holding file is unchanged, and rebuilt once after a new load. An
+hub while the holding file is unchanged, and rebuilt once after a new load.
+There is one index per set of granted columns: checks that give different
+details (with or without a middle name, say) are granted different columns, and
+each set is indexed once. An
 applicant is reduced to the permitted fields before anything is looked up, so
 no withheld field is used to find or compare records. The deterministic cascade
 grades each applicant; one it does not call a match goes on to the agreement's
@@ -77,10 +80,12 @@ def index_for(grant: Grant, target: Target) -> BlockingIndex:
 
 
 def index_ready(hub: Hub, target: Target, fields: Sequence[str]) -> bool:
-    """Whether a grant of ``fields`` under ``target`` would find its index built (matching is then quick)."""
+    """Whether matching a grant of ``fields`` under ``target`` is quick: its index is built, and the
+    agreement's model (if any) compiled, so matching reads no file and no database."""
     mapping = {std: column for std, column in target.field_map.items()
                if column in fields and column in target.disclosed}
-    return bool(target.dataset_id) and holdings.is_cached(hub, target.dataset_id, _index_name(mapping))
+    return bool(target.dataset_id) and holdings.is_cached(hub, target.dataset_id, _index_name(mapping)) \
+        and models(hub).ready(hub, target.agreement_id)
 
 
 def match(hub: Hub, grant: Grant, target: Target, applications: Sequence[Application]) -> list[Matched]:

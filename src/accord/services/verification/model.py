@@ -78,6 +78,16 @@ class Models:
         self.ttl = ttl
         self._lock = threading.Lock()
         self._versions: dict[str, tuple[float, int | None]] = {}
+        self._compiled: set[tuple[str, int]] = set()
+
+    def ready(self, hub: Hub, agreement_id: str) -> bool:
+        """Whether the agreement's latest model (if it has one) is compiled, so scoring reads nothing.
+
+        Looks the version up if its lookup is stale, in the caller's thread: a check that then
+        asks and matches in the write transaction's read phase finds it fresh there.
+        """
+        version = self._version(hub, agreement_id)
+        return version is None or (agreement_id, version) in self._compiled
 
     def scorer(self, hub: Hub, agreement_id: str, index: BlockingIndex) -> PairScorer | None:
         version = self._version(hub, agreement_id)
@@ -88,6 +98,7 @@ class Models:
             with self._lock:
                 if key not in index.scorers:
                     index.scorers[key] = _compile(hub, agreement_id, version, index)
+                    self._compiled.add(key)
         return index.scorers[key]
 
     def _version(self, hub: Hub, agreement_id: str) -> int | None:

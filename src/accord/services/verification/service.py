@@ -26,11 +26,12 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from accord.errors import Forbidden, InvalidInput, NotFound
+from accord.errors import Forbidden, NotFound
 from accord.runtime import Hub
 from accord.services import holdings
 from accord.services.access import AccessRequest, Grant, Refusal, ask, record
 from accord.services.linkage_models import StoredModel
+from accord.services.linking import TRAIN
 from accord.services.unit_of_work import Actor, Reply, run
 from accord.services.verification import intake, matching
 from accord.services.verification.answer import Matched, minimise
@@ -39,7 +40,6 @@ from accord.services.verification.model import past_applications, train_on
 from accord.services.verification.target import COMPARED_FIELDS, Target, resolve, targets
 
 ACTION = "identity.verify"
-TRAIN = "linkage.train"
 
 
 @dataclass(frozen=True)
@@ -141,9 +141,3 @@ def train_model(hub: Hub, actor: Actor, *, agreement_id: str, applications: Path
     return train_on(hub, agreement_id=agreement_id, holding=index.table, compared=COMPARED_FIELDS,
                     applications=past, source=f"applications {applications.name}")
 
-
-def check_applications(applications: list[tuple[str | None, dict]]) -> tuple[Application, ...]:
-    """Validate a list of (reference, details) as a check would, without checking (the pages' first step)."""
-    if not applications:
-        raise InvalidInput("there are no applications to check")
-    return intake.applications(CheckRequest("", tuple(applications)))

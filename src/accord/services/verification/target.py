@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from accord.errors import InvalidInput
 from accord.framework import Purpose
 from accord.linkage.standardise import known_columns
-from accord.registry.agreements import find_visible
+from accord.registry.agreements import disclosed_fields, find_visible
 from accord.runtime import Hub
 from accord.storage.models import Dataset
 
@@ -49,7 +49,8 @@ def resolve(session: Session, body_id: str, is_admin: bool, agreement_id: str, d
     agreement = find_visible(session, agreement_id, body_id, is_admin)
     if agreement is None:
         return Target(agreement_id, dataset_id, UNKNOWN_PURPOSE)
-    disclosed = list(dict.fromkeys(item.dataset_id for item in agreement.data))
+    fields_of = disclosed_fields(agreement)
+    disclosed = list(fields_of)
     if dataset_id is None:
         if len(disclosed) > 1:
             raise InvalidInput(
@@ -59,7 +60,7 @@ def resolve(session: Session, body_id: str, is_admin: bool, agreement_id: str, d
     registered = [f.name for f in dataset.fields] if dataset is not None else []
     return Target(agreement_id, dataset_id, Purpose(agreement.gateway, agreement.objective),
                   known_columns(registered, COMPARED_FIELDS),
-                  tuple(item.field_name for item in agreement.data if item.dataset_id == dataset_id))
+                  tuple(fields_of.get(dataset_id, ())))
 
 
 class Targets:
