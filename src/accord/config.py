@@ -9,12 +9,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from accord.errors import ConfigurationError
 
 DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"
+
+
+class WitnessSetting(BaseModel):
+    """A witness the hub publishes checkpoints to: its name, its base URL and its verifier key."""
+
+    model_config = {"extra": "forbid"}
+
+    name: str = Field(pattern=r"^[A-Za-z0-9.-]+(/[A-Za-z0-9._-]+)*$")
+    url: str = Field(pattern=r"^https?://[^\s]+$")
+    key: str = Field(pattern=r"^[A-Za-z0-9.-]+(/[A-Za-z0-9._-]+)*\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+$")
 
 
 class Settings(BaseSettings):
@@ -58,6 +68,19 @@ class Settings(BaseSettings):
     )
     audit_checkpoint_seconds: float = Field(
         60, gt=0, le=86400, description="How often the server signs a new checkpoint when the log has grown."
+    )
+    audit_subject_retention_days: int | None = Field(
+        None, ge=1, le=36500,
+        description="Days after which retention may remove an audit entry's subject rows (never before its "
+        "embargo ends); unset: kept for ever, and any removal fails `accord audit verify`.",
+    )
+    witnesses: list[WitnessSetting] = Field(
+        default_factory=list,
+        description="Witnesses the hub publishes every checkpoint to, as JSON: "
+        '[{"name": ..., "url": ..., "key": ...}].',
+    )
+    witness_timeout_seconds: float = Field(
+        2.0, gt=0, le=60, description="How long the hub waits for a witness to answer before trying again later."
     )
 
     identity_provider: Literal["development", "oidc"] = Field(

@@ -4,6 +4,10 @@ A record is written as canonical JSON (sorted keys, no insignificant
 whitespace, UTF-8): those exact bytes are the Merkle leaf, so anyone holding
 the payload can recompute its leaf hash. Records hold pseudonymous person
 keys, never personal data.
+
+Leaf version 2 (``"v": 2``) adds ``commitment``, binding the subjects and the
+embargo end that the citizen's view reads from their own columns
+(``accord.audit.binding``). Version 1 leaves, written before, keep their bytes.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from datetime import datetime
 from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from accord.audit.binding import commitment
 from accord.storage.models import AuditEntry, AuditSubject
 
-SCHEMA_VERSION = 1
+LEAF_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -47,10 +52,11 @@ _FIELDS = tuple(f.name for f in fields(AuditRecord))
 def canonical(record: AuditRecord) -> str:
     # A shallow copy: dataclasses.asdict deep-copies every value, which showed up in profiles.
     data = {name: getattr(record, name) for name in _FIELDS}
-    data["v"] = SCHEMA_VERSION
+    data["v"] = LEAF_VERSION
     data["occurred_at"] = record.occurred_at.isoformat()
     data["embargo_until"] = record.embargo_until.isoformat() if record.embargo_until else None
     data["subjects"] = sorted(set(record.subjects))
+    data["commitment"] = commitment(data["subjects"], data["embargo_until"])
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -352,6 +352,22 @@ class AuditCheckpoint(Base):
     note: Mapped[str] = mapped_column(Text)
 
 
+class AuditWitnessReply(Base):
+    """A witness's answer to a published checkpoint: its cosignature line, or its refusal (an alarm).
+
+    A witness that could not be reached leaves no row: the checkpoint is published again later.
+    """
+
+    __tablename__ = "audit_witness_replies"
+
+    checkpoint_id: Mapped[int] = mapped_column(Integer, ForeignKey("audit_checkpoints.id"), primary_key=True)
+    witness: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tree_size: Mapped[int] = mapped_column(Int64)
+    cosignature: Mapped[str | None] = mapped_column(Text, nullable=True)  # a C2SP tlog-cosignature line
+    refusal: Mapped[str | None] = mapped_column(Text, nullable=True)  # the HTTP status and the witness's reason
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 # The purpose services' tables live beside their services' concerns, in accord.storage.tables;
 # imported here, after Base, so that Base.metadata holds every table.
 from accord.storage.tables import events, jobs, linkage, sharecodes  # noqa: E402,F401
