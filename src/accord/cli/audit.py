@@ -25,6 +25,13 @@ def checkpoint(
     if out is not None:
         out.write_text(made["note"], encoding="utf-8")
     typer.echo(made["note"], nl=False)
+    for sent in audit.publish_checkpoint(hub):
+        if sent.outcome == "refused":
+            err.print(f"[red]ALARM[/red]: witness {sent.witness} refused it: {sent.detail}", highlight=False)
+        elif sent.outcome == "unreachable":
+            err.print(f"witness {sent.witness} could not be reached; the server will send it again", highlight=False)
+        elif sent.outcome == "cosigned":
+            err.print(f"witness {sent.witness} cosigned it", highlight=False)
 
 
 @app.command("verify")
@@ -43,12 +50,18 @@ def verify(
             raise InvalidInput(f"{path}: cannot be read ({exc.strerror})") from None
     hub = open_hub()
     report = audit.verify_log(hub, notes)
+    for warning in report.warnings:
+        err.print(f"warning: {warning}", highlight=False)
     if report.ok:
         console.print(
             f"audit log verified: {report.tree_size} leaves, {report.checkpoints_checked} signed checkpoints match"
+            + (f" ({report.cosigned_checked} cosigned by witnesses)" if report.cosigned_checked else "")
         )
         return
-    err.print(f"[red]audit log FAILED verification[/red] (first bad leaf: {report.first_bad_leaf})")
+    where = f"first bad leaf: {report.first_bad_leaf}"
+    if report.first_bad_entry is not None:
+        where += f", entry {report.first_bad_entry}"
+    err.print(f"[red]audit log FAILED verification[/red] ({where})")
     for problem in report.problems:
         err.print(f"  - {problem}", highlight=False)
     raise typer.Exit(1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import threading
+from datetime import timedelta
 
 from cryptography.hazmat.primitives import serialization
 
@@ -16,7 +17,7 @@ from accord.audit.verify import Report, verify
 from accord.clock import utcnow
 from accord.errors import InvalidInput, NotFound
 from accord.runtime import Hub
-from accord.services import retention
+from accord.services import retention, witnesses
 
 log = logging.getLogger("accord.audit")
 
@@ -113,10 +114,42 @@ def entry(hub: Hub, leaf_index: int) -> dict:
         return {"leaf_index": leaf_index, "payload": found.payload}
 
 
-def verify_log(hub: Hub, extra_notes: list[str] | None = None) -> Report:
+def verify_log(hub: Hub, extra_notes: list[str] | None = None, *, consult_witnesses: bool = True) -> Report:
+    """Recompute the log and check it against every signed checkpoint: the hub's, any saved by an auditor,
+    those its witnesses cosigned (stored here) and, where they can be reached, the witnesses' latest."""
     integrate_now(hub)
+    seen, refusals, unreachable = witnesses.held(hub) if consult_witnesses else ([], [], [])
+    days = hub.settings.audit_subject_retention_days
     with hub.transaction() as session:
-        return verify(session, hub.signing_key.public_key(), hub.settings.audit_origin, extra_notes)
+        report = verify(session, hub.signing_key.public_key(), hub.settings.audit_origin, extra_notes,
+                        witnessed=seen, now=utcnow(), subject_retention=timedelta(days=days) if days else None)
+    for refusal in refusals:
+        report.fail(f"ALARM: {refusal}", kind="witness-refused")
+    report.warnings.extend(unreachable)
+    return report
+
+
+def report_view(report: Report) -> dict:
+    """A verification report as the API and the CLI show it."""
+    return {
+        "ok": report.ok,
+        "tree_size": report.tree_size,
+        "checkpoints_checked": report.checkpoints_checked,
+        "cosigned_checkpoints_checked": report.cosigned_checked,
+        "first_bad_leaf": report.first_bad_leaf,
+        "first_bad_entry": report.first_bad_entry,
+        "problems": report.problems,
+        "findings": [
+            {"kind": f.kind, "message": f.message, "leaf": f.leaf, "entry_id": f.entry_id} for f in report.findings
+        ],
+        "forks": [f.message for f in report.forks],
+        "warnings": report.warnings,
+    }
+
+
+def publish_checkpoint(hub: Hub) -> list[witnesses.Published]:
+    """Send the latest checkpoint to the witnesses now (the server's worker also does so after each)."""
+    return witnesses.publish(hub)
 
 
 RETENTION_EVERY_SECONDS = 3600.0
@@ -130,13 +163,17 @@ class AuditWorker:
         self.hub = hub
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="accord-audit", daemon=True)
+        # Witnesses are sent each checkpoint from a thread of their own: a slow one never holds up integration.
+        self.publisher = witnesses.Publisher(hub, every=max(hub.settings.audit_checkpoint_seconds, 5.0))
 
     def start(self) -> None:
         self._thread.start()
+        self.publisher.start()
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(10)
+        self.publisher.stop()
 
     def _run(self) -> None:
         settings = self.hub.settings
@@ -158,5 +195,6 @@ class AuditWorker:
                         last = checkpoints.latest(session)
                     if last is None or size > last.tree_size:
                         checkpoint_now(self.hub)
+                        self.publisher.poke()
             except Exception:  # noqa: BLE001 - keep integrating; the next pass retries
                 log.exception("audit integration failed; will retry")
