@@ -44,7 +44,8 @@ def make_app(directory: Path) -> Starlette:
         except UnicodeDecodeError:
             return PlainTextResponse("the request body is not UTF-8\n", status_code=400)
         answer = store.add_checkpoint(text)
-        return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
+        # Set as given: tlog-witness names the 409 body's type exactly (no charset parameter).
+        return Response(answer.body, status_code=answer.status, headers={"content-type": answer.content_type})
 
     async def latest(request: Request) -> Response:
         origin = request.query_params.get("origin", "")
