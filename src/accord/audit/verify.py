@@ -210,6 +210,7 @@ def _check_nodes(report: Report, session: Session, recomputed: MemoryNodes) -> N
                 f"stored subtree ({level}, {idx}) over leaves from {first_leaf} was altered",
                 first_leaf,
                 first_leaf + (1 << level),
+                kind="subtree",
             )
             return
 
