@@ -18,6 +18,7 @@ NOTHING = {
     "citizen sessions": 0,
     "expired API tokens": 0,
     "job results past their agreement's retention": 0,
+    "audit subject rows past their retention": 0,
 }
 
 

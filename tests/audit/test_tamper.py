@@ -312,3 +312,24 @@ def test_records_appended_by_the_old_path_are_still_written(hub: Hub) -> None:
         payload = json.loads(session.scalar(select(AuditEntry.payload)))
     assert keys == ["pk_a", "pk_b"] and payload["subjects"] == keys
     assert payload["commitment"] == commitment(keys, None)
+
+
+def test_retention_removes_only_the_subject_rows_that_are_due_and_the_log_still_verifies(
+        logged: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    from accord.services import retention
+
+    with logged.transaction() as session:
+        assert retention.run(session, NOW + timedelta(days=400))["audit subject rows past their retention"] == 0
+    set_setting(monkeypatch, logged, audit_subject_retention_days=30)
+    later = NOW + timedelta(days=31)
+    monkeypatch.setattr(audit, "utcnow", lambda: later)  # verify judges "due" at the same time
+    with logged.transaction() as session:  # past 30 days, before the embargo ends: only pk_alice's rows
+        assert retention.run(session, later)["audit subject rows past their retention"] == 4
+    report = audit.verify_log(logged)
+    assert report.ok, report.problems
+    later = EMBARGO + timedelta(days=1)
+    with logged.transaction() as session:  # after the embargo: the rest
+        assert retention.run(session, later)["audit subject rows past their retention"] == 8
+        assert session.scalar(select(AuditSubject)) is None
+    report = audit.verify_log(logged)
+    assert report.ok, report.problems

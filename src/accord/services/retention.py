@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from accord.audit.log import AuditRecord, append
+from accord.runtime import hub_of
 from accord.services.jobs import expire_results as _job_results
 from accord.services.purposes import purposes, resolve
-from accord.storage.models import CitizenSession, IdempotencyKey, Token
+from accord.storage.models import AuditEntry, AuditSubject, CitizenSession, IdempotencyKey, Token
 
 IDEMPOTENCY_RETENTION = timedelta(hours=24)
 
@@ -47,11 +48,27 @@ def _expired_tokens(session: Session, now: datetime) -> int:
     return result.rowcount or 0
 
 
+def _audit_subject_rows(session: Session, now: datetime) -> int:
+    """The person keys that find an audit entry for "who used my data", once ACCORD_AUDIT_SUBJECT_RETENTION_DAYS
+    have passed since it was logged and its embargo has ended (``audit.binding.subjects_due``, which verify
+    applies: the leaf keeps naming them, and the rows that remain must be among those it names)."""
+    days = hub_of(session).settings.audit_subject_retention_days
+    if days is None:
+        return 0
+    due = select(AuditEntry.id).where(
+        AuditEntry.occurred_at <= now - timedelta(days=days),
+        or_(AuditEntry.embargo_until.is_(None), AuditEntry.embargo_until <= now),
+    )
+    result = session.execute(delete(AuditSubject).where(AuditSubject.entry_id.in_(due)))
+    return result.rowcount or 0
+
+
 PAYLOADS: dict[str, Callable[[Session, datetime], int]] = {
     "idempotency replies": _idempotency_replies,
     "citizen sessions": _citizen_sessions,
     "expired API tokens": _expired_tokens,
     "job results past their agreement's retention": _job_results,
+    "audit subject rows past their retention": _audit_subject_rows,
 }
 
 
