@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 from accord_testing import PROBLEM, ApiClient, seed_register
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from accord.audit import merkle
 from accord.audit.checkpoint import parse_verifier_key, verify_note
@@ -121,8 +121,13 @@ def test_a_checkpoint_verifies_with_the_published_key_and_proofs_check_out(api: 
         "ok": True,
         "tree_size": 9,
         "checkpoints_checked": 2,
+        "cosigned_checkpoints_checked": 0,
         "first_bad_leaf": None,
+        "first_bad_entry": None,
         "problems": [],
+        "findings": [],
+        "forks": [],
+        "warnings": [],
     }
 
 
@@ -133,8 +138,20 @@ def test_verify_over_the_api_names_a_tampered_leaf(api: Api) -> None:
     with api.hub.transaction() as session:
         entry = session.scalar(select(AuditEntry).where(AuditEntry.leaf_index == 2))
         entry.payload = entry.payload.replace('"allow"', '"deny"')
+        entry_id = entry.id
     report = api.client.get("/v1/audit/verify", headers=api.auth("accord-hub")).json()
-    assert (report["ok"], report["first_bad_leaf"]) == (False, 2)
+    assert (report["ok"], report["first_bad_leaf"], report["first_bad_entry"]) == (False, 2, entry_id)
+    assert report["findings"][0] == {"kind": "edited", "leaf": 2, "entry_id": entry_id,
+                                     "message": "leaf 2: the entry was edited after it was logged"}
+
+
+def test_verify_over_the_api_names_a_deleted_subject_row(api: Api) -> None:
+    api.decide("req-person", subjects=[{"nino": NINO}])
+    with api.hub.transaction() as session:
+        entry_id = session.scalar(select(AuditEntry.id).where(AuditEntry.request_id == "req-person"))
+        session.execute(delete(AuditSubject).where(AuditSubject.entry_id == entry_id))
+    report = api.client.get("/v1/audit/verify", headers=api.auth("accord-hub")).json()
+    assert (report["ok"], report["first_bad_entry"], report["findings"][0]["kind"]) == (False, entry_id, "subjects")
 
 
 def test_a_nino_sent_as_a_subject_never_reaches_the_log(api: Api) -> None:

@@ -120,9 +120,29 @@ def test_verify_names_the_tampered_leaf(
     done = verify(demo, url)
     assert done.returncode == 1, done.stdout + done.stderr
     stderr = one_line(done.stderr)
-    assert f"audit log FAILED verification (first bad leaf: {leaf})" in stderr
+    assert re.search(rf"audit log FAILED verification \(first bad leaf: {leaf}(, entry \d+)?\)", stderr), stderr
     assert named in stderr
     assert "Traceback" not in done.stderr
+
+
+def test_verify_names_the_entry_whose_embargo_was_cleared(demo: Path, tmp_path: Path) -> None:
+    """The demo's fraud lead is hidden from its person for three months; clearing that shows it at once."""
+    url = copy_of(demo, tmp_path)
+    found: dict[str, int] = {}
+
+    def clear(session: Session) -> None:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.embargo_until.is_not(None))
+                                .order_by(AuditEntry.leaf_index)).first()
+        assert entry is not None, "the demo logs an embargoed fraud lead"
+        found.update(leaf=entry.leaf_index, entry=entry.id)
+        entry.embargo_until = None
+
+    tamper(url, clear)
+    done = verify(demo, url)
+    assert done.returncode == 1, done.stdout + done.stderr
+    stderr = one_line(done.stderr)
+    assert f"(first bad leaf: {found['leaf']}, entry {found['entry']})" in stderr
+    assert f"leaf {found['leaf']} (entry {found['entry']}): its embargo was changed" in stderr
 
 
 def test_a_saved_checkpoint_catches_a_forger_who_rewrote_the_tree_and_the_stored_checkpoints(
