@@ -254,6 +254,8 @@ def test_a_rewrite_with_checkpoints_re_signed_is_reported_as_a_fork_against_the_
     report = failed(hub)
     forks = [f.message for f in report.forks]
     assert any(f"FORK at size {SIZE}" in m and f"witness {store.name}" in m for m in forks), report.problems
+    assert report.first_bad_leaf == 0  # the re-signed checkpoint at 4 is no anchor: the edit at 1 is before it
+    assert any(f.kind == "witness" and "a leaf between 0 and 7 was altered" in f.message for f in report.findings)
 
 
 def checkpoints_resigned(hub: Hub, sizes: list[int]) -> None:

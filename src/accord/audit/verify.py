@@ -233,8 +233,12 @@ def _check_checkpoints(
     for seen in witnessed:
         _accept_witnessed(report, views, seen, public, origin)
     _report_forks(report, views)
+    # Where the log first departs lies after the largest checkpoint that still matches. After a fork,
+    # only a witness's cosigned view is trusted as that anchor: the hub's own may be re-signed forgeries.
+    # At one size, a witness's view is checked first.
+    forked = bool(report.forks)
     good_size = 0
-    for source, signed in sorted(views, key=lambda view: view[1].tree_size):
+    for source, signed in sorted(views, key=lambda view: (view[1].tree_size, not view[0].startswith("witness"))):
         if recomputed.size < signed.tree_size <= head_size:
             continue  # signed after this verification read the tree: checked next time
         report.checkpoints_checked += 1
@@ -253,7 +257,8 @@ def _check_checkpoints(
                 good_size, signed.tree_size, kind="witness" if by else "checkpoint",
             )
             return
-        good_size = signed.tree_size
+        if not forked or source.startswith("witness"):
+            good_size = signed.tree_size
 
 
 def _accept(report: Report, views: list, source: str, note: str, public: Ed25519PublicKey, origin: str) -> None:
