@@ -15,7 +15,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from audit_support import NOW, append_entries, rebuild_tree, record, tamper_delete, tamper_edit, tamper_insert, tamper_swap
+from audit_support import (
+    NOW,
+    append_entries,
+    rebuild_tree,
+    record,
+    tamper_delete,
+    tamper_edit,
+    tamper_insert,
+    tamper_swap,
+)
 from sqlalchemy import delete, insert, select, update
 from witness_support import new_witness, served, setting
 
@@ -124,7 +133,8 @@ def test_a_cleared_embargo_is_caught_at_its_leaf(logged: Hub) -> None:
 def test_an_embargo_added_to_hide_an_entry_is_caught(logged: Hub) -> None:
     entry = entry_id_at(logged, 1)
     with logged.transaction() as session:
-        session.execute(update(AuditEntry).where(AuditEntry.id == entry).values(embargo_until=NOW + timedelta(days=999)))
+        hidden = NOW + timedelta(days=999)
+        session.execute(update(AuditEntry).where(AuditEntry.id == entry).values(embargo_until=hidden))
     report = failed(logged)
     assert (report.first_bad_leaf, report.first_bad_entry, report.findings[0].kind) == (1, entry, "embargo")
 
@@ -153,7 +163,7 @@ def test_an_added_or_changed_subject_row_is_caught_at_its_leaf(logged: Hub, how:
 
 
 def test_subject_rows_removed_once_their_retention_ended_verify(logged: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Rows past ACCORD_AUDIT_SUBJECT_RETENTION_DAYS may go (the rest still verify), but never before the embargo ends."""
+    """Rows past ACCORD_AUDIT_SUBJECT_RETENTION_DAYS may go (the rest still verify), never before the embargo ends."""
     set_setting(monkeypatch, logged, audit_subject_retention_days=1)
     with logged.transaction() as session:
         session.execute(delete(AuditSubject).where(AuditSubject.person_key == "pk_alice"))  # leaves 0-3: no embargo
@@ -238,7 +248,7 @@ def test_a_consistent_rewrite_with_the_checkpoints_deleted_is_caught_by_the_witn
     assert report.first_bad_leaf == 0
 
 
-def test_a_rewrite_with_checkpoints_re_signed_is_reported_as_a_fork_against_the_witness(witnessed) -> None:  # noqa: ANN001
+def test_a_rewrite_with_checkpoints_re_signed_is_a_fork_against_the_witness(witnessed) -> None:  # noqa: ANN001
     hub, store = witnessed
     with hub.transaction() as session:
         tamper_edit(session, 5, outcome="deny")

@@ -163,6 +163,7 @@ class AuditWorker:
         self.hub = hub
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="accord-audit", daemon=True)
+        witnesses.configured(hub)  # a witness key that does not parse stops the server at start-up
         # Witnesses are sent each checkpoint from a thread of their own: a slow one never holds up integration.
         self.publisher = witnesses.Publisher(hub, every=max(hub.settings.audit_checkpoint_seconds, 5.0))
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from accord.audit import merkle
 from accord.audit.cosignature import COSIGNER, cosign
 from accord.audit.note import (
+    Checkpoint,
     CheckpointError,
     load_or_create_key,
     origin_of,
@@ -167,7 +168,7 @@ class WitnessStore:
         return Answer(200, line)
 
 
-def _inconsistency(old: int, proof: list[bytes], root: bytes | None, checkpoint) -> Answer | None:  # noqa: ANN001
+def _inconsistency(old: int, proof: list[bytes], root: bytes | None, checkpoint: Checkpoint) -> Answer | None:
     if old == 0:
         if proof:
             return Answer(422, "a consistency proof from size 0 must be empty\n")
