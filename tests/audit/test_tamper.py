@@ -345,3 +345,14 @@ def test_retention_removes_only_the_subject_rows_that_are_due_and_the_log_still_
         assert session.scalar(select(AuditSubject)) is None
     report = audit.verify_log(logged)
     assert report.ok, report.problems
+
+
+def test_the_published_checkpoint_carries_the_witness_cosignature(witnessed) -> None:  # noqa: ANN001
+    from accord.audit.cosignature import Witness, cosigned_at
+
+    hub, store = witnessed
+    latest = audit.latest_checkpoint(hub)
+    assert latest["witnessed_by"] == [store.name]
+    body = checkpoints.verify_note(latest["note"], hub.signing_key.public_key(), hub.settings.audit_origin).body
+    assert cosigned_at(latest["cosigned_note"], body, Witness.from_key(store.verifier_key)) is not None
+    assert checkpoints.verify_note(latest["cosigned_note"], hub.signing_key.public_key(), hub.settings.audit_origin)

@@ -48,11 +48,17 @@ def checkpoint_view(row) -> dict:  # noqa: ANN001
 
 
 def latest_checkpoint(hub: Hub) -> dict:
+    """The latest checkpoint, and the same note with the cosignatures its witnesses returned (C2SP: a client
+    checks a quorum of them before it trusts a proof against the checkpoint)."""
     with hub.transaction() as session:
         row = checkpoints.latest(session)
         if row is None:
             raise NotFound("no checkpoint has been signed yet")
-        return checkpoint_view(row)
+        view = checkpoint_view(row)
+        cosigned = witnesses.cosignatures_of(session, row.id)
+    view["witnessed_by"] = [name for name, _ in cosigned]
+    view["cosigned_note"] = row.note + "".join(line for _, line in cosigned)
+    return view
 
 
 def public_key(hub: Hub) -> dict:

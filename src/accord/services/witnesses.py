@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import httpx
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from accord.audit import checkpoint as checkpoints
 from accord.audit import merkle
@@ -117,6 +118,14 @@ def _send(client: httpx.Client, hub: Hub, witness: Witness, old: int, size: int,
     lines = "".join(base64.b64encode(p).decode() + "\n" for p in proof)
     return client.post(f"{witness.url}/add-checkpoint", content=f"old {old}\n{lines}\n{note}".encode(),
                        headers={"content-type": "text/plain; charset=utf-8"})
+
+
+def cosignatures_of(session: Session, checkpoint_id: int) -> list[tuple[str, str]]:
+    """(witness, cosignature line) of each witness that cosigned this checkpoint, by name."""
+    return [(name, line) for name, line in session.execute(
+        select(AuditWitnessReply.witness, AuditWitnessReply.cosignature)
+        .where(AuditWitnessReply.checkpoint_id == checkpoint_id, AuditWitnessReply.cosignature.is_not(None))
+        .order_by(AuditWitnessReply.witness))]
 
 
 def held(hub: Hub) -> tuple[list[Witnessed], list[str], list[str]]:
