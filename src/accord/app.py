@@ -74,7 +74,5 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
     from accord import web
 
     web.install(app)
-    app.add_middleware(
-        RequestLimits, max_body_bytes=hub.settings.max_body_bytes, max_upload_bytes=hub.settings.max_upload_bytes
-    )
+    app.add_middleware(RequestLimits, routes=app.router.routes)  # each body limited by its route
     return app
