@@ -62,8 +62,11 @@ def _location(loc: tuple) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(AccordError)
     async def _accord_error(request: Request, exc: AccordError) -> JSONResponse:
-        headers = {"WWW-Authenticate": 'Bearer realm="accord"'} if exc.status == 401 else None
-        return problem(request, exc.status, exc.detail, problems=exc.problems, headers=headers)
+        headers = {"WWW-Authenticate": 'Bearer realm="accord"'} if exc.status == 401 else {}
+        retry_after = getattr(exc, "retry_after", None)  # a throttled caller is told when to come back
+        if retry_after is not None:
+            headers["Retry-After"] = str(int(retry_after))
+        return problem(request, exc.status, exc.detail, problems=exc.problems, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -13,7 +13,7 @@ import warnings
 import typer
 from rich.markup import escape
 
-from accord.cli import agreements, audit, bodies, datasets, db, demo, jobs, register, retention, serve, synth
+from accord.cli import agreements, audit, bodies, datasets, db, demo, jobs, register, retention, serve, synth, throttle
 from accord.cli.common import err
 from accord.errors import AccordError, ConfigurationError
 from accord.services.purposes import purposes, resolve
@@ -36,6 +36,7 @@ app.add_typer(register.app, name="register")
 app.add_typer(audit.app, name="audit")
 app.add_typer(retention.app, name="retention")
 app.add_typer(jobs.app, name="jobs")
+app.add_typer(throttle.app, name="throttle")
 # Each purpose's commands, as its package registers them (accord.services.purposes): a group's
 # module is imported here, its heavy work when the command runs.
 for _name, _path in purposes().cli_groups:

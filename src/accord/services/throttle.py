@@ -108,7 +108,7 @@ def _wait(window_start: int, window: int, now: int) -> int:
     return max(1, window_start + window - now)
 
 
-def _refused(limit: Limit, wait: int) -> TooManyRequests:
+def _refused(wait: int, limit: Limit) -> TooManyRequests:
     minutes = max(1, math.ceil(wait / 60))
     return TooManyRequests(f"{limit.refusal}; try again in {minutes} minute{'s' if minutes != 1 else ''}", wait)
 

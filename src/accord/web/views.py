@@ -15,6 +15,7 @@ from fastapi import APIRouter, Cookie, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from accord.api.addresses import client_address
 from accord.clock import utcnow
 from accord.errors import Conflict, InvalidInput
 from accord.registry import agreements, lifecycle
@@ -22,6 +23,7 @@ from accord.registry.bodies import list_bodies
 from accord.registry.datasets import dataset_names
 from accord.registry.register import register_entries
 from accord.runtime import Hub
+from accord.services import throttle
 from accord.services.purposes import purposes, resolve
 from accord.web import citizen, csrf, present, rendering
 from accord.web.forms import MAX_COMMENT, PAGE, CommentForm, RegisterFilters, error_list
@@ -260,9 +262,14 @@ def post_comment(
     hub = _hub(request)
     form = CommentForm(author=author, organisation=organisation, comment=comment)
     errors, status = form.errors(), 400
+    headers: dict[str, str] = {}
     if not errors:
         try:
+            throttle.hit(hub, "comments", {"address": client_address(request, hub.settings)})
             stored = _store_comment(hub, agreement_id, form)
+        except throttle.TooManyRequests as refused:
+            errors, status = {PAGE: _sentence(refused.detail)}, 429
+            headers["Retry-After"] = str(refused.retry_after)
         except InvalidInput as refused:
             errors = {"comment": _sentence("; ".join(refused.problems) or refused.detail)}
         except Conflict as refused:
@@ -276,7 +283,9 @@ def post_comment(
         view = _agreement_view(session, hub, agreement) if agreement else None
     if view is None:
         return _not_found(request)
-    return _render_agreement(request, view, nonce=csrf_cookie or "", form=form, errors=errors, status=status)
+    response = _render_agreement(request, view, nonce=csrf_cookie or "", form=form, errors=errors, status=status)
+    response.headers.update(headers)
+    return response
 
 
 def _store_comment(hub: Hub, agreement_id: str, form: CommentForm) -> bool:
