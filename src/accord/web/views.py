@@ -39,6 +39,7 @@ def install(app: FastAPI) -> None:
     citizen.install(app)
     for path in purposes().pages:  # each purpose's pages, as its package registers them
         app.include_router(resolve(path))
+    rendering.mount_static(app)
     rendering.mount_assets(app)
 
 
