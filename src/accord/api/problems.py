@@ -7,6 +7,7 @@ nothing about internals and carries the request id for support.
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,6 +16,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from accord.errors import AccordError
+from accord.files import server_paths, without_server_paths
 
 PROBLEM = "application/problem+json"
 log = logging.getLogger("accord.api")
@@ -39,19 +41,28 @@ TITLES = {
 def problem(
     request: Request, status: int, detail: str, *, problems: list[str] | None = None, headers: dict | None = None
 ) -> JSONResponse:
+    hidden = _server_paths(request)
     body: dict = {
         "type": "about:blank",
         "title": TITLES.get(status, "Error"),
         "status": status,
-        "detail": detail,
+        "detail": without_server_paths(detail, hidden),
         "instance": request.url.path,
     }
     if problems:
-        body["problems"] = problems
+        body["problems"] = [without_server_paths(each, hidden) for each in problems]
     request_id = getattr(request.state, "request_id", None)
     if request_id:
         body["request_id"] = request_id
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _server_paths(request: Request) -> re.Pattern[str]:
+    """The pattern of the server's own paths (the last guard: no error names a server file)."""
+    hub = getattr(request.app.state, "hub", None) if hasattr(request, "app") else None
+    if hub is None:
+        return server_paths()
+    return hub.cache("server_paths", lambda: server_paths(hub.settings.data_dir))
 
 
 def _location(loc: tuple) -> str:

@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import ChainableUndefined, ChoiceLoader, Environment, PackageLoader, PrefixLoader
 from starlette.staticfiles import StaticFiles
 
+from accord.files import without_server_paths
 from accord.web import present
 
 log = logging.getLogger("accord.web")
@@ -66,14 +67,17 @@ def environment() -> Environment:
 class Pages:
     """Renders a named template to an HTML response with the context every page shares."""
 
-    def __init__(self, env: Environment, *, service_name: str = "Accord") -> None:
+    def __init__(self, env: Environment, *, service_name: str = "Accord", hidden: re.Pattern[str] | None = None) -> None:
         self.env = env
         self.service_name = service_name
+        self.hidden = hidden  # the server's own paths: never shown on a page (accord.files.server_paths)
 
     def render(
         self, template: str, *, status: int = 200, headers: dict | None = None, **context: object
     ) -> HTMLResponse:
         html = self.env.get_template(template).render(service_name=self.service_name, **context)
+        if self.hidden is not None and status >= 400:  # an error page quotes a reason: the last guard
+            html = without_server_paths(html, self.hidden)
         return HTMLResponse(html, status_code=status, headers=headers)
 
 

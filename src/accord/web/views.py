@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from accord.api.addresses import client_address
 from accord.clock import utcnow
 from accord.errors import Conflict, InvalidInput
+from accord.files import server_paths
 from accord.registry import agreements, lifecycle
 from accord.registry.bodies import list_bodies
 from accord.registry.datasets import dataset_names
@@ -33,7 +34,7 @@ router = APIRouter(include_in_schema=False)
 
 def install(app: FastAPI) -> None:
     """Add the pages and the GOV.UK assets to the app; called once by create_app."""
-    app.state.pages = rendering.Pages(rendering.environment())
+    app.state.pages = rendering.Pages(rendering.environment(), hidden=server_paths(app.state.hub.settings.data_dir))
     app.state.csrf = csrf.CsrfGuard(app.state.hub.settings.secret_key.get_secret_value())
     app.include_router(router)
     citizen.install(app)

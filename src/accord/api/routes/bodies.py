@@ -160,7 +160,7 @@ async def load_records(hub: HubDep, reader: ReaderDep, dataset_id: str, request:
         upload.path.replace(named)  # moved, not copied: the guard deletes it if it is still there
 
         def load() -> Reply:
-            info = holdings.load_holding(hub, dataset_id, named)
+            info = holdings.load_holding(hub, dataset_id, named, name="the records")
             return Reply(200, _holding(info))
 
         reply = await run_in_threadpool(
