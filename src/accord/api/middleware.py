@@ -34,6 +34,7 @@ from accord.errors import Unauthorised
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 REPLAY_CHUNK = 1 << 16
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 @dataclass(frozen=True)
@@ -122,12 +123,15 @@ class RequestLimits:
             await problem(request, 400, "the Content-Length header is not a number")(scope, receive, send_with_id)
             return
         has_body = (declared is not None and int(declared) > 0) or "transfer-encoding" in request.headers
-        if not has_body:
+        if not has_body and scope["method"] not in _BODY_METHODS:
+            await self.app(scope, receive, send_with_id)
+            return
+        needs = self.needs(scope)
+        if not has_body and not needs.upload:  # nothing to read; an upload route still gets its (empty) file
             await self.app(scope, receive, send_with_id)
             return
 
         hub = scope["app"].state.hub
-        needs = self.needs(scope)
         if needs.caller:
             refusal = await _authenticate(hub, request, scope)
             if refusal is not None:
