@@ -86,16 +86,17 @@ class RequestLimits:
     def __init__(self, app: ASGIApp, routes: list[BaseRoute]) -> None:
         self.app = app
         self.routes = routes  # the app's route table (a live list: routers added later are seen)
-        self._needs: dict[int, RouteNeeds] = {}
+        self._needs: dict[int, tuple[BaseRoute, RouteNeeds]] = {}  # by the declared route (held, so ids stay unique)
 
     def needs(self, scope: Scope) -> RouteNeeds:
         for route in _every_route(self.routes):
             match, _ = route.matches(scope)
             if match is Match.FULL:
-                known = self._needs.get(id(route))
+                declared = getattr(route, "original_route", route)
+                known = self._needs.get(id(declared))
                 if known is None:
-                    known = self._needs[id(route)] = route_needs(route)
-                return known
+                    known = self._needs[id(declared)] = (declared, route_needs(route))
+                return known[1]
         return RouteNeeds()  # no route: nothing will read the body (404, 405)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
