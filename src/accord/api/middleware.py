@@ -35,6 +35,7 @@ from accord.errors import Unauthorised
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 REPLAY_CHUNK = 1 << 16
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_TARGETS_KEPT = 4096
 
 
 @dataclass(frozen=True)
@@ -87,8 +88,18 @@ class RequestLimits:
         self.app = app
         self.routes = routes  # the app's route table (a live list: routers added later are seen)
         self._needs: dict[int, tuple[BaseRoute, RouteNeeds]] = {}  # by the declared route (held, so ids stay unique)
+        self._by_target: dict[tuple[str, str], RouteNeeds] = {}  # the hot paths (/v1/decisions) skip the matching
 
     def needs(self, scope: Scope) -> RouteNeeds:
+        target = (scope["method"], scope.get("root_path", "") + scope["path"])
+        known = self._by_target.get(target)
+        if known is None:
+            if len(self._by_target) >= _TARGETS_KEPT:  # ids in paths make targets many: start again
+                self._by_target.clear()
+            known = self._by_target[target] = self._match(scope)
+        return known
+
+    def _match(self, scope: Scope) -> RouteNeeds:
         for route in _every_route(self.routes):
             match, _ = route.matches(scope)
             if match is Match.FULL:
