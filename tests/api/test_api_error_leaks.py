@@ -14,7 +14,6 @@ import pytest
 from api_support import Api
 
 from accord.errors import InvalidInput
-from accord.registry.credentials import create_client  # noqa: F401 - the seeded register has clients made on demand
 
 
 def assert_no_server_path(text: str, api: Api) -> None:

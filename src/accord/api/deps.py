@@ -158,7 +158,7 @@ ActorDep = Annotated[Actor, Depends(actor)]
 class Upload:
     """A request body the request-size guard streamed to a file under the data directory.
 
-    The file is deleted when the response has been sent; a route that keeps it copies it.
+    The file is deleted when the response has been sent; a route that keeps it moves it first (``path.replace``).
     """
 
     path: Path
