@@ -59,7 +59,8 @@ def problem(
 
 def _server_paths(request: Request) -> re.Pattern[str]:
     """The pattern of the server's own paths (the last guard: no error names a server file)."""
-    hub = getattr(request.app.state, "hub", None) if hasattr(request, "app") else None
+    app = request.scope.get("app")
+    hub = getattr(app.state, "hub", None) if app is not None else None
     if hub is None:
         return server_paths()
     return hub.cache("server_paths", lambda: server_paths(hub.settings.data_dir))
