@@ -1,6 +1,6 @@
 """`accord serve` as a real server process on a free loopback port, for tests that need one (or two).
 
-``serving(data_dir, ...)`` starts it with a clean environment (only ``ACCORD_*`` settings the test
+``serving(data_dir, ...)`` (or ``serving_together`` for several) starts it with a clean environment (only ``ACCORD_*`` settings the test
 gives), waits for /health and stops it afterwards; ``resident_bytes(pid)`` reads its memory.
 """
 
@@ -55,6 +55,26 @@ def resident_bytes(pid: int) -> int:
 @contextmanager
 def serving(data_dir: Path, name: str = "server", **settings: str) -> Iterator[LiveServer]:
     """``accord serve`` on ``data_dir`` (plus ``ACCORD_<NAME>`` settings), until the block ends."""
+    with serving_together([(data_dir, name)], **settings) as (server,):
+        yield server
+
+
+@contextmanager
+def serving_together(places: list[tuple[Path, str]], **settings: str) -> Iterator[tuple[LiveServer, ...]]:
+    """Several ``accord serve`` processes, started at once (each (data dir, name)), all sharing ``settings``."""
+    servers = []
+    try:
+        for data_dir, name in places:
+            servers.append(_start(data_dir, name, settings))
+        for server in servers:
+            _wait_for_health(server)
+        yield tuple(servers)
+    finally:
+        for server in servers:
+            _stop(server.process)
+
+
+def _start(data_dir: Path, name: str, settings: dict[str, str]) -> LiveServer:
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
     env.update({"ACCORD_DATA_DIR": str(data_dir), "ACCORD_ENVIRONMENT": "development", "ACCORD_JOB_WORKERS": "0",
@@ -65,18 +85,17 @@ def serving(data_dir: Path, name: str = "server", **settings: str) -> Iterator[L
     with log.open("wb") as out:
         process = subprocess.Popen([str(ACCORD), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    server = LiveServer(process, port, log)
-    try:
-        _wait_for_health(server)
-        yield server
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
+    return LiveServer(process, port, log)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
 
 
 def _wait_for_health(server: LiveServer) -> None:

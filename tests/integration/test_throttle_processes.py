@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-from live_servers import serving
+from live_servers import serving_together
 
 from accord.clock import utcnow
 from accord.registry.credentials import create_client
@@ -33,7 +33,7 @@ def test_failures_alternated_between_two_servers_lock_out_after_n_in_total(hub: 
         issued = create_client(session, "northshire-council", utcnow(), label="throttle test")
     shared = {"database_url": hub.settings.resolved_database_url,
               "throttle_token_failures_per_client": str(FAILURES)}
-    with serving(tmp_path / "one", "one", **shared) as one, serving(tmp_path / "two", "two", **shared) as two:
+    with serving_together([(tmp_path / "one", "one"), (tmp_path / "two", "two")], **shared) as (one, two):
         servers = [one.url, two.url]
         for attempt in range(FAILURES):
             refused = _token(servers[attempt % 2], issued.client_id, "not the secret")
