@@ -4,6 +4,9 @@
 - ``data_dir`` gives the command line a data directory of its own; ``accord(*args)`` runs
   the real entry point in process and returns a ``CliRun``.
 - ``demo_run`` is one run of ``accord demo --no-serve`` shared by the whole test run.
+- ``throttle_reset`` forgets the throttle's counters (failed sign-ins, comments) when called;
+  the ``hub`` fixtures start every test with them empty too, so no test (and no fuzzing run)
+  is locked out by the failures of another.
 
 Storage and API tests take the ``hub`` fixture, which runs each
 test once per backend. PostgreSQL is at ACCORD_TEST_POSTGRES_URL (default:
@@ -84,7 +87,7 @@ def _hub_for(url: str, data_dir: Path) -> Hub:
         settings = load_settings(database_url=url, data_dir=data_dir, environment="test")
         hub = Hub.open(settings)
         _migrated[url] = hub
-    with hub.engine.begin() as connection:
+    with hub.engine.begin() as connection:  # the throttle's counters too: no test is locked out by another
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(delete(table))
     # Files the hub keeps beside its database (holdings, job results) start empty too.
@@ -110,6 +113,15 @@ def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture
 def sqlite_hub(sqlite_database: str, tmp_path_factory: pytest.TempPathFactory) -> Hub:
     return _hub_for(sqlite_database, _hub_data_dir(sqlite_database, tmp_path_factory))
+
+
+@pytest.fixture
+def throttle_reset():  # noqa: ANN201 - reset(hub) -> counters forgotten
+    """``throttle_reset(hub)``: forget every throttle counter (what ``accord throttle reset`` does), e.g.
+    between the examples of a fuzzing run that sends many failing or anonymous requests."""
+    from accord.services import throttle
+
+    return throttle.reset
 
 
 def _hub_data_dir(url: str, factory: pytest.TempPathFactory) -> Path:

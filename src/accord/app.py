@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from accord import __version__
-from accord.api import openapi, problems
+from accord.api import headers, openapi, problems
 from accord.api.middleware import RequestLimits
 from accord.api.routes import access, agreements, audit, auth, bodies, register
 from accord.config import Settings
@@ -72,9 +72,12 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
     app.include_router(audit.public)
     app.include_router(audit.private)
     from accord import web
+    from accord.web import rendering
 
     web.install(app)
-    app.add_middleware(
-        RequestLimits, max_body_bytes=hub.settings.max_body_bytes, max_upload_bytes=hub.settings.max_upload_bytes
-    )
+    app.add_middleware(RequestLimits, routes=app.router.routes)  # each body limited by its route
+    pages_env = app.state.pages.env
+    policy = headers.page_policy(rendering.template_script_hashes(pages_env), headers.origin_of(hub.settings.oidc_issuer))
+    app.add_middleware(headers.SecurityHeaders, policy=policy,
+                       hashes_of=lambda html: [rendering.csp_hash(s) for s in rendering.inline_scripts(html)])
     return app

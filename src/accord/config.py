@@ -6,10 +6,11 @@ development and test, the default secret key is refused.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from accord.errors import ConfigurationError
@@ -43,9 +44,42 @@ class Settings(BaseSettings):
         SecretStr(DEVELOPMENT_SECRET), description="Server secret (at least 32 characters) for keyed hashes."
     )
     token_ttl_seconds: int = Field(900, ge=30, le=86400, description="Lifetime of an API bearer token.")
-    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body accepted, in bytes.")
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest request body accepted on any route that is not an upload route, in bytes."
+    )
     max_upload_bytes: int = Field(
-        1_073_741_824, ge=1024, description="Largest file upload (CSV, Parquet or multipart body) accepted, in bytes."
+        1_073_741_824,
+        ge=1024,
+        description="Largest upload (dataset records, a customer list) accepted from an authenticated caller, in bytes.",
+    )
+    max_batch_bytes: int = Field(
+        16_777_216, ge=1024, description="Largest verification batch (JSON or file) accepted, in bytes."
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses or networks (CIDR) of the proxies whose X-Forwarded-For and "
+        "Forwarded headers are believed; from anyone else the socket's peer address is the client's address.",
+    )
+    throttle_failure_window_seconds: int = Field(
+        900, ge=1, le=86400, description="Window in which failed sign-ins are counted, and how long a lockout lasts."
+    )
+    throttle_token_failures_per_client: int = Field(
+        10, ge=1, le=100_000, description="Failed POST /oauth/token attempts for one client id before it is locked out."
+    )
+    throttle_token_failures_per_address: int = Field(
+        50, ge=1, le=100_000, description="Failed POST /oauth/token attempts from one address before it is locked out."
+    )
+    throttle_signin_failures_per_account: int = Field(
+        10, ge=1, le=100_000, description="Failed officer sign-ins for one account before it is locked out."
+    )
+    throttle_signin_failures_per_address: int = Field(
+        50, ge=1, le=100_000, description="Failed officer sign-ins from one address before it is locked out."
+    )
+    throttle_comments_per_address: int = Field(
+        20, ge=1, le=100_000, description="Consultation comments (API and form) one address may post per window."
+    )
+    throttle_comments_window_seconds: int = Field(
+        3600, ge=1, le=86400, description="Window of the consultation comment limit."
     )
     framework_file: Path | None = Field(
         None, description="Legal framework file; defaults to the bundled UK DEA 2017 Part 5 framework."
@@ -136,6 +170,20 @@ class Settings(BaseSettings):
         100_000, ge=1, le=10_000_000, description="Input rows per job chunk (progress and checkpoint step)."
     )
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        for item in _listed(value):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"'{item}' is not an IP address or network") from None
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(item, strict=False) for item in _listed(self.trusted_proxies))
+
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> "Settings":
         secret = self.secret_key.get_secret_value()
@@ -158,6 +206,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'accord.db').as_posix()}"
+
+
+def _listed(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def load_settings(**overrides: object) -> Settings:

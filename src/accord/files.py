@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import sys
+import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -69,3 +72,24 @@ def sha256_of(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+SERVER_PATH = "(a file on the server)"
+
+
+def server_paths(*directories: Path) -> re.Pattern[str]:
+    """A pattern matching any path under the server's own directories: the given ones (the data directory),
+    the temporary directory, the Python installation, Accord's code, the home and working directories.
+
+    The last guard before an error leaves the server (problem+json, pages): messages are written not to
+    name server files, and this catches any that a library's message quotes anyway.
+    """
+    roots = {*(Path(d).absolute() for d in directories), Path(tempfile.gettempdir()), Path(sys.prefix), Path(sys.base_prefix),
+             Path(__file__).resolve().parent.parent, Path.home(), Path.cwd()}
+    spelled = {str(root) for root in roots} | {str(root.resolve()) for root in roots}
+    usable = sorted((s.rstrip("/") for s in spelled if len(s.rstrip("/")) > 1), key=len, reverse=True)
+    return re.compile(r"(?<![\w./-])(?:" + "|".join(map(re.escape, usable)) + r")(?![\w.-])[^\s'\"<>(),;:]*")
+
+
+def without_server_paths(text: str, pattern: re.Pattern[str]) -> str:
+    return pattern.sub(SERVER_PATH, text) if text else text

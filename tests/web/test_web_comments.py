@@ -174,3 +174,16 @@ def test_comments_on_unpublished_agreements_are_page_not_found(sqlite_site: Site
     assert "Page not found" in response.text
     with sqlite_site.hub.transaction() as session:
         assert get_agreement(session, DRAFT).comments == []
+
+
+def test_comments_from_one_address_are_rate_limited(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past ACCORD_THROTTLE_COMMENTS_PER_ADDRESS the form says so (429, Retry-After) and stores nothing."""
+    monkeypatch.setattr(site.hub, "settings", site.hub.settings.model_copy(update={"throttle_comments_per_address": 1}))
+    token = _open_form(site)
+    form = {"author": "Jo Bloggs", "comment": "Publish the DPIA.", "csrf_token": token}
+    assert site.client.post(f"{AGREEMENT}/comment", data=form, follow_redirects=False).status_code == 303
+    refused = site.client.post(f"{AGREEMENT}/comment", data=form, follow_redirects=False)
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) > 0
+    assert 'class="govuk-error-summary"' in refused.text and "Too many comments" in refused.text
+    assert comment_count(site.client, CONSULTING) == 1

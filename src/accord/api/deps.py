@@ -7,6 +7,8 @@ Routes never re-implement authentication or permission checks: they declare
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -35,26 +37,50 @@ async def get_hub(request: Request) -> Hub:
 HubDep = Annotated[Hub, Depends(get_hub)]
 
 
+NEEDS_TOKEN = "this endpoint needs a bearer token: get one from POST /oauth/token"
+_RESOLVED = "accord.caller"  # (token, Caller) the request-size guard resolved before reading the body
+
+
 def _resolve(hub: Hub, token: str) -> Caller:
     # A bare connection, not a Session: one read, nothing to flush or commit.
     with hub.engine.connect() as connection:
         return resolve_token(connection, token, utcnow())
 
 
-async def authenticated(
-    hub: HubDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Caller:
-    """The caller, read afresh on every request (a revoked token fails at once).
+async def caller_for(hub: Hub, token: str) -> Caller:
+    """The caller a bearer token stands for, read afresh (a revoked token fails at once).
 
     On SQLite the read is a lookup in a local file that WAL never makes wait for a
     writer, and costs less than handing it to the thread pool and back, so it runs
     here; on PostgreSQL it is a network round trip and goes to the thread pool.
     """
-    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-        raise Unauthorised("this endpoint needs a bearer token: get one from POST /oauth/token")
     if hub.engine.dialect.name == "sqlite":
-        return _resolve(hub, credentials.credentials)
-    return await run_in_threadpool(_resolve, hub, credentials.credentials)
+        return _resolve(hub, token)
+    return await run_in_threadpool(_resolve, hub, token)
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer`` header (Unauthorised without one)."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorised(NEEDS_TOKEN)
+    return token.strip()
+
+
+async def authenticated(
+    request: Request, hub: HubDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Caller:
+    """The caller, read afresh on every request; once only when the body-size guard already read it."""
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthorised(NEEDS_TOKEN)
+    resolved = request.scope.get("state", {}).get(_RESOLVED)
+    if resolved is not None and resolved[0] == credentials.credentials:
+        return resolved[1]
+    return await caller_for(hub, credentials.credentials)
+
+
+def remember_caller(scope: dict, token: str, caller: Caller) -> None:
+    scope.setdefault("state", {})[_RESOLVED] = (token, caller)
 
 
 CallerDep = Annotated[Caller, Depends(authenticated)]
@@ -123,6 +149,55 @@ async def actor(caller: CallerDep, officer: OfficerDep, request_id: RequestIdDep
 
 
 ActorDep = Annotated[Actor, Depends(actor)]
+
+
+# ------------------------------------------------------------------ uploads
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A request body the request-size guard streamed to a file under the data directory.
+
+    The file is deleted when the response has been sent; a route that keeps it moves it first (``path.replace``).
+    """
+
+    path: Path
+    size: int
+    sha256: str
+    content_type: str
+
+    def suffix(self, kinds: dict[str, str]) -> str | None:
+        """``kinds[content type]`` (parameters ignored), or None for a type not in ``kinds``."""
+        return kinds.get(self.content_type.split(";", 1)[0].strip().lower())
+
+
+UPLOADED = "accord.upload"  # the Upload, in the request's state
+
+
+def _upload_route(limit_setting: str, what: str):  # noqa: ANN202 - a dependency
+    """A dependency that marks its route as an upload route: the guard reads which setting limits it.
+
+    Depending on it makes the route authenticated and gives it the body as a file. The marker is
+    the one place a route says it takes an upload; there is no list of upload paths.
+    """
+
+    async def uploaded(request: Request, caller: CallerDep) -> Upload:
+        upload = request.scope.get("state", {}).get(UPLOADED)
+        if upload is None:
+            raise InvalidInput(f"send {what} as the request body")
+        return upload
+
+    uploaded.limit_setting = limit_setting  # type: ignore[attr-defined]
+    return uploaded
+
+
+UploadDep = Annotated[Upload, Depends(_upload_route("max_upload_bytes", "the file"))]
+BatchDep = Annotated[Upload, Depends(_upload_route("max_batch_bytes", "the batch"))]
+
+
+def upload_limit_setting(call: object) -> str | None:
+    """The setting that limits a route's body, if ``call`` is an upload marker."""
+    return getattr(call, "limit_setting", None)
 
 
 async def reader(caller: CallerDep, request_id: RequestIdDep) -> Actor:

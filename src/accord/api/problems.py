@@ -7,6 +7,7 @@ nothing about internals and carries the request id for support.
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,6 +16,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from accord.errors import AccordError
+from accord.files import server_paths, without_server_paths
 
 PROBLEM = "application/problem+json"
 log = logging.getLogger("accord.api")
@@ -39,19 +41,29 @@ TITLES = {
 def problem(
     request: Request, status: int, detail: str, *, problems: list[str] | None = None, headers: dict | None = None
 ) -> JSONResponse:
+    hidden = _server_paths(request)
     body: dict = {
         "type": "about:blank",
         "title": TITLES.get(status, "Error"),
         "status": status,
-        "detail": detail,
+        "detail": without_server_paths(detail, hidden),
         "instance": request.url.path,
     }
     if problems:
-        body["problems"] = problems
+        body["problems"] = [without_server_paths(each, hidden) for each in problems]
     request_id = getattr(request.state, "request_id", None)
     if request_id:
         body["request_id"] = request_id
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _server_paths(request: Request) -> re.Pattern[str]:
+    """The pattern of the server's own paths (the last guard: no error names a server file)."""
+    app = request.scope.get("app")
+    hub = getattr(app.state, "hub", None) if app is not None else None
+    if hub is None:
+        return server_paths()
+    return hub.cache("server_paths", lambda: server_paths(hub.settings.data_dir))
 
 
 def _location(loc: tuple) -> str:
@@ -62,8 +74,11 @@ def _location(loc: tuple) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(AccordError)
     async def _accord_error(request: Request, exc: AccordError) -> JSONResponse:
-        headers = {"WWW-Authenticate": 'Bearer realm="accord"'} if exc.status == 401 else None
-        return problem(request, exc.status, exc.detail, problems=exc.problems, headers=headers)
+        headers = {"WWW-Authenticate": 'Bearer realm="accord"'} if exc.status == 401 else {}
+        retry_after = getattr(exc, "retry_after", None)  # a throttled caller is told when to come back
+        if retry_after is not None:
+            headers["Retry-After"] = str(int(retry_after))
+        return problem(request, exc.status, exc.detail, problems=exc.problems, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -25,6 +25,7 @@ from accord.cli import (
     retention,
     serve,
     synth,
+    throttle,
     witness,
 )
 from accord.cli.common import err
@@ -50,6 +51,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(retention.app, name="retention")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(witness.app, name="witness")
+app.add_typer(throttle.app, name="throttle")
 # Each purpose's commands, as its package registers them (accord.services.purposes): a group's
 # module is imported here, its heavy work when the command runs.
 for _name, _path in purposes().cli_groups:

@@ -52,7 +52,7 @@ def read_records(source: Path | bytes, source_name: str, *, name: str | None = N
         suffix = path.suffix.lower()
         kind = "csv" if suffix in CSV_SUFFIXES else "parquet" if suffix in PARQUET_SUFFIXES else None
         if kind is not None and not path.is_file():
-            raise InvalidInput(f"{source_name}: {path} does not exist")
+            raise InvalidInput(f"{source_name}: {name} does not exist")
         if kind is not None and path.stat().st_size == 0:
             raise InvalidInput(f"{source_name}: {name} is empty")
         opener = lambda: path.open("rb")  # noqa: E731

@@ -15,6 +15,7 @@ JOB_STATUS_PAGE = "accord/jobs/status-page/v1"  # a job's status page link
 SHARE_CODE = "accord/sharecodes/code/v{version}"  # share codes kept as keyed hashes
 SHARE_CODE_CALLER = "accord/sharecodes/address/v1"  # an anonymous checker's address, hashed
 SHARE_CODE_LOCATOR = "accord/sharecodes/record-locator/v1"  # the sealed pointer to a licence record
+THROTTLE_KEYS = "accord/throttle/keys/v1"  # client ids and addresses, hashed, in the throttle counters
 WEB_SESSIONS = {  # signed cookies of the pages
     "verification": "accord/web/verification-session/v1",
     "disadvantages": "accord/web/disadvantages-session/v1",

@@ -9,7 +9,10 @@ warning says how to install them.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -18,11 +21,14 @@ from fastapi.responses import HTMLResponse
 from jinja2 import ChainableUndefined, ChoiceLoader, Environment, PackageLoader, PrefixLoader
 from starlette.staticfiles import StaticFiles
 
+from accord.files import without_server_paths
 from accord.web import present
 
 log = logging.getLogger("accord.web")
 
 ASSETS_URL = "/assets"
+STATIC_URL = "/static"  # Accord's own script and stylesheet (accord/web/static)
+_INLINE_SCRIPT = re.compile(r"<script\b[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)
 
 
 def assets_dir() -> Path:
@@ -54,21 +60,24 @@ def environment() -> Environment:
         status_label=present.status_label,
         status_classes=present.status_classes,
     )
-    env.globals.update(plural=present.plural, assets_url=ASSETS_URL)
+    env.globals.update(plural=present.plural, assets_url=ASSETS_URL, static_url=STATIC_URL)
     return env
 
 
 class Pages:
     """Renders a named template to an HTML response with the context every page shares."""
 
-    def __init__(self, env: Environment, *, service_name: str = "Accord") -> None:
+    def __init__(self, env: Environment, *, service_name: str = "Accord", hidden: re.Pattern[str] | None = None) -> None:
         self.env = env
         self.service_name = service_name
+        self.hidden = hidden  # the server's own paths: never shown on a page (accord.files.server_paths)
 
     def render(
         self, template: str, *, status: int = 200, headers: dict | None = None, **context: object
     ) -> HTMLResponse:
         html = self.env.get_template(template).render(service_name=self.service_name, **context)
+        if self.hidden is not None and status >= 400:  # an error page quotes a reason: the last guard
+            html = without_server_paths(html, self.hidden)
         return HTMLResponse(html, status_code=status, headers=headers)
 
 
@@ -97,3 +106,28 @@ def mount_assets(app: FastAPI, root: Path | None = None) -> bool:
         return False
     app.mount(ASSETS_URL, _GovukAssets(root), name="assets")
     return True
+
+
+def mount_static(app: FastAPI) -> None:
+    """Serve Accord's own script and stylesheet at /static (packaged with the templates)."""
+    app.mount(STATIC_URL, StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+
+
+def inline_scripts(html: str) -> list[str]:
+    """The bodies of the inline <script> elements of a page or template (those without src)."""
+    return [m.group(1) for m in _INLINE_SCRIPT.finditer(html) if " src=" not in m.group(0).split(">", 1)[0]]
+
+
+def csp_hash(script: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
+
+
+def template_script_hashes(env: Environment) -> tuple[str, ...]:
+    """CSP hashes of the one inline script GOV.UK's page template carries (it marks the body js-enabled).
+
+    The GOV.UK Frontend guidance allows that script by its hash; it is read from the installed
+    template, so an upgrade of the package cannot leave the policy allowing a stale script.
+    Accord's own templates carry no inline script at all (a test holds that).
+    """
+    source, _, _ = env.loader.get_source(env, "govuk_frontend_jinja/template.html")  # type: ignore[union-attr]
+    return tuple(csp_hash(script) for script in inline_scripts(source) if "{{" not in script and "{%" not in script)

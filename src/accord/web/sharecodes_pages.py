@@ -17,6 +17,7 @@ from typing import Annotated
 from fastapi import APIRouter, Cookie, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from accord.api.addresses import client_address
 from accord.api.problems import problem
 from accord.clock import utcnow
 from accord.errors import InvalidInput, NotFound
@@ -292,7 +293,7 @@ def check_code(
     if errors:
         return _check_page(request, nonce=csrf_cookie or "", values=values, errors=errors, status=400)
     hub = _hub(request)
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request, hub.settings)
     redeemer = sharecodes.Redeemer.checker(hub, address, organisation)
     try:
         found = sharecodes.redeem(hub, code, licence_suffix, redeemer, request_id=request.state.request_id)

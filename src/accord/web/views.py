@@ -15,13 +15,16 @@ from fastapi import APIRouter, Cookie, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from accord.api.addresses import client_address
 from accord.clock import utcnow
 from accord.errors import Conflict, InvalidInput
+from accord.files import server_paths
 from accord.registry import agreements, lifecycle
 from accord.registry.bodies import list_bodies
 from accord.registry.datasets import dataset_names
 from accord.registry.register import register_entries
 from accord.runtime import Hub
+from accord.services import throttle
 from accord.services.purposes import purposes, resolve
 from accord.web import citizen, csrf, present, rendering
 from accord.web.forms import MAX_COMMENT, PAGE, CommentForm, RegisterFilters, error_list
@@ -31,12 +34,13 @@ router = APIRouter(include_in_schema=False)
 
 def install(app: FastAPI) -> None:
     """Add the pages and the GOV.UK assets to the app; called once by create_app."""
-    app.state.pages = rendering.Pages(rendering.environment())
+    app.state.pages = rendering.Pages(rendering.environment(), hidden=server_paths(app.state.hub.settings.data_dir))
     app.state.csrf = csrf.CsrfGuard(app.state.hub.settings.secret_key.get_secret_value())
     app.include_router(router)
     citizen.install(app)
     for path in purposes().pages:  # each purpose's pages, as its package registers them
         app.include_router(resolve(path))
+    rendering.mount_static(app)
     rendering.mount_assets(app)
 
 
@@ -260,9 +264,14 @@ def post_comment(
     hub = _hub(request)
     form = CommentForm(author=author, organisation=organisation, comment=comment)
     errors, status = form.errors(), 400
+    headers: dict[str, str] = {}
     if not errors:
         try:
+            throttle.hit(hub, "comments", {"address": client_address(request, hub.settings)})
             stored = _store_comment(hub, agreement_id, form)
+        except throttle.TooManyRequests as refused:
+            errors, status = {PAGE: _sentence(refused.detail)}, 429
+            headers["Retry-After"] = str(refused.retry_after)
         except InvalidInput as refused:
             errors = {"comment": _sentence("; ".join(refused.problems) or refused.detail)}
         except Conflict as refused:
@@ -276,7 +285,9 @@ def post_comment(
         view = _agreement_view(session, hub, agreement) if agreement else None
     if view is None:
         return _not_found(request)
-    return _render_agreement(request, view, nonce=csrf_cookie or "", form=form, errors=errors, status=status)
+    response = _render_agreement(request, view, nonce=csrf_cookie or "", form=form, errors=errors, status=status)
+    response.headers.update(headers)
+    return response
 
 
 def _store_comment(hub: Hub, agreement_id: str, form: CommentForm) -> bool:

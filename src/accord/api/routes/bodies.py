@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from pathlib import Path
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from accord.api.deps import AdminDep, CallerDep, HubDep, IdempotencyKeyDep, ReaderDep
+from accord.api.deps import AdminDep, CallerDep, HubDep, IdempotencyKeyDep, ReaderDep, UploadDep
 from accord.api.replies import respond
 from accord.api.replies import write as run_write
 from accord.clock import utcnow
@@ -142,7 +141,7 @@ HOLDING_TYPES = {"text/csv": ".csv", "application/vnd.apache.parquet": ".parquet
         }
     },
 )
-async def load_records(hub: HubDep, reader: ReaderDep, dataset_id: str, request: Request,
+async def load_records(hub: HubDep, reader: ReaderDep, dataset_id: str, request: Request, upload: UploadDep,
                        idempotency_key: IdempotencyKeyDep = None):
     """The holding purpose services match against; validated whole before it replaces the previous one.
 
@@ -152,25 +151,21 @@ async def load_records(hub: HubDep, reader: ReaderDep, dataset_id: str, request:
         dataset = datasets.get_dataset(session, dataset_id)
         if not reader.is_admin and dataset.body_id != reader.body_id:
             raise Forbidden("a body may load records only into its own datasets")
-    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    suffix = HOLDING_TYPES.get(kind)
+    suffix = upload.suffix(HOLDING_TYPES)
     if suffix is None:
         raise InvalidInput("send the records as text/csv or application/vnd.apache.parquet")
-    with tempfile.TemporaryDirectory(dir=hub.settings.data_dir) as scratch:
-        upload = Path(scratch) / f"upload{suffix}"
-        digest = hashlib.sha256()
-        with upload.open("wb") as handle:
-            async for chunk in request.stream():
-                digest.update(chunk)
-                handle.write(chunk)
+    kind = upload.content_type.split(";", 1)[0].strip().lower()
+    with tempfile.TemporaryDirectory(dir=hub.settings.data_dir, prefix=".upload-") as scratch:
+        named = Path(scratch) / f"upload{suffix}"  # the holding reader knows a file's kind by its suffix
+        upload.path.replace(named)  # moved, not copied: the guard deletes it if it is still there
 
         def load() -> Reply:
-            info = holdings.load_holding(hub, dataset_id, upload)
+            info = holdings.load_holding(hub, dataset_id, named, name="the records")
             return Reply(200, _holding(info))
 
         reply = await run_in_threadpool(
             once, hub, reader, operation=f"PUT /v1/datasets/{dataset_id}/records",
-            payload={"dataset_id": dataset_id, "content_type": kind, "sha256": digest.hexdigest()},
+            payload={"dataset_id": dataset_id, "content_type": kind, "sha256": upload.sha256},
             key=idempotency_key, act=load)
     return respond(request, reply)
 

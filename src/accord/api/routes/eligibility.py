@@ -15,13 +15,12 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from accord.api.deps import ActorDep, CallerDep, HubDep, IdempotencyKeyDep, ReaderDep
+from accord.api.deps import ActorDep, CallerDep, HubDep, IdempotencyKeyDep, ReaderDep, UploadDep
 from accord.api.replies import respond
 from accord.errors import InvalidInput
 from accord.files import parse_mapping
 from accord.services import eligibility, jobs
 from accord.services.unit_of_work import Reply, once
-from accord.files import sha256_of
 
 router = APIRouter(prefix="/v1", tags=["eligibility"])
 
@@ -65,6 +64,7 @@ async def submit(
     hub: HubDep,
     actor: ActorDep,
     request: Request,
+    upload: UploadDep,
     agreement: Annotated[str, Query(max_length=64, description="The fuel-poverty agreement, e.g. warm-home-discount-2026")],
     reference: Annotated[
         str | None, Query(max_length=200, description="The account reference column (default: account_reference or account_ref)")
@@ -75,19 +75,15 @@ async def submit(
     ] = None,
     idempotency_key: IdempotencyKeyDep = None,
 ) -> JSONResponse:
-    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    fmt = UPLOAD_TYPES.get(kind)
+    fmt = upload.suffix(UPLOAD_TYPES)
     if fmt is None:
         raise InvalidInput("send the customer list as the request body, as text/csv or application/vnd.apache.parquet")
     fields = parse_mapping(mapping, "map")
-    hub.settings.data_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=hub.settings.data_dir, prefix=".upload-") as scratch:
-        upload = FilePath(scratch) / f"customers.{fmt}"
-        with upload.open("wb") as handle:
-            async for chunk in request.stream():
-                handle.write(chunk)
+        named = FilePath(scratch) / f"customers.{fmt}"  # the reader knows a file's kind by its suffix
+        upload.path.replace(named)  # moved, not copied: the guard deletes it if it is still there
         reply = await run_in_threadpool(
-            eligibility.submit, hub, actor, upload, agreement_id=agreement, mapping=fields, reference=reference,
+            eligibility.submit, hub, actor, named, agreement_id=agreement, mapping=fields, reference=reference,
             name="the customer list", key=idempotency_key,
         )
     if not reply.ok:
@@ -166,22 +162,18 @@ def results(hub: HubDep, caller: CallerDep, job_id: JobId) -> StreamingResponse:
     },
 )
 async def encoded_claimants(
-    hub: HubDep, actor: ReaderDep, request: Request, agreement_id: Annotated[str, Path(max_length=64)],
+    hub: HubDep, actor: ReaderDep, request: Request, upload: UploadDep, agreement_id: Annotated[str, Path(max_length=64)],
     idempotency_key: IdempotencyKeyDep = None,
 ) -> JSONResponse:
-    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if UPLOAD_TYPES.get(kind) != "parquet":
+    if upload.suffix(UPLOAD_TYPES) != "parquet":
         raise InvalidInput("send the encoding as application/vnd.apache.parquet (the output of accord encode)")
-    hub.settings.data_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=hub.settings.data_dir, prefix=".upload-") as scratch:
-        upload = FilePath(scratch) / "claimants.parquet"
-        with upload.open("wb") as handle:
-            async for chunk in request.stream():
-                handle.write(chunk)
-        digest = await run_in_threadpool(sha256_of, upload)
+        named = FilePath(scratch) / "claimants.parquet"
+        upload.path.replace(named)  # moved, not copied: the guard deletes it if it is still there
+        digest = upload.sha256
 
         def act() -> Reply:
-            return Reply(200, eligibility.load_encoded_claimants(hub, agreement_id, actor.body_id, upload,
+            return Reply(200, eligibility.load_encoded_claimants(hub, agreement_id, actor.body_id, named,
                                                                  "the encoding"))
 
         reply = await run_in_threadpool(lambda: once(

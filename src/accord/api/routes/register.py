@@ -8,12 +8,15 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from accord.api.addresses import client_address
 from accord.api.deps import HubDep, IdempotencyKeyDep
+from accord.api.problems import PROBLEM
 from accord.api.replies import respond
 from accord.clock import utcnow
 from accord.errors import NotFound
 from accord.registry import agreements, lifecycle
 from accord.registry.register import register_entries, to_csv
+from accord.services import throttle
 from accord.services.unit_of_work import Actor, run
 
 router = APIRouter(tags=["public register"])
@@ -68,10 +71,15 @@ class CommentRequest(BaseModel):
     "/register/agreements/{agreement_id}/comments",
     status_code=201,
     summary="Comment on an agreement in public consultation",
+    responses={429: {"description": "Too many comments from this address: wait for Retry-After seconds",
+                     "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}},
 )
 def comment(hub: HubDep, agreement_id: str, body: CommentRequest, request: Request,
             idempotency_key: IdempotencyKeyDep = None):
-    """Anyone may comment; an ``Idempotency-Key`` (a fresh UUID per comment) makes a retry safe."""
+    """Anyone may comment; an ``Idempotency-Key`` (a fresh UUID per comment) makes a retry safe.
+
+    Comments are limited per address (ACCORD_THROTTLE_COMMENTS_PER_ADDRESS): past it, 429 with Retry-After."""
+    throttle.hit(hub, "comments", {"address": client_address(request, hub.settings)})
     def work(session, _):  # noqa: ANN001
         agreement = agreements.get_agreement(session, agreement_id)
         if agreement.status not in agreements.PUBLIC_STATUSES:  # a draft is private: do not confirm it exists

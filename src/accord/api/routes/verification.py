@@ -21,7 +21,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from starlette.datastructures import UploadFile
 
-from accord.api.deps import ActorDep, HubDep, IdempotencyKeyDep
+from accord.api.deps import ActorDep, BatchDep, HubDep, IdempotencyKeyDep, Upload
 from accord.api.problems import PROBLEM, TITLES
 from accord.api.replies import respond
 from accord.errors import InvalidInput
@@ -184,11 +184,13 @@ def _form_text(form: Any, name: str, limit: int = 200) -> str | None:
     return value
 
 
-async def _batch_input(request: Request) -> tuple[dict, list | bytes, str, dict | None, str | None]:
-    """(request facts, applications or file bytes, file name, mapping, reference column) from either form."""
-    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+async def _batch_input(request: Request, batch: Upload) -> tuple[dict, list | bytes, str, dict | None, str | None]:
+    """(request facts, applications or file bytes, file name, mapping, reference column) from either form.
+
+    The body is already on disk (at most ACCORD_MAX_BATCH_BYTES); a multipart form is parsed from it."""
+    kind = batch.content_type.split(";", 1)[0].strip().lower()
     if kind == "application/json":
-        raw = await request.body()
+        raw = await run_in_threadpool(batch.path.read_bytes)
         try:
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
@@ -242,9 +244,10 @@ async def verify_batch(
     hub: HubDep,
     actor: ActorDep,
     request: Request,
+    batch: BatchDep,
     idempotency_key: IdempotencyKeyDep = None,
 ) -> Response:
-    facts, applications, name, mapping, reference_column = await _batch_input(request)
+    facts, applications, name, mapping, reference_column = await _batch_input(request, batch)
     for field in ("agreement", "dataset"):
         value = facts.get(field)
         if value is not None and not _NAME.match(value):

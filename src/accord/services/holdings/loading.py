@@ -48,37 +48,47 @@ class HoldingInfo:
     loaded_at: str
 
 
-def _source_columns(connection: duckdb.DuckDBPyConnection, source: Path) -> tuple[str, list[str]]:
+def _reason(exc: duckdb.Error, source: Path, label: str) -> str:
+    """DuckDB's first line, with the file's path (which it quotes) replaced by the caller's name for it."""
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return first_line.replace(str(source), label).replace(source.as_posix(), label)
+
+
+def _source_columns(connection: duckdb.DuckDBPyConnection, source: Path, label: str) -> tuple[str, list[str]]:
     reader = READERS.get(source.suffix.lower())
     if reader is None:
-        raise InvalidInput(f"{source}: expected a .csv or .parquet file")
+        raise InvalidInput(f"{label}: expected a .csv or .parquet file")
     if not source.is_file():
-        raise InvalidInput(f"{source}: no such file")
+        raise InvalidInput(f"{label}: no such file")
     relation = f"{reader}(?)"
     try:
         described = connection.execute(f"DESCRIBE SELECT * FROM {relation}", [str(source)]).fetchall()
     except duckdb.Error as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InvalidInput(f"{source}: cannot be read as {source.suffix.lower()[1:].upper()} ({first_line})") from None
+        kind = source.suffix.lower()[1:].upper()
+        raise InvalidInput(f"{label}: cannot be read as {kind} ({_reason(exc, source, label)})") from None
     return relation, [row[0] for row in described]
 
 
-def load_holding(hub: Hub, dataset_id: str, source: Path) -> HoldingInfo:
-    """Validate ``source`` against the dataset's registered fields and make it the current holding."""
+def load_holding(hub: Hub, dataset_id: str, source: Path, name: str | None = None) -> HoldingInfo:
+    """Validate ``source`` against the dataset's registered fields and make it the current holding.
+
+    Errors name the file as ``name`` (default: its path, for the operator's own file on the command
+    line); an upload's name is given, since its path is the server's business."""
     with hub.transaction() as session:
         dataset = get_dataset(session, dataset_id)
         fields = [field.name for field in dataset.fields]
     source = Path(source)
+    label = name or str(source)
     target, meta_path = paths(hub, dataset_id)
     target.parent.mkdir(parents=True, exist_ok=True)
     connection = duckdb.connect()
     temps = []
     try:
-        relation, columns = _source_columns(connection, source)
+        relation, columns = _source_columns(connection, source, label)
         missing = [name for name in fields if name not in columns]
         if missing:
             raise InvalidInput(
-                f"{source}: missing column(s) registered for dataset {dataset_id}: {', '.join(missing)}"
+                f"{label}: missing column(s) registered for dataset {dataset_id}: {', '.join(missing)}"
             )
         keep = ([ROW_KEY] if ROW_KEY in columns and ROW_KEY not in fields else []) + fields
         select = ", ".join(quote(name) for name in keep)
@@ -90,11 +100,10 @@ def load_holding(hub: Hub, dataset_id: str, source: Path) -> HoldingInfo:
                 [str(source)],
             )
         except duckdb.Error as exc:
-            first_line = str(exc).strip().splitlines()[0]
-            raise InvalidInput(f"{source}: cannot be read ({first_line})") from None
-        rows = _with_subjects(hub, extract, keyed, known_columns(fields, IDENTITY_FIELDS), str(source))
+            raise InvalidInput(f"{label}: cannot be read ({_reason(exc, source, label)})") from None
+        rows = _with_subjects(hub, extract, keyed, known_columns(fields, IDENTITY_FIELDS), label)
         if rows == 0:
-            raise InvalidInput(f"{source}: the file has no records")
+            raise InvalidInput(f"{label}: the file has no records")
         info = HoldingInfo(dataset_id=dataset_id, rows=rows, columns=keep, sha256=sha256_of(keyed),
                            loaded_at=utcnow().isoformat())
         os.replace(keyed, target)

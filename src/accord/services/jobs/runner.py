@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from accord.clock import utcnow
 from accord.errors import AccordError
+from accord.files import server_paths, without_server_paths
 from accord.runtime import Hub
 from accord.services.jobs.files import delete_work_files, job_dir
 from accord.services.jobs.queue import LeaseLost, advance, claim, held_by, renew_lease
@@ -156,8 +157,9 @@ def run_claimed(hub: Hub, job_id: str, owner: str, *, on_chunk: Callable[[int], 
     except _Stopping:
         _release(hub, job_id, owner, None, counted=False)
         raise
-    except AccordError as refused:
-        return _fail(hub, job_id, owner, refused.detail)
+    except AccordError as refused:  # shown to the submitting body (API, status page): never a server path
+        hidden = hub.cache("server_paths", lambda: server_paths(hub.settings.data_dir))
+        return _fail(hub, job_id, owner, without_server_paths(refused.detail, hidden))
     except Exception as exc:  # noqa: BLE001 - never let one job stop the worker
         log.exception("job %s: attempt failed", job_id)
         return _release(hub, job_id, owner, f"an unexpected error ({type(exc).__name__}) stopped an attempt; "
