@@ -38,9 +38,7 @@ def require_confirmed(agreement: Agreement) -> None:
     if waiting:
         raise Conflict(
             f"agreement '{agreement.id}' cannot go to consultation until every party named in it has confirmed "
-            f"it; still to confirm: {', '.join(waiting)}",
-            [f"{body} has not confirmed the draft (accord agreements confirm {agreement.id} --body {body}, "
-             f"or POST /v1/agreements/{agreement.id}/confirmations as {body})" for body in waiting],
+            f"it; still to confirm: {', '.join(waiting)}"
         )
 
 
