@@ -235,6 +235,10 @@ def test_a_draft_goes_to_consultation_only_after_every_other_named_party_confirm
     opened = _transition(api, agreement_id, "dwp", "consultation")
     assert opened.status_code == 200, opened.text
     api.problem(_confirm(api, agreement_id, "dwp"), 409, "only a draft is confirmed")
+    # published: the register shows who confirmed and when, not the officer who did
+    published = api.client.get(f"/register/agreements/{agreement_id}.json")
+    assert published.json()["confirmations"]["confirmed"][0]["body_id"] == "dwp"
+    assert OFFICER not in published.text
 
 
 def test_only_the_proposer_or_the_hub_operator_withdraws_a_draft_from_consultation(api: Api) -> None:
