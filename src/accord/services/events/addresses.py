@@ -162,7 +162,7 @@ def check_webhook_url(url: str, *, production: bool) -> str:
 
 class PinnedBackend(httpcore.NetworkBackend):
     """Connects to an address that was checked at the moment of connecting: resolves the name once,
-    checks every address (in production), and connects to the first (no second lookup to rebind)."""
+    checks every address (in production), and connects to them in turn (no second lookup to rebind)."""
 
     def __init__(self, *, production: bool) -> None:
         self.production = production
@@ -174,13 +174,21 @@ class PinnedBackend(httpcore.NetworkBackend):
             if self.production:
                 addresses = permitted_addresses(host, port)
             else:
-                addresses = [literal_address(host)] if literal_address(host) else resolve(host, port)
+                literal = literal_address(host)
+                addresses = [literal] if literal is not None else resolve(host, port)
         except AddressRefused as refused:
             raise httpcore.ConnectError(f"refused before connecting: {refused.detail}") from None
         if not addresses:
             raise httpcore.ConnectError(f"url host '{host}' could not be resolved to an address")
-        return self._inner.connect_tcp(str(addresses[0]), port, timeout=timeout, local_address=local_address,
-                                       socket_options=socket_options)
+        failed: Exception | None = None
+        for address in addresses:  # each one checked above; the next is tried if one does not answer
+            try:
+                return self._inner.connect_tcp(str(address), port, timeout=timeout, local_address=local_address,
+                                               socket_options=socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failed = exc
+        assert failed is not None
+        raise failed
 
     def connect_unix_socket(self, path: str, timeout: float | None = None,
                             socket_options: Iterable | None = None) -> httpcore.NetworkStream:
