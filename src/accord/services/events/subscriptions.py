@@ -73,11 +73,14 @@ def create_subscription(
     fields: Sequence[str] | None,
     now: datetime,
     request_id: str,
+    url_checked: bool = False,
 ) -> EventSubscription:
+    """``url_checked``: the caller already passed ``url`` through ``check_webhook_url`` (outside the
+    transaction, since in production it resolves the name)."""
     wanted = [kind_named(name, "kinds") for name in dict.fromkeys(kinds)]
     if not wanted:
         raise InvalidInput("kinds: name at least one event kind")
-    if url is not None:
+    if url is not None and not url_checked:
         url = check_webhook_url(url, production=hub.settings.environment == "production")
     agreement = _agreement_for(session, body_id, wanted, agreement_id, now)
     if fields is not None:
