@@ -58,7 +58,7 @@ from accord.clock import utcnow  # noqa: E402
 from accord.config import load_settings  # noqa: E402
 from accord.demo.events import LoopbackReceiver  # noqa: E402
 from accord.demo.seed import seed_agreements, seed_registry  # noqa: E402
-from accord.registry import agreements, bodies, lifecycle  # noqa: E402
+from accord.registry import agreements, bodies, confirmations, lifecycle  # noqa: E402
 from accord.registry.specs import AgreementSpec, BodySpec  # noqa: E402
 from accord.runtime import Hub  # noqa: E402
 from accord.services import events  # noqa: E402
@@ -133,6 +133,9 @@ def build_hub(data_dir: Path, database: str | None) -> Hub:
                 contact="bench@example.org", areas=["England"],
             )
             agreement = agreements.create_draft(session, hub.framework, spec, "accord-hub", now - timedelta(weeks=11))
+            for party in confirmations.still_to_confirm(agreement):  # every named party confirms the draft
+                confirmations.confirm(session, agreement, party, actor=f"{party} (benchmark)",
+                                      now=now - timedelta(weeks=10))
             lifecycle.transition(session, hub.framework, agreement, "consultation", actor="accord-hub",
                                  now=now - timedelta(weeks=10))
             lifecycle.transition(session, hub.framework, agreement, "active", actor="accord-hub", now=now)

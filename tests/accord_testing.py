@@ -60,6 +60,14 @@ def narrowed_spec(agreement_id: str, new_id: str, fields: list[str]):  # noqa: A
     return example_spec(agreement_id, id=new_id, data=data)
 
 
+def confirm_all(session, agreement, now) -> None:  # noqa: ANN001
+    """Every party named in a draft confirms it, as they must before it goes to consultation."""
+    from accord.registry import confirmations
+
+    for party in confirmations.still_to_confirm(agreement):
+        confirmations.confirm(session, agreement, party, actor=f"{party} officer", now=now)
+
+
 def add_agreement(hub: Hub, spec, status: str = "active", *, actor: str = "accord-hub") -> str:  # noqa: ANN001
     """Draft ``spec`` (an AgreementSpec or its dict) and take it through the lifecycle to ``status``:
     ``draft``, ``consultation`` (opened now, so still open) or ``active`` (live from now, after ten
@@ -75,6 +83,7 @@ def add_agreement(hub: Hub, spec, status: str = "active", *, actor: str = "accor
         agreement = agreements.create_draft(session, hub.framework, spec, actor, now - timedelta(weeks=11))
         if status in ("consultation", "active"):
             opened = now - timedelta(weeks=10) if status == "active" else now
+            confirm_all(session, agreement, opened)
             lifecycle.transition(session, hub.framework, agreement, "consultation", actor=actor, now=opened)
         if status == "active":
             lifecycle.transition(session, hub.framework, agreement, "active", actor=actor, now=now)

@@ -171,7 +171,7 @@ WRITE_ENDPOINTS = [
     WriteEndpoint(
         "transitions",
         "/v1/agreements/debt-pilot-northshire/transitions",
-        "council",
+        "admin",  # withdrawing the operator's draft from consultation is the operator's move
         lambda: {"to": "draft", "reason": "needs more work"},
         wrong_type=("to", 5),
         required="to",

@@ -9,7 +9,7 @@ from api_support import Api, valid_agreement
 
 from accord.api.routes import agreements as agreement_routes
 from accord.clock import utcnow
-from accord.storage.models import Agreement, AgreementEvent
+from accord.storage.models import Agreement, AgreementConfirmation, AgreementEvent
 
 
 def test_a_party_drafts_a_valid_agreement(api: Api) -> None:
@@ -88,13 +88,22 @@ def _transition(api: Api, agreement_id: str, who: str, to: str, reason: str = ""
     )
 
 
+OFFICER = "J Smith, data protection officer"
+
+
+def _confirm(api: Api, agreement_id: str, who: str, **headers: str):  # noqa: ANN202
+    return api.client.post(f"/v1/agreements/{agreement_id}/confirmations",
+                           headers=api.auth(who, officer=OFFICER, **headers))
+
+
 def test_a_party_opens_consultation_and_the_public_may_comment(api: Api) -> None:
     api.client.post("/v1/agreements", json=valid_agreement(), headers=api.auth("council"))
+    assert _confirm(api, "supporting-families-extension", "dwp").status_code == 201
     response = _transition(api, "supporting-families-extension", "dwp", "consultation")
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "consultation"
     assert response.json()["consultation"]["closes_at"]
-    history = api.rows(AgreementEvent, agreement_id="supporting-families-extension")
+    history = sorted(api.rows(AgreementEvent, agreement_id="supporting-families-extension"), key=lambda e: e.id)
     assert [(e.from_status, e.to_status, e.actor) for e in history] == [
         (None, "draft", "northshire-council"),
         ("draft", "consultation", "dwp"),
@@ -149,8 +158,8 @@ def test_the_hub_operator_suspends_reinstates_and_revokes(api: Api) -> None:
     revoked = _transition(api, agreement_id, "admin", "revoked", reason="scheme closed")
     assert revoked.json()["status"] == "revoked"
     api.problem(_transition(api, agreement_id, "admin", "active"), 409, "final")
-    history = [e.to_status for e in api.rows(AgreementEvent, agreement_id=agreement_id)]
-    assert history[-3:] == ["suspended", "active", "revoked"]
+    events = sorted(api.rows(AgreementEvent, agreement_id=agreement_id), key=lambda e: e.id)  # no ORDER BY in rows
+    assert [e.to_status for e in events][-3:] == ["suspended", "active", "revoked"]
 
 
 def test_the_hub_operator_makes_an_agreement_live_after_consultation(api: Api, monkeypatch) -> None:  # noqa: ANN001
@@ -192,3 +201,56 @@ def test_another_bodys_draft_is_indistinguishable_from_no_agreement(api: Api) ->
     moved = _transition(api, "private-draft", "energy", "consultation")
     api.problem(moved, 404)
     assert api.client.get("/v1/agreements/private-draft", headers=api.auth("council")).status_code == 200
+
+
+def test_a_draft_goes_to_consultation_only_after_every_other_named_party_confirms(api: Api) -> None:
+    """The council proposes a draft naming DWP; it cannot go to consultation until DWP, called as DWP, confirms."""
+    agreement_id = "supporting-families-extension"
+    drafted = api.client.post("/v1/agreements", json=valid_agreement(), headers=api.auth("council"))
+    assert drafted.json()["confirmations"] == {"proposer": "northshire-council", "confirmed": [],
+                                              "still_to_confirm": ["dwp"]}
+    for who in ("dwp", "energy", "admin"):
+        api.auth(who)  # their clients exist before counting
+    before = api.counts()
+    for who in ("council", "dwp", "admin"):
+        api.problem(_transition(api, agreement_id, who, "consultation"), 409, "still to confirm: dwp")
+    # the proposer consents by proposing; another body's draft is as absent as none; the operator is no party
+    api.problem(_confirm(api, agreement_id, "council"), 409, "proposed")
+    api.problem(_confirm(api, agreement_id, "energy"), 404, f"no agreement '{agreement_id}'")
+    api.problem(_confirm(api, agreement_id, "admin"), 403, "only a body named")
+    api.problem(_confirm(api, "no-such-agreement", "dwp"), 404, "no-such-agreement")
+    api.problem(api.client.post(f"/v1/agreements/{agreement_id}/confirmations", headers=api.auth("dwp", officer=None)),
+                422, "X-Accord-Officer")
+    assert api.counts() == before
+    first = _confirm(api, agreement_id, "dwp", Idempotency_Key="dwp-confirms-1")
+    assert first.status_code == 201, first.text
+    replay = _confirm(api, agreement_id, "dwp", Idempotency_Key="dwp-confirms-1")
+    assert replay.status_code == 201 and replay.headers.get("Idempotent-Replayed") == "true"
+    again = _confirm(api, agreement_id, "dwp")  # without a key: already confirmed, nothing changes
+    assert again.status_code == 200
+    (confirmation,) = api.rows(AgreementConfirmation, agreement_id=agreement_id)
+    assert (confirmation.body_id, confirmation.actor) == ("dwp", OFFICER)
+    shown = api.client.get(f"/v1/agreements/{agreement_id}", headers=api.auth("council")).json()["confirmations"]
+    assert [c["body_id"] for c in shown["confirmed"]] == ["dwp"] and shown["still_to_confirm"] == []
+    opened = _transition(api, agreement_id, "dwp", "consultation")
+    assert opened.status_code == 200, opened.text
+    api.problem(_confirm(api, agreement_id, "dwp"), 409, "only a draft is confirmed")
+    # published: the register shows who confirmed and when, not the officer who did
+    published = api.client.get(f"/register/agreements/{agreement_id}.json")
+    assert published.json()["confirmations"]["confirmed"][0]["body_id"] == "dwp"
+    assert OFFICER not in published.text
+
+
+def test_only_the_proposer_or_the_hub_operator_withdraws_a_draft_from_consultation(api: Api) -> None:
+    agreement_id = "supporting-families-extension"
+    api.client.post("/v1/agreements", json=valid_agreement(), headers=api.auth("council"))
+    assert _confirm(api, agreement_id, "dwp").status_code == 201
+    assert _transition(api, agreement_id, "dwp", "consultation").status_code == 200
+    before = api.counts()
+    api.problem(_transition(api, agreement_id, "dwp", "draft"), 403, "only the body that proposed")
+    assert api.counts() == before
+    withdrawn = _transition(api, agreement_id, "council", "draft")
+    assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "draft"
+    # a draft the hub operator drafted (the seeded pilot) is withdrawn only by the operator
+    api.problem(_transition(api, "debt-pilot-northshire", "council", "draft"), 403, "hub operator")
+    assert _transition(api, "debt-pilot-northshire", "admin", "draft").json()["status"] == "draft"

@@ -21,7 +21,7 @@ WRITES = [
     pytest.param("council", "/v1/agreements", valid_agreement(), {}, Agreement, id="agreements"),
     pytest.param("admin", "/v1/bodies", valid_body(), {}, Body, id="bodies"),
     pytest.param(
-        "council",
+        "admin",  # the operator drafted it, so only the operator withdraws it
         "/v1/agreements/debt-pilot-northshire/transitions",
         {"to": "draft", "reason": "rework"},
         {},
@@ -137,6 +137,9 @@ def test_a_retried_consultation_comment_is_stored_once(api: Api) -> None:
     from accord.storage.models import ConsultationComment
 
     api.client.post("/v1/agreements", json=valid_agreement(), headers=api.auth("council"))
+    confirmed = api.client.post("/v1/agreements/supporting-families-extension/confirmations",
+                                headers=api.auth("dwp", officer="J Smith, DWP"))
+    assert confirmed.status_code == 201, confirmed.text
     opened = api.client.post("/v1/agreements/supporting-families-extension/transitions",
                              json={"to": "consultation", "reason": ""}, headers=api.auth("dwp"))
     assert opened.status_code == 200, opened.text

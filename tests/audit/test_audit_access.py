@@ -19,7 +19,7 @@ from accord.registry import agreements, lifecycle
 from accord.registry.specs import AgreementSpec
 from accord.runtime import Hub
 from accord.services import audit
-from accord_testing import decide_and_record
+from accord_testing import confirm_all, decide_and_record
 from accord.storage.models import AuditEntry, AuditNode, AuditSubject, DecisionRecord
 
 ALLOWED = AccessRequest(
@@ -45,6 +45,7 @@ NINO = "AB123456C"
 def go_live(session, framework, spec: AgreementSpec) -> None:  # noqa: ANN001
     """Draft, consult for ten weeks and activate an agreement, as at NOW."""
     agreement = agreements.create_draft(session, framework, spec, "tester", NOW - timedelta(weeks=11))
+    confirm_all(session, agreement, NOW - timedelta(weeks=10))
     lifecycle.transition(session, framework, agreement, "consultation", actor="tester", now=NOW - timedelta(weeks=10))
     lifecycle.transition(session, framework, agreement, "active", actor="tester", now=NOW)
 

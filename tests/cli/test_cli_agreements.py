@@ -51,8 +51,38 @@ def test_a_file_of_the_wrong_shape_names_the_file_and_fields(accord, seeded: Hub
     assert counts(seeded) == before
 
 
+def test_every_named_party_confirms_a_draft_before_consultation(accord, seeded: Hub, tmp_path: Path) -> None:  # noqa: ANN001
+    accord("agreements", "create", write(tmp_path, "a.yaml", agreement_spec()))
+    before = counts(seeded)
+    accord("agreements", "advance", "supporting-families-extension", "--to", "consultation").assert_bad_input(
+        "still to confirm: dwp, northshire-council"
+    )
+    accord("agreements", "confirm", "supporting-families-extension", "--body", "hmrc").assert_bad_input(
+        "only a body named", "hmrc"
+    )
+    accord("agreements", "confirm", "supporting-families-extension", "--body", "no-such-body").assert_bad_input(
+        "no body 'no-such-body'"
+    )
+    accord("agreements", "confirm", "no-such-agreement", "--body", "dwp").assert_bad_input("no-such-agreement")
+    assert counts(seeded) == before
+    first = accord("agreements", "confirm", "supporting-families-extension", "--body", "dwp", "--officer", "J Smith")
+    assert first.code == 0, first.err
+    assert "dwp confirms the draft" in first.out and "still to confirm: northshire-council" in first.out
+    accord("agreements", "advance", "supporting-families-extension", "--to", "consultation").assert_bad_input(
+        "still to confirm: northshire-council"
+    )
+    second = accord("agreements", "confirm", "supporting-families-extension", "--body", "northshire-council")
+    assert second.code == 0 and "every party has confirmed" in second.out
+    shown = json.loads(accord("agreements", "show", "supporting-families-extension").out)
+    assert [c["body_id"] for c in shown["confirmations"]["confirmed"]] == ["dwp", "northshire-council"]
+    assert accord("agreements", "advance", "supporting-families-extension", "--to", "consultation").code == 0
+    assert _status(seeded, "supporting-families-extension") == "consultation"
+
+
 def test_advance_through_the_lifecycle(accord, seeded: Hub, tmp_path: Path) -> None:  # noqa: ANN001
     accord("agreements", "create", write(tmp_path, "a.yaml", agreement_spec()))
+    for party in ("dwp", "northshire-council"):
+        assert accord("agreements", "confirm", "supporting-families-extension", "--body", party).code == 0
     result = accord("agreements", "advance", "supporting-families-extension", "--to", "consultation")
     assert result.code == 0, result.err
     assert "draft -> consultation" in result.out and "consultation open until" in result.out

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from accord_testing import ApiClient, add_agreement, seed_register
+from accord_testing import ApiClient, add_agreement, confirm_all, seed_register
 
 from accord.clock import utcnow
 from accord.demo.events import LoopbackReceiver
@@ -66,6 +66,8 @@ def add_council_agreement(hub: Hub) -> None:
 def transition(hub: Hub, agreement_id: str, to: str, reason: str = "test") -> None:
     with hub.transaction() as session:
         agreement = agreements.get_agreement(session, agreement_id)
+        if to == "consultation":
+            confirm_all(session, agreement, utcnow())
         lifecycle.transition(session, hub.framework, agreement, to, actor="accord-hub", now=utcnow(), reason=reason)
 
 

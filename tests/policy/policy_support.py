@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
+from accord_testing import confirm_all
+
 from accord.demo.seed import example_agreements, seed_registry
 from accord.framework import Purpose
 from accord.policy.model import AccessRequest, AgreementTerms
@@ -212,11 +214,13 @@ def agreement_in_state(session, framework, state: str, *, on_excess_fields: str 
     if status in ("draft", "consultation"):
         agreement = agreements.create_draft(session, framework, spec, "tester", NOW)
         if status == "consultation":
+            confirm_all(session, agreement, NOW)
             lifecycle.transition(session, framework, agreement, "consultation", actor="tester", now=NOW)
         return agreement
     # Live agreements: consult and go live before whichever comes first, NOW or the end date.
     live_from = min(_at(start), NOW) if end >= TODAY else _at(start)
     agreement = agreements.create_draft(session, framework, spec, "tester", live_from - timedelta(weeks=9))
+    confirm_all(session, agreement, live_from - timedelta(weeks=9))
     lifecycle.transition(session, framework, agreement, "consultation", actor="tester", now=live_from - timedelta(weeks=9))
     lifecycle.transition(session, framework, agreement, "active", actor="tester", now=live_from)
     if status == "suspended":

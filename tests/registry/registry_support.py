@@ -13,6 +13,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
+from accord_testing import confirm_all
+
 from accord.demo.seed import example_agreements, seed_registry
 from accord.framework import load_framework
 from accord.registry import agreements, lifecycle
@@ -89,6 +91,8 @@ def drafted(session, framework, agreement_spec: AgreementSpec | None = None, sta
     agreement_spec = agreement_spec or spec("supporting-families-northshire", id="sf-test")
     agreement = agreements.create_draft(session, framework, agreement_spec, "officer@northshire", DRAFTED)
     for to, when, reason in PATHS[status]:
+        if to == "consultation":
+            confirm_all(session, agreement, when)
         lifecycle.transition(session, framework, agreement, to, actor="officer@northshire", now=when, reason=reason)
     assert agreement.status == status
     return agreement

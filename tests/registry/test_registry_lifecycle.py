@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from accord.errors import Conflict, InvalidInput
 from accord.registry import agreements, lifecycle
 from accord.storage.models import Agreement, AgreementEvent, Body, ConsultationComment
+from accord_testing import confirm_all
 from registry_support import (
     AFTER_END,
     DRAFTED,
@@ -53,6 +54,8 @@ def test_the_lifecycle_table_is_the_documented_one() -> None:
 @pytest.mark.parametrize(("start", "to"), [p for p in PAIRS if p[1] in ALLOWED[p[0]]])
 def test_every_allowed_transition_works(session, start: str, to: str) -> None:  # noqa: ANN001
     agreement = drafted(session, FRAMEWORK, status=start)
+    if start == "draft":
+        confirm_all(session, agreement, DRAFTED)
     events_before = len(agreement.history)
     when = _when(start, to)
     lifecycle.transition(session, FRAMEWORK, agreement, to, actor="admin", now=when, reason="because")
@@ -103,6 +106,7 @@ def test_consultation_runs_eight_weeks_by_default(session) -> None:  # noqa: ANN
 def test_consultation_weeks_on_the_spec_sets_the_period(session) -> None:  # noqa: ANN001
     framework = FRAMEWORK
     agreement = agreements.create_draft(session, framework, spec("gro-deaths-to-dwp", consultation_weeks=2), "a", DRAFTED)
+    confirm_all(session, agreement, DRAFTED)
     lifecycle.transition(session, framework, agreement, "consultation", actor="a", now=DRAFTED)
     assert agreement.consultation_closes_at == DRAFTED + timedelta(weeks=2)
     with pytest.raises(Conflict):
@@ -226,6 +230,7 @@ def test_history_is_appended_and_stored(hub) -> None:  # noqa: ANN001
     ]
     with hub.transaction() as session:
         agreement = drafted(session, hub.framework)
+        confirm_all(session, agreement, DRAFTED)
     for to, when, reason in steps:
         with hub.transaction() as session:
             agreement = agreements.get_agreement(session, "sf-test")

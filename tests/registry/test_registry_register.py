@@ -13,6 +13,7 @@ from accord.demo.seed import seed_agreements
 from accord.errors import InvalidInput
 from accord.registry import agreements, lifecycle
 from accord.registry.register import CSV_COLUMNS, register_entries, to_csv
+from accord_testing import confirm_all
 from registry_support import NOW, TODAY, seed, spec
 
 SEEDED = {  # the demo's agreements and the status each reaches at NOW
@@ -43,6 +44,7 @@ def registered(hub):  # noqa: ANN001, ANN201
             session, framework, spec("gro-deaths-to-dwp", id="gro-revoked", purpose=TRICKY_PURPOSE), "officer",
             NOW - timedelta(weeks=20),
         )  # fmt: skip
+        confirm_all(session, revoked, NOW - timedelta(weeks=20))
         lifecycle.transition(session, framework, revoked, "consultation", actor="a", now=NOW - timedelta(weeks=20))
         lifecycle.transition(session, framework, revoked, "active", actor="a", now=NOW - timedelta(weeks=10))
         lifecycle.transition(session, framework, revoked, "revoked", actor="a", now=NOW, reason="replaced")
@@ -52,6 +54,7 @@ def registered(hub):  # noqa: ANN001, ANN201
                  review_date=date(2025, 1, 1)),
             "officer", datetime(2023, 10, 1, tzinfo=UTC),
         )  # fmt: skip
+        confirm_all(session, old, datetime(2023, 10, 1, tzinfo=UTC))
         lifecycle.transition(session, framework, old, "consultation", actor="a", now=datetime(2023, 10, 1, tzinfo=UTC))
         lifecycle.transition(session, framework, old, "active", actor="a", now=datetime(2024, 1, 1, tzinfo=UTC))
     return hub

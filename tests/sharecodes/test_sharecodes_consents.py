@@ -88,9 +88,9 @@ def test_where_dvla_holds_a_nino_only_its_owner_can_share_the_licence(sqlite_hub
         for spec in example_bodies():
             add_body(session, sqlite_hub.framework, spec, utcnow())
     _handmade_holding(sqlite_hub, tmp_path, "JE123456A")
-    owner, stranger = (sqlite_hub.person_key("nino", "JE123456A"),), (sqlite_hub.person_key("nino", "SS654321B"),)
+    owner, stranger = sqlite_hub.person_key("nino", "JE123456A"), sqlite_hub.person_key("nino", "SS654321B")
     options = {"licence_number": "EXAMP805150AB9CD", "postcode": "ZZ11ZZ", "purpose": "vehicle_hire"}
-    with pytest.raises(InvalidInput, match="no driving licence matches"):
+    with pytest.raises(InvalidInput, match="you can only share your own driving licence"):
         sharecodes.create(sqlite_hub, stranger, items=["entitlements"], **options)
     made = sharecodes.create(sqlite_hub, owner, items=["entitlements", "licence_dates"], **options)
     found = sharecodes.redeem(sqlite_hub, made.code, "150AB9CD", by_body(), request_id="entitlements")

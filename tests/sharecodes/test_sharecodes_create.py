@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
-from sharecodes_support import Driver, by_body, key, make, subject
+from sharecodes_support import Driver, by_body, key, licence_without_nino, make, person_key, subject
 from sqlalchemy import func, select
 
 from accord.clock import utcnow
@@ -14,6 +15,7 @@ from accord.errors import InvalidInput, NotFound
 from accord.runtime import Hub
 from accord.services import citizens, sharecodes
 from accord.services.holdings import files as holding_files  # test-only: to remove the holding's file
+from accord.services.subjects import subject_key
 from accord.storage.models import AuditEntry
 from accord.storage.tables.sharecodes import Consent, ShareCode
 
@@ -83,16 +85,16 @@ def test_the_consent_names_the_person_only_by_key_and_the_licence_only_sealed(dv
 
 def test_only_the_holders_licence_and_postcode_make_a_code(dvla_hub: Hub, drivers: list[Driver]) -> None:
     first, second = drivers[0], drivers[1]
-    with pytest.raises(InvalidInput, match="no driving licence matches"):
-        sharecodes.create(dvla_hub, key(dvla_hub, first), licence_number=first.licence, postcode=second.postcode,
-                          purpose="vehicle_hire", items=["penalty_points"])
+    with pytest.raises(InvalidInput, match="you can only share your own driving licence"):
+        sharecodes.create(dvla_hub, person_key(dvla_hub, first), licence_number=first.licence,
+                          postcode=second.postcode, purpose="vehicle_hire", items=["penalty_points"])
     with pytest.raises(InvalidInput, match="16 letters"):
-        sharecodes.create(dvla_hub, key(dvla_hub, first), licence_number="ABC", postcode=first.postcode,
+        sharecodes.create(dvla_hub, person_key(dvla_hub, first), licence_number="ABC", postcode=first.postcode,
                           purpose="vehicle_hire", items=["penalty_points"])
     # spacing and case as people type them
     made = sharecodes.create(
-        dvla_hub, key(dvla_hub, first), licence_number=" ".join(first.licence.lower()), postcode=first.postcode.lower(),
-        purpose="employment", items=["penalty_points"],
+        dvla_hub, person_key(dvla_hub, first), licence_number=" ".join(first.licence.lower()),
+        postcode=first.postcode.lower(), purpose="employment", items=["penalty_points"],
     )
     assert made.purpose == "Prove my driving record to an employer"
 
@@ -147,30 +149,31 @@ def test_a_signed_in_person_cannot_create_a_code_for_someone_elses_licence(
     dvla_hub: Hub, drivers: list[Driver]
 ) -> None:
     """Knowing another driver's licence number and postcode is not enough: DVLA's record must be about
-    the person signed in (its subject key one of theirs)."""
+    the person signed in, through the person key (the NINO DVLA holds is the one their identity
+    provider verified). A name and date of birth, which a provider may take from what its user typed,
+    are not enough either."""
     holder, other = drivers[0], drivers[1]
     options = {"licence_number": holder.licence, "postcode": holder.postcode, "purpose": "vehicle_hire",
                "items": ["penalty_points", "name"]}
     with dvla_hub.transaction() as session:
         logged = session.scalar(select(func.count()).select_from(AuditEntry))
-    with pytest.raises(InvalidInput, match="no driving licence matches") as someone_else:
-        sharecodes.create(dvla_hub, key(dvla_hub, other), **options)
+    with pytest.raises(InvalidInput, match="you can only share your own driving licence") as someone_else:
+        sharecodes.create(dvla_hub, person_key(dvla_hub, other), **options)
     # the refusal is the one a mistyped postcode gets: it does not say the licence exists, nor whose it is
     with pytest.raises(InvalidInput) as mistyped:
-        sharecodes.create(dvla_hub, key(dvla_hub, holder), **{**options, "postcode": other.postcode})
+        sharecodes.create(dvla_hub, person_key(dvla_hub, holder), **{**options, "postcode": other.postcode})
     assert str(someone_else.value) == str(mistyped.value)
-    # a verified NINO alone does not show the record is theirs: DVLA holds no NINO
-    with pytest.raises(InvalidInput, match="no driving licence matches"):
-        sharecodes.create(dvla_hub, (dvla_hub.person_key("nino", holder.nino),), **options)
-    # the same name with another date of birth is another person
-    born = holder.row["date_of_birth"] + timedelta(days=1)
-    namesake = citizens.DemoCitizen(holder.name, other.nino, holder.row["first_name"], holder.row["surname"],
-                                    born.isoformat())
-    with pytest.raises(InvalidInput, match="no driving licence matches"):
-        sharecodes.create(dvla_hub, namesake.keys(dvla_hub), **options)
-    # nor do empty keys name anyone
-    with pytest.raises(InvalidInput, match="no driving licence matches"):
-        sharecodes.create(dvla_hub, ("",), **options)
+    assert holder.name not in str(someone_else.value) and holder.licence not in str(someone_else.value)
+    # the holder's name and date of birth (the key a provider's unverified profile could give) are not the person key
+    name_key = subject_key(dvla_hub, first_name=holder.identity[0], surname=holder.identity[1], dob=holder.identity[2])
+    assert name_key is not None and name_key in key(dvla_hub, holder)
+    with pytest.raises(InvalidInput, match="you can only share your own driving licence"):
+        sharecodes.create(dvla_hub, name_key, **options)
+    # nor does an empty key name anyone; and the key is one string, never a collection of keys to pick from
+    with pytest.raises(InvalidInput, match="you can only share your own driving licence"):
+        sharecodes.create(dvla_hub, "", **options)
+    with pytest.raises(TypeError):
+        sharecodes.create(dvla_hub, key(dvla_hub, holder), **options)
     # nothing was made or given, and nothing was logged about the holder
     with dvla_hub.transaction() as session:
         assert session.scalar(select(func.count()).select_from(ShareCode)) == 0
@@ -179,15 +182,25 @@ def test_a_signed_in_person_cannot_create_a_code_for_someone_elses_licence(
     assert sharecodes.my_codes(dvla_hub, key(dvla_hub, other)) == []
     assert citizens.accesses(dvla_hub, key(dvla_hub, holder), utcnow()) == []
     # the holder, signed in as themself, can
-    made = sharecodes.create(dvla_hub, key(dvla_hub, holder), **options)
+    made = sharecodes.create(dvla_hub, person_key(dvla_hub, holder), **options)
     assert [c["id"] for c in sharecodes.my_codes(dvla_hub, key(dvla_hub, holder))] == [made.share_code_id]
     assert sharecodes.my_codes(dvla_hub, key(dvla_hub, other)) == []
+
+
+def test_a_licence_on_which_dvla_holds_no_nino_cannot_be_shared(dvla_hub: Hub, synth_dir: Path) -> None:
+    """Without the NINO nothing ties the record to a verified identity (a name and date of birth are not enough)."""
+    row = licence_without_nino(synth_dir)
+    identity = citizens.DemoCitizen("X", "AA000000A", row["first_name"], row["surname"], row["date_of_birth"].isoformat())
+    for candidate in identity.keys(dvla_hub):
+        with pytest.raises(InvalidInput, match="you can only share your own driving licence"):
+            sharecodes.create(dvla_hub, candidate, licence_number=row["driver_number"], postcode=row["postcode"],
+                              purpose="vehicle_hire", items=["penalty_points"])
 
 
 def test_the_holding_is_read_only_under_a_grant_and_only_for_what_is_needed(
     dvla_hub: Hub, drivers: list[Driver], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Finding the licence reads its number and postcode; a redemption reads the consented items' columns
+    """Finding the licence reads its number, postcode and the NINO that ties it to its holder; a redemption reads the consented items' columns
     (and the licence number, the second factor), each under a grant resting on the driver."""
     from accord.framework import Purpose
     from accord.services import holdings
@@ -207,8 +220,9 @@ def test_the_holding_is_read_only_under_a_grant_and_only_for_what_is_needed(
     [(found, _, found_columns), (redeemed, _, redeemed_columns)] = reads
     assert found.allowed and found.dataset_id == sharecodes.DATASET
     assert found.request.action == "sharecode.create" and found.request.purpose == Purpose("consent", "insurance")
-    assert set(found.readable) == {"driver_number", "postcode"}
-    assert set(found_columns) <= {"driver_number", "postcode", holdings.ROW_KEY, holdings.SUBJECT}
+    assert set(found.readable) == {"driver_number", "postcode", "national_insurance_number"}
+    assert set(found_columns) <= {"driver_number", "postcode", "national_insurance_number", holdings.ROW_KEY,
+                                  holdings.SUBJECT}
     assert redeemed.allowed and redeemed.request.action == "sharecode.redeem"
     assert redeemed.body_id == "swiftwheels-hire" and redeemed.request.purpose == Purpose("consent", "insurance")
     assert set(redeemed.readable) == {"penalty_points", "driver_number"}

@@ -75,7 +75,7 @@ def test_form_errors_are_shown_beside_each_field(dvla_hub: Hub, drivers: list[Dr
         assert message in response.text
     assert 'href="#licence_number"' in response.text  # the error summary links to the field
     wrong = _create(web, drivers[0], postcode=drivers[1].postcode)
-    assert wrong.status_code == 400 and "No driving licence matches that licence number and postcode" in wrong.text
+    assert wrong.status_code == 400 and "You can only share your own driving licence" in wrong.text
     assert _codes(dvla_hub) == 0
 
 
@@ -178,7 +178,12 @@ def test_a_signed_in_driver_cannot_create_a_code_for_someone_elses_licence(
     sign_in(web, other)
     theirs = _create(web, other, licence_number=holder.licence, postcode=holder.postcode)  # known, but not theirs
     assert theirs.status_code == 400
-    assert "No driving licence matches that licence number and postcode" in theirs.text
+    # a GOV.UK error: only your own licence can be shared; it does not say whose this one is
+    assert "There is a problem" in theirs.text and 'href="#licence_number"' in theirs.text
+    assert ("You can only share your own driving licence: the licence number and postcode you entered do not "
+            "match a licence held in your name") in theirs.text
+    for telling in (holder.name, holder.identity[0], holder.identity[1]):
+        assert telling not in theirs.text
     assert not _SHOWN_CODE.findall(theirs.text)
     assert _codes(dvla_hub) == 0
     assert "penalty" not in web.get("/citizen/share-codes").text.lower()
@@ -186,3 +191,35 @@ def test_a_signed_in_driver_cannot_create_a_code_for_someone_elses_licence(
     assert own.status_code == 200 and len(_SHOWN_CODE.findall(own.text)) == 1
     assert [c["status"] for c in sharecodes.my_codes(dvla_hub, key(dvla_hub, other))] == ["active"]
     assert sharecodes.my_codes(dvla_hub, key(dvla_hub, holder)) == []
+
+
+def test_each_redemption_shows_on_the_holders_page_and_on_no_one_elses(
+    dvla_hub: Hub, drivers: list[Driver]
+) -> None:
+    """A code made on the page by its holder and redeemed over the API by a hire company: the holder's
+    "who used my data" lists the redemption; another signed-in driver's does not."""
+    from accord.clock import utcnow
+    from accord.registry.credentials import create_client
+
+    holder, other = drivers[0], drivers[1]
+    holders_browser, others_browser = client(dvla_hub), client(dvla_hub)
+    sign_in(holders_browser, holder)
+    sign_in(others_browser, other)
+    [code] = _SHOWN_CODE.findall(_create(holders_browser, holder, items=["penalty_points"]).text)
+    with dvla_hub.transaction() as session:
+        issued = create_client(session, "swiftwheels-hire", utcnow(), label="test")
+    token = holders_browser.post("/oauth/token", data={"grant_type": "client_credentials"},
+                                 auth=(issued.client_id, issued.client_secret)).json()["access_token"]
+    redeemed = client(dvla_hub).post(
+        "/v1/share-codes/redeem", json={"code": code, "licence_suffix": holder.suffix},
+        headers={"Authorization": f"Bearer {token}", "X-Accord-Officer": "Leeds desk"},
+    )
+    assert redeemed.status_code == 200, redeemed.text
+
+    def redemptions(browser) -> list[tuple]:  # noqa: ANN001
+        data = browser.get("/citizen/accesses.json").json()
+        return [(e["body_id"], e["actor"], e["outcome"]) for e in data["accesses"] if e["kind"] == "sharecode.redemption"]
+
+    assert redemptions(holders_browser) == [("swiftwheels-hire", "Leeds desk", "allow")]
+    assert redemptions(others_browser) == []
+    assert "Leeds desk" not in others_browser.get("/citizen").text

@@ -1,4 +1,4 @@
-"""`accord agreements`: draft from a file, move through the lifecycle, list, show."""
+"""`accord agreements`: draft from a file, record the parties' confirmations, move through the lifecycle, list, show."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from accord.cli.common import console, open_hub, parse_as, print_json
+from accord.cli.common import acting_for, console, open_hub, parse_as, print_json
 from accord.clock import utcnow
 from accord.errors import InvalidInput
 from accord.files import read_structured
-from accord.registry import agreements, lifecycle
+from accord.registry import agreements, confirmations, lifecycle
 from accord.registry.specs import AgreementSpec
 
 app = typer.Typer(help="Data-sharing agreements and their lifecycle.", no_args_is_help=True)
@@ -34,6 +34,26 @@ def create(
     except InvalidInput as refused:
         raise InvalidInput(f"{path}: {refused.detail}", refused.problems) from None
     console.print(f"drafted agreement {agreement.id}: {agreement.name}")
+
+
+@app.command("confirm")
+def confirm(
+    agreement_id: Annotated[str, typer.Argument()],
+    body: Annotated[str, typer.Option("--body", help="The party named in the draft that confirms it")],
+    officer: Annotated[
+        str | None, typer.Option("--officer", help="Who confirms for the body (recorded with the confirmation)")
+    ] = None,
+) -> None:
+    """Record that a party named in a draft confirms it; every named party confirms before consultation."""
+    hub = open_hub()
+    actor = acting_for(hub, body, officer)  # an unknown --body is bad input
+    with hub.transaction() as session:
+        agreement = agreements.get_agreement(session, agreement_id)
+        _, new = confirmations.confirm(session, agreement, actor.body_id, actor=actor.officer, now=utcnow())
+        waiting = confirmations.still_to_confirm(agreement)
+    console.print(f"{agreement_id}: {body} {'confirms' if new else 'had already confirmed'} the draft", highlight=False)
+    console.print(f"still to confirm: {', '.join(waiting)}" if waiting
+                  else "every party has confirmed: it can go to consultation", highlight=False)
 
 
 @app.command("advance")

@@ -213,7 +213,8 @@ def _fresh(database: Path) -> None:
 
 
 def _print_agreements(seeded) -> None:  # noqa: ANN001
-    table = Table("agreement", "status", title="Agreements (one per gateway)")
+    table = Table("agreement", "status", title="Agreements (one per gateway)",
+                  caption="The hub operator drafted each; every party named in it confirmed it before consultation.")
     for agreement_id, status in seeded.created.items():
         table.add_row(agreement_id, status)
     console.print(table)

@@ -51,8 +51,9 @@ def run(ctx: DemoContext) -> None:
     common = ["--left-id", "record_id", "--right-id", "record_id", "--left-map", MAP, "--right-map", MAP]
     say = ctx.console.print
 
-    say(f"Linking {LEFT} with {RIGHT}: DVLA holds no NINO, so there is no common identifier; names, "
-        "date of birth, postcode and address are compared.", highlight=False)
+    say(f"Linking {LEFT} with {RIGHT} without a common identifier (the NINO DVLA holds for most drivers is "
+        "left unmapped, as for a body that holds none): names, date of birth, postcode and address are compared.",
+        highlight=False)
     model = out / "model.json"
     model.unlink(missing_ok=True)
     timings = []

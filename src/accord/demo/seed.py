@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from accord.errors import InvalidInput
 from accord.framework import Framework
-from accord.registry import agreements, bodies, datasets, lifecycle
+from accord.registry import agreements, bodies, confirmations, datasets, lifecycle
 from accord.registry.specs import AgreementSpec, BodySpec, DatasetSpec
 
 HERE = Path(__file__).resolve().parent
@@ -49,7 +49,9 @@ def seed_agreements(session: Session, framework: Framework, now: datetime) -> Se
     """Take each example agreement to its demo status.
 
     Agreements shown as active went through a full public consultation that
-    the demo places in the past (it opened ten weeks before ``now``).
+    the demo places in the past (it opened ten weeks before ``now``). The hub
+    operator drafts each one, so every party named in it confirms it before it
+    goes to consultation.
     """
     result = SeedResult()
     consultation_opened = now - timedelta(weeks=10)
@@ -65,6 +67,9 @@ def seed_agreements(session: Session, framework: Framework, now: datetime) -> Se
         agreement = agreements.create_draft(session, framework, spec, "accord-hub", drafted)
         if status in ("consultation", "active"):
             opened = consultation_opened if status == "active" else now
+            for party in confirmations.still_to_confirm(agreement):
+                confirmations.confirm(session, agreement, party, actor=f"{party} data protection officer",
+                                      now=drafted)
             lifecycle.transition(session, framework, agreement, "consultation", actor="accord-hub", now=opened)
         if status == "active":
             lifecycle.transition(session, framework, agreement, "active", actor="accord-hub", now=now)

@@ -20,7 +20,6 @@ from accord.clock import utcnow
 from accord.errors import NotFound
 from accord.services import citizens, sharecodes
 from accord.services.holdings import holding_info, load_holding
-from accord.services.subjects import identity_keys
 
 HIRE = "swiftwheels-hire"
 ITEMS = ["licence_status", "penalty_points"]
@@ -45,9 +44,10 @@ def run(ctx) -> None:  # noqa: ANN001 - the demo context (url, hub, console, syn
     except NotFound:
         load_holding(hub, sharecodes.DATASET, Path(ctx.synth_dir) / f"{sharecodes.DATASET}.parquet")
     driver = _a_driver(ctx)
-    person_keys = driver.person.keys(hub)
+    person_keys = driver.person.keys(hub)  # as the sign-in session holds them: the NINO's key first
     made = sharecodes.create(
-        hub, person_keys, licence_number=driver.licence, postcode=driver.postcode, purpose="vehicle_hire", items=ITEMS
+        hub, person_keys[0], licence_number=driver.licence, postcode=driver.postcode, purpose="vehicle_hire",
+        items=ITEMS,
     )
     console.print(
         f"{driver.name} created share code [bold]{made.display}[/bold] for licence status and penalty points, "
@@ -79,27 +79,24 @@ def run(ctx) -> None:  # noqa: ANN001 - the demo context (url, hub, console, syn
 def _a_driver(ctx) -> DemoDriver:  # noqa: ANN001
     """The first demo person with a licence; else the first licence holder with a NINO, who is then
     offered at development sign-in too, so the redemptions can be seen on /citizen. Only a licence whose
-    record names its holder as the identity provider would (the same name and date of birth) is chosen:
-    a driver can share only a licence that is theirs."""
+    record holds its driver's NINO is chosen: a driver can share only a licence that is theirs, and the
+    NINO their identity provider verified is what ties the licence to them."""
     synth = Path(ctx.synth_dir)
     query = f"""
-        SELECT p.first_name, p.surname, p.nino, p.date_of_birth, d.driver_number, d.postcode,
-               d.first_name, d.surname, d.date_of_birth
+        SELECT p.first_name, p.surname, p.nino, p.date_of_birth, d.driver_number, d.postcode
         FROM read_parquet('{synth / sharecodes.DATASET}.parquet') d
         JOIN read_parquet('{synth / "truth" / sharecodes.DATASET}.parquet') t USING (record_id)
         JOIN read_parquet('{synth / "truth" / "population" / "persons.parquet"}') p USING (person_id)
-        WHERE p.nino IS NOT NULL AND p.date_of_death IS NULL AND d.postcode IS NOT NULL
-          AND d.driver_number IS NOT NULL AND d.date_of_birth IS NOT NULL AND NOT t.duplicate
+        WHERE p.nino IS NOT NULL AND d.national_insurance_number = p.nino AND p.date_of_death IS NULL
+          AND d.postcode IS NOT NULL AND d.driver_number IS NOT NULL AND d.date_of_birth IS NOT NULL
+          AND NOT t.duplicate
         ORDER BY d.date_of_birth <= current_date - INTERVAL 70 YEAR, d.record_id  -- a licence still in force first
     """
     with duckdb.connect() as connection:
         rows = connection.execute(query).fetchall()
-    holders = []
-    for first, surname, nino, born, licence, postcode, *held in rows:
-        person = citizens.DemoCitizen(f"{first} {surname}", nino, first, surname, born.isoformat())
-        on_licence = identity_keys(ctx.hub, first_name=held[0], surname=held[1], dob=held[2])
-        if set(on_licence) & set(person.keys(ctx.hub)):
-            holders.append(DemoDriver(person, licence, postcode))
+    holders = [DemoDriver(citizens.DemoCitizen(f"{first} {surname}", nino, first, surname, born.isoformat()),
+                          licence, postcode)
+               for first, surname, nino, born, licence, postcode in rows]
     by_nino = {holder.person.nino: holder for holder in holders}
     for person in ctx.people:
         if person.nino in by_nino:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from accord.errors import Conflict, InvalidInput, NotFound
 from accord.framework import Framework
 from accord.ids import new_id
-from accord.registry import in_force
+from accord.registry import confirmations, in_force
 from accord.registry.specs import AgreementSpec, DisclosedData, Limits, PilotSpec
 from accord.registry.validation import agreement_problems
 from accord.storage.models import Agreement, AgreementEvent, AgreementField, AgreementParty
@@ -27,8 +27,15 @@ def create_draft(
     actor: str,
     now: datetime,
     default_consultation_weeks: int = 8,
+    *,
+    proposer: str | None = None,
 ) -> Agreement:
-    """Validate a draft against the framework and registry, then store it."""
+    """Validate a draft against the framework and registry, then store it.
+
+    ``proposer`` is the party proposing it, which consents by proposing; every other party named
+    confirms it before it goes to consultation (``confirmations``). Without one (the hub operator
+    drafts it) every party confirms.
+    """
     if not 1 <= len(actor) <= 64:
         raise InvalidInput("the actor drafting an agreement must be named in 1 to 64 characters")
     problems = agreement_problems(session, framework, spec)
@@ -65,6 +72,7 @@ def create_draft(
         created_by=actor,
         created_at=now,
         updated_at=now,
+        proposer_id=proposer if proposer in {*spec.disclosers, *spec.recipients} else None,
     )
     agreement.parties = [AgreementParty(body_id=b, role=DISCLOSER) for b in spec.disclosers] + [
         AgreementParty(body_id=b, role=RECIPIENT) for b in spec.recipients
@@ -229,4 +237,5 @@ def register_entry(agreement: Agreement, framework: Framework, today: date) -> d
             {"from": e.from_status, "to": e.to_status, "at": e.at.isoformat(), "reason": e.reason}
             for e in agreement.history
         ],
+        "confirmations": confirmations.confirmations_entry(agreement),
     }

@@ -6,7 +6,10 @@
     active | suspended -> expired (once the end date has passed)
 
 Going into consultation and going live both re-validate the agreement against
-the framework and the registry as they are at that moment.
+the framework and the registry as they are at that moment. A draft goes into
+consultation only once every party it names has confirmed it (``confirmations``).
+Who may make each move is ``may_move``: the hub operator any; a party the moves
+that are not the register-keeper's, except that only its proposer withdraws it.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from accord.errors import Conflict, InvalidInput
+from accord.errors import Conflict, Forbidden, InvalidInput
 from accord.framework import Framework
 from accord.registry.agreements import spec_of
+from accord.registry.confirmations import require_confirmed
 from accord.registry.validation import agreement_problems
 from accord.storage.models import Agreement, AgreementEvent, ConsultationComment
 
@@ -31,6 +35,19 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 STATUSES = tuple(TRANSITIONS)
 NEEDS_REASON = {"suspended", "revoked"}
+# Going live, suspending, reinstating and revoking are the register-keeper's decisions.
+OPERATOR_ONLY = {"active", "suspended", "revoked"}
+
+
+def may_move(agreement: Agreement, to: str, body_id: str, *, is_operator: bool) -> None:
+    """Refuse (403) a party a move that is not theirs: the register-keeper's decisions are the
+    operator's, and withdrawing from consultation (back to draft) is the proposer's or the operator's."""
+    if is_operator:
+        return
+    if to in OPERATOR_ONLY:
+        raise Forbidden(f"only the hub operator may make an agreement {to}")
+    if to == "draft" and body_id != agreement.proposer_id:
+        raise Forbidden(f"only the body that proposed agreement '{agreement.id}' or the hub operator may withdraw it")
 
 
 def transition(
@@ -59,6 +76,8 @@ def transition(
         problems = agreement_problems(session, framework, spec_of(agreement))
         if problems:
             raise InvalidInput(f"agreement '{agreement.id}' is no longer valid", problems)
+    if to == "consultation" and current == "draft":
+        require_confirmed(agreement)
     if to == "consultation":
         agreement.consultation_opens_at = now
         agreement.consultation_closes_at = now + timedelta(weeks=agreement.consultation_weeks)

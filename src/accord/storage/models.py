@@ -136,6 +136,8 @@ class Agreement(Base):
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The party that proposed the draft (it consents by proposing); None: drafted by the hub operator.
+    proposer_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     parties: Mapped[list[AgreementParty]] = relationship(
         back_populates="agreement", cascade="all, delete-orphan", order_by="AgreementParty.body_id"
@@ -149,6 +151,9 @@ class Agreement(Base):
     comments: Mapped[list[ConsultationComment]] = relationship(
         back_populates="agreement", cascade="all, delete-orphan", order_by="ConsultationComment.id"
     )
+    confirmations: Mapped[list[AgreementConfirmation]] = relationship(
+        back_populates="agreement", cascade="all, delete-orphan", order_by="AgreementConfirmation.body_id"
+    )
 
 
 class AgreementParty(Base):
@@ -161,6 +166,19 @@ class AgreementParty(Base):
     role: Mapped[str] = mapped_column(String(16), primary_key=True)
 
     agreement: Mapped[Agreement] = relationship(back_populates="parties")
+
+
+class AgreementConfirmation(Base):
+    """A named party's confirmation of a draft's terms, as they stand (removed when they change)."""
+
+    __tablename__ = "agreement_confirmations"
+
+    agreement_id: Mapped[str] = mapped_column(ForeignKey("agreements.id"), primary_key=True)
+    body_id: Mapped[str] = mapped_column(ForeignKey("bodies.id"), primary_key=True)
+    confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(200))
+
+    agreement: Mapped[Agreement] = relationship(back_populates="confirmations")
 
 
 class AgreementField(Base):

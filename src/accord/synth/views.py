@@ -675,12 +675,19 @@ def build_dvla(seed: int, b: Block, nz: BodyNoise, rng: np.random.Generator) -> 
     female = b.sex[rec.idx] == FEMALE
     rec.address()
     number = driver_numbers(surname, first, middle, dob, female, rng.integers(0, 26, (rec.n, 2)))
+    address_line_1, postcode = rec.address_line_1(), rec.postcode()
+    # The National Insurance number the driver gave when applying, which DVLA checks with DWP (so no
+    # typos), or none; drawn last so that the other columns stay as they were for a seed. It ties a
+    # licence to the person it is about, as a verified identity carries it (share codes). Named in
+    # full, not `nino`, so record linkage does not take it as a common identifier unless mapped.
+    nino = rec.blank("nino", b.nino[rec.idx].copy())
     cols = [
         ("driver_number", number, STR), ("first_name", first, STR), ("middle_name", middle, STR),
         ("surname", surname, STR), ("date_of_birth", dob, DATE),
         ("sex", np.where(female, "F", "M").astype(object), STR),
-        ("address_line_1", rec.address_line_1(), STR), ("postcode", rec.postcode(), STR),
+        ("address_line_1", address_line_1, STR), ("postcode", postcode, STR),
         ("licence_issue_date", rec["issued"], DATE), ("penalty_points", rec["points"], pa.int8()),
+        ("national_insurance_number", nino, STR),
     ]
     return [part(seed, b, "dvla-drivers", cols, rec.truth())]
 

@@ -177,7 +177,7 @@ def create_code(
     try:
         made = sharecodes.create(
             hub,
-            tuple(person["keys"]),
+            person["key"],  # the verified identifier's key: a licence is matched through it, not the name
             licence_number=form.licence_number,
             postcode=form.postcode,
             purpose=form.purpose,

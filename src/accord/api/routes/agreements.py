@@ -1,4 +1,4 @@
-"""Agreements: drafting, lifecycle transitions, and the parties' view (drafts included)."""
+"""Agreements: drafting, the parties' confirmations, lifecycle transitions, and the parties' view (drafts included)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from accord.api.deps import CallerDep, HubDep, IdempotencyKeyDep, visible_agreement
+from accord.api.deps import ActorDep, CallerDep, HubDep, IdempotencyKeyDep, visible_agreement
+from accord.api.replies import respond
 from accord.api.replies import write as run_write
 from accord.clock import utcnow
 from accord.errors import Forbidden
-from accord.registry import agreements, lifecycle
+from accord.registry import agreements, confirmations, lifecycle
 from accord.registry.specs import AgreementSpec
+from accord.services.unit_of_work import run
 
 router = APIRouter(prefix="/v1", tags=["agreements"])
 
@@ -22,10 +24,6 @@ class TransitionRequest(BaseModel):
 
     to: Annotated[str, Field(description="The new status: " + ", ".join(lifecycle.STATUSES), max_length=16)]
     reason: Annotated[str, Field(max_length=2000)] = ""
-
-
-# Going live, suspending, reinstating and revoking are the register-keeper's decisions.
-ADMIN_ONLY = {"active", "suspended", "revoked"}
 
 
 @router.get("/agreements", summary="Agreements the caller is party to (all, for the hub operator)")
@@ -54,7 +52,8 @@ def create_agreement(
     def work(session):
         now = utcnow()
         agreement = agreements.create_draft(
-            session, hub.framework, spec, caller.body_id, now, hub.settings.consultation_weeks
+            session, hub.framework, spec, caller.body_id, now, hub.settings.consultation_weeks,
+            proposer=caller.body_id,  # a party proposing it consents by proposing (the operator is no party)
         )
         return 201, agreements.register_entry(agreement, hub.framework, now.date())
 
@@ -82,8 +81,7 @@ def transition(
         now = utcnow()
         agreement = agreements.get_agreement(session, agreement_id)
         visible_agreement(caller, agreement)
-        if body.to in ADMIN_ONLY and not caller.is_admin:
-            raise Forbidden(f"only the hub operator may make an agreement {body.to}")
+        lifecycle.may_move(agreement, body.to, caller.body_id, is_operator=caller.is_admin)
         lifecycle.transition(
             session, hub.framework, agreement, body.to, actor=caller.body_id, now=now, reason=body.reason
         )
@@ -92,3 +90,28 @@ def transition(
     return run_write(
         hub, caller, idempotency_key, request, {"id": agreement_id, **body.model_dump()}, work
     )
+
+
+@router.post(
+    "/agreements/{agreement_id}/confirmations",
+    status_code=201,
+    summary="Confirm a draft as a body named in it (every named party confirms before consultation)",
+    responses={200: {"description": "The body had already confirmed the draft; nothing changed"}},
+)
+def confirm(
+    hub: HubDep,
+    actor: ActorDep,
+    agreement_id: str,
+    request: Request,
+    idempotency_key: IdempotencyKeyDep = None,
+):
+    def work(session, _):
+        now = utcnow()
+        agreement = agreements.get_agreement(session, agreement_id)
+        visible_agreement(actor, agreement)
+        _, new = confirmations.confirm(session, agreement, actor.body_id, actor=actor.officer, now=now)
+        return (201 if new else 200), agreements.register_entry(agreement, hub.framework, now.date())
+
+    reply = run(hub, actor, operation=f"POST {request.url.path}", payload={"id": agreement_id, "officer": actor.officer},
+                key=idempotency_key, write=work)
+    return respond(request, reply)

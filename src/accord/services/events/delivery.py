@@ -2,7 +2,8 @@
 
 A dispatcher claims due ``pending`` rows in one short transaction (``storage.leases``:
 a fresh claim token, ``next_attempt_at`` moved to the end of the lease, ``attempts``
-counted), sends them concurrently with httpx, signed (``signing``), and records each
+counted), sends them concurrently with httpx, signed (``signing``), each connection to an
+address checked as it is made (``addresses``), and records each
 outcome only for rows still carrying its token. A 2xx marks the row delivered; any
 other answer or error schedules the next attempt with exponential back-off and jitter,
 or moves it to the dead letters after ``max_attempts``. If the process dies between the
@@ -33,6 +34,7 @@ from sqlalchemy.orm import Session
 from accord.clock import utcnow
 from accord.registry.agreements import effective_status, not_in_force
 from accord.runtime import Hub
+from accord.services.events.addresses import PinnedTransport
 from accord.services.events.disclosure import minimise
 from accord.services.events.signing import SIGNATURE_HEADER, signature, signing_secret
 from accord.storage.leases import claim_due
@@ -289,9 +291,13 @@ class Dispatcher:
     # ---------------------------------------------------------- loops
 
     def client(self) -> httpx.Client:
+        """One pooled client whose connections go only to checked addresses (``addresses``), never
+        through a proxy named in the environment (it would resolve the name again)."""
         limits = httpx.Limits(max_connections=self.policy.concurrency, max_keepalive_connections=self.policy.concurrency)
-        return httpx.Client(timeout=self.policy.timeout, limits=limits, transport=self.transport,
-                            follow_redirects=False)
+        transport = self.transport or PinnedTransport(
+            production=self.hub.settings.environment == "production", limits=limits)
+        return httpx.Client(timeout=self.policy.timeout, limits=limits, transport=transport,
+                            follow_redirects=False, trust_env=False)
 
     def deliver_batch(self, client: httpx.Client, pool: ThreadPoolExecutor) -> int:
         """Claim, send and record one batch; returns how many were claimed (0: nothing due)."""

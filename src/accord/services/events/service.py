@@ -55,9 +55,14 @@ class SubscriptionSpec:
 def subscribe(hub: Hub, actor: Actor, spec: SubscriptionSpec, *, key: str | None = None) -> Reply:
     """Subscribe the actor's body (201); a webhook's signing secret is shown in this answer only."""
 
-    def write(session: Session, _: None) -> tuple[int, dict]:
+    def checked_url() -> str | None:  # before the transaction: in production it resolves the name
+        if spec.url is None:
+            return None
+        return subs.check_webhook_url(spec.url, production=hub.settings.environment == "production")
+
+    def write(session: Session, url: str | None) -> tuple[int, dict]:
         subscription = subs.create_subscription(
-            session, hub, actor.body_id, actor.officer, kinds=spec.kinds, url=spec.url,
+            session, hub, actor.body_id, actor.officer, kinds=spec.kinds, url=url, url_checked=True,
             agreement_id=spec.agreement_id, fields=spec.fields, now=utcnow(), request_id=actor.request_id)
         view = subs.subscription_view(session, subscription, with_health=False)
         if subscription.url:
@@ -75,7 +80,8 @@ def subscribe(hub: Hub, actor: Actor, spec: SubscriptionSpec, *, key: str | None
 
     payload = {"officer": actor.officer, "kinds": list(spec.kinds), "url": spec.url, "agreement": spec.agreement_id,
                "fields": list(spec.fields) if spec.fields is not None else None}
-    return run(hub, actor, operation="events.subscribe", payload=payload, key=key, write=write, redact=without_secret)
+    return run(hub, actor, operation="events.subscribe", payload=payload, key=key, write=write, redact=without_secret,
+               prepare=checked_url)
 
 
 def change(hub: Hub, actor: Actor, subscription_id: str, state: str, *, key: str | None = None) -> Reply:

@@ -9,12 +9,10 @@ Every change (created, paused, resumed, ended, replayed, re-queued) is an
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import httpx
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -23,6 +21,7 @@ from accord.errors import Conflict, Forbidden, InvalidInput, NotFound
 from accord.ids import new_id
 from accord.runtime import Hub
 from accord.services.access import AccessRequest, Grant, agreements_for, ask
+from accord.services.events.addresses import check_webhook_url
 from accord.services.events.kinds import PURPOSE, RECEIVE, EventKind, kind_named
 from accord.storage.models import Agreement
 from accord.storage.tables.events import EventDelivery, EventFeedHead, EventSubscription, RegistrationEvent
@@ -62,30 +61,6 @@ def _disclosed(agreement: Agreement, dataset_id: str) -> list[str]:
     return [f.field_name for f in agreement.data if f.dataset_id == dataset_id]
 
 
-def check_webhook_url(url: str, *, production: bool) -> str:
-    """http(s) with a host and no credentials; in production https to a public address only."""
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError, ValueError):
-        raise InvalidInput("url is not a valid URL") from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise InvalidInput("url must be an http or https URL with a host")
-    if parsed.userinfo:
-        raise InvalidInput("url must not contain a user name or password")
-    if production:
-        if parsed.scheme != "https":
-            raise InvalidInput("url must use https in production")
-        try:
-            address = ipaddress.ip_address(parsed.host)
-        except ValueError:
-            address = None  # a name: resolved when called (see docs/events.md)
-        if address is not None and not address.is_global:
-            raise InvalidInput("url must not point at a loopback, private or link-local address in production")
-        if parsed.host == "localhost" or parsed.host.endswith(".localhost"):
-            raise InvalidInput("url must not point at this machine in production")
-    return str(parsed)
-
-
 def create_subscription(
     session: Session,
     hub: Hub,
@@ -98,11 +73,14 @@ def create_subscription(
     fields: Sequence[str] | None,
     now: datetime,
     request_id: str,
+    url_checked: bool = False,
 ) -> EventSubscription:
+    """``url_checked``: the caller already passed ``url`` through ``check_webhook_url`` (outside the
+    transaction, since in production it resolves the name)."""
     wanted = [kind_named(name, "kinds") for name in dict.fromkeys(kinds)]
     if not wanted:
         raise InvalidInput("kinds: name at least one event kind")
-    if url is not None:
+    if url is not None and not url_checked:
         url = check_webhook_url(url, production=hub.settings.environment == "production")
     agreement = _agreement_for(session, body_id, wanted, agreement_id, now)
     if fields is not None:

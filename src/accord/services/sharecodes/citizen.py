@@ -1,9 +1,11 @@
 """The citizen's side: creating a code for chosen items of their licence, seeing, withdrawing and their receipts.
 
-A signed-in citizen proves which licence is theirs (licence number and postcode, as
-DVLA's own service asks; the record must be about the signed-in person), picks items
-and gets a code: 8 characters, valid 21 days unless they choose otherwise, single or
-multiple use, withdrawable. The code is shown once and kept only as a keyed hash.
+A signed-in citizen names their licence (licence number and postcode, as DVLA's own
+service asks), which must be theirs: its record's subject key must be the person key of the
+identifier their identity provider verified (``licence.find_licence``). They pick items and
+get a code: 8 characters, valid 21 days unless they choose otherwise, single or multiple use,
+withdrawable. The code is shown once and kept only as a keyed hash. Its consent, and so every
+redemption's audit entry, names the licence holder, so the holder sees each use of it.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def person_keys_of(keys: str | Iterable[str | None]) -> tuple[str, ...]:
 
 def create(
     hub: Hub,
-    person_keys: tuple[str, ...],
+    person_key: str,
     *,
     licence_number: str,
     postcode: str,
@@ -74,8 +76,11 @@ def create(
     days: int | None = None,
     now: datetime | None = None,
 ) -> CreatedCode:
+    """A code for chosen items of the signed-in person's own licence; ``person_key`` is the key of the
+    identifier their identity provider verified (the session's main key, not a key from their name)."""
     now = now or utcnow()
-    person_keys = person_keys_of(person_keys)
+    if not isinstance(person_key, str):
+        raise TypeError("create takes the verified identity's person key, one string")
     chosen = consents.PURPOSES.get(purpose)
     if chosen is None:
         raise InvalidInput("choose why you are sharing your driving licence information")
@@ -90,7 +95,7 @@ def create(
     expires_at = now + timedelta(days=validity_days(hub, days))
     with hub.transaction() as session:
         controller_id = _controller(session)
-    row = find_licence(hub, person_keys, controller_id, Purpose("consent", chosen.code), licence_number, postcode)
+    row = find_licence(hub, person_key, controller_id, Purpose("consent", chosen.code), licence_number, postcode)
     person_key = row[holdings.SUBJECT]  # the licence holder, as the hub resolved them
     locator = (
         {"column": "record_id", "value": str(row["record_id"])}

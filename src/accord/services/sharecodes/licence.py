@@ -1,8 +1,9 @@
 """The driving licence items a citizen may share, and the licence record read under a consent.
 
 DVLA's holding is read only under a grant (``services.access.by_consent``): when the
-signed-in driver finds their own licence (their own request) and when a redeemer
-presents a valid code (the driver's consent), and only the columns the items need.
+signed-in driver finds their own licence (their own request: its number, postcode and the
+NINO that ties it to them) and when a redeemer presents a valid code (the driver's consent),
+and only the columns the items need.
 ``shared_values`` is the redaction at this boundary: exactly the chosen items.
 """
 
@@ -15,10 +16,12 @@ from datetime import date, timedelta
 
 from accord.errors import InvalidInput, NotFound
 from accord.framework import Purpose
+from accord.linkage.standardise import known_columns
 from accord.runtime import Hub
 from accord.services import holdings
 from accord.services.access import AccessRequest, Grant, by_consent
 from accord.services.sharecodes.codes import DATASET, normalise_licence, postcode_key, unseal
+from accord.services.subjects import subject_key
 from accord.storage.tables.sharecodes import Consent
 
 def _add_years(day: date, years: int) -> date:
@@ -151,23 +154,44 @@ def _grant(hub: Hub, body_id: str, actor: str, action: str, purpose: Purpose, fi
         return by_consent(session, request, basis)
 
 
-def find_licence(hub: Hub, person_keys: tuple[str, ...], controller: str, purpose: Purpose, licence_number: str,
+NOT_YOURS = ("you can only share your own driving licence: the licence number and postcode you entered do not "
+             "match a licence held in your name")
+
+
+def _nino_column(hub: Hub) -> str:
+    """The column of DVLA's holding holding the driver's NINO (by the one table of aliases)."""
+    column = known_columns(holdings.holding_info(hub, DATASET).columns, ["nino"]).get("nino")
+    if column is None:
+        raise NotFound("driving licence information cannot be shared at the moment: DVLA's records hold no "
+                       "National Insurance numbers to tie a licence to its holder")
+    return column
+
+
+def find_licence(hub: Hub, person_key: str, controller: str, purpose: Purpose, licence_number: str,
                  postcode: str) -> dict:
-    """The signed-in person's DVLA row: licence number and postcode must match, and the record must be
-    about the signed-in person (its subject key one of theirs)."""
+    """The signed-in person's DVLA row: the licence number and postcode must match, and the record must
+    be about the signed-in person, through the person key: the key of the NINO DVLA holds for the
+    driver (which is also the record's subject key) must be the key of the identifier the identity
+    provider verified. A name and date of birth never tie a licence to anyone here.
+
+    Another person's licence, a mistyped postcode and a licence with no NINO on record get the same
+    answer, so the refusal confirms neither that the licence exists nor whose it is."""
     licence = normalise_licence(licence_number)
     wanted = postcode_key(postcode)
     if not wanted:
         raise InvalidInput("enter the postcode on your driving licence")
-    grant = _grant(hub, controller, "the driver, signed in", "sharecode.create", purpose, LOOKUP,
+    nino = _nino_column(hub)
+    grant = _grant(hub, controller, "the driver, signed in", "sharecode.create", purpose, (*LOOKUP, nino),
                    "the driver's own request, signed in")
-    rows = holdings.read(grant, [*LOOKUP, holdings.ROW_KEY, holdings.SUBJECT],
+    rows = holdings.read(grant, [*LOOKUP, nino, holdings.ROW_KEY, holdings.SUBJECT],
                          any_of=[holdings.Equals("driver_number", (licence,))], limit=10).to_pylist()
     for row in rows:
-        about = row.get(holdings.SUBJECT)  # None: the record names no one, so it is no one's to share
-        if postcode_key(row.get("postcode")) == wanted and about and about in person_keys:
-            return row
-    raise InvalidInput("no driving licence matches that licence number and postcode; check both against your photocard")
+        if postcode_key(row.get("postcode")) != wanted or not person_key:
+            continue
+        holder = subject_key(hub, nino=row.get(nino)) if row.get(nino) else None  # None: no NINO, no one's to share
+        if holder == person_key and row.get(holdings.SUBJECT) == person_key:
+            return {k: v for k, v in row.items() if k != nino}  # the NINO goes no further
+    raise InvalidInput(NOT_YOURS)
 
 
 def licence_row(hub: Hub, consent: Consent, redeemer_body: str, actor: str) -> dict | None:
