@@ -1,7 +1,7 @@
 """agreement confirmations: every named party confirms a draft before it goes to consultation
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0012
 Create Date: 2026-12-08 00:00:00
 """
 
@@ -14,7 +14,7 @@ import accord.storage.types
 
 
 revision = '0013'
-down_revision = '0009'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
