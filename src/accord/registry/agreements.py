@@ -27,8 +27,12 @@ def create_draft(
     actor: str,
     now: datetime,
     default_consultation_weeks: int = 8,
+    recorded_by: str | None = None,
 ) -> Agreement:
-    """Validate a draft against the framework and registry, then store it."""
+    """Validate a draft against the framework and registry, then store it.
+
+    ``actor`` is who drafts it (``created_by``: the drafting body on the API); ``recorded_by``,
+    if given, is the person or system named in its history (``registry.officers.label``)."""
     if not 1 <= len(actor) <= 64:
         raise InvalidInput("the actor drafting an agreement must be named in 1 to 64 characters")
     problems = agreement_problems(session, framework, spec)
@@ -75,7 +79,7 @@ def create_draft(
             agreement.data.append(AgreementField(dataset_id=item.dataset, field_name=field, position=position))
             position += 1
     agreement.history.append(
-        AgreementEvent(from_status=None, to_status="draft", at=now, actor=actor, reason="drafted")
+        AgreementEvent(from_status=None, to_status="draft", at=now, actor=recorded_by or actor, reason="drafted")
     )
     session.add(agreement)
     session.flush()

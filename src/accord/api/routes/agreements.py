@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from accord.api.deps import CallerDep, HubDep, IdempotencyKeyDep, visible_agreement
+from accord.api.deps import ActingDep, CallerDep, HubDep, IdempotencyKeyDep, visible_agreement
 from accord.api.replies import write as run_write
 from accord.clock import utcnow
 from accord.errors import Forbidden
@@ -43,7 +43,7 @@ def list_agreements(
 @router.post("/agreements", status_code=201, summary="Draft an agreement; refused with reasons if invalid")
 def create_agreement(
     hub: HubDep,
-    caller: CallerDep,
+    caller: ActingDep,
     spec: AgreementSpec,
     request: Request,
     idempotency_key: IdempotencyKeyDep = None,
@@ -54,7 +54,8 @@ def create_agreement(
     def work(session):
         now = utcnow()
         agreement = agreements.create_draft(
-            session, hub.framework, spec, caller.body_id, now, hub.settings.consultation_weeks
+            session, hub.framework, spec, caller.body_id, now, hub.settings.consultation_weeks,
+            recorded_by=caller.label,
         )
         return 201, agreements.register_entry(agreement, hub.framework, now.date())
 
@@ -72,7 +73,7 @@ def get_agreement(hub: HubDep, caller: CallerDep, agreement_id: str) -> dict:
 @router.post("/agreements/{agreement_id}/transitions", summary="Move an agreement through its lifecycle")
 def transition(
     hub: HubDep,
-    caller: CallerDep,
+    caller: ActingDep,
     agreement_id: str,
     body: TransitionRequest,
     request: Request,
@@ -85,7 +86,7 @@ def transition(
         if body.to in ADMIN_ONLY and not caller.is_admin:
             raise Forbidden(f"only the hub operator may make an agreement {body.to}")
         lifecycle.transition(
-            session, hub.framework, agreement, body.to, actor=caller.body_id, now=now, reason=body.reason
+            session, hub.framework, agreement, body.to, actor=caller.label, now=now, reason=body.reason
         )
         return 200, agreements.register_entry(agreement, hub.framework, now.date())
 
