@@ -13,7 +13,7 @@ import warnings
 import typer
 from rich.markup import escape
 
-from accord.cli import agreements, audit, bodies, datasets, db, demo, jobs, register, retention, serve, synth
+from accord.cli import agreements, audit, bodies, datasets, db, demo, jobs, officers, register, retention, serve, synth
 from accord.cli.common import err
 from accord.errors import AccordError, ConfigurationError
 from accord.services.purposes import purposes, resolve
@@ -30,6 +30,7 @@ app.command("demo")(demo.demo)
 app.command("synth")(synth.synth)
 app.add_typer(db.app, name="db")
 app.add_typer(bodies.app, name="bodies")
+app.add_typer(officers.app, name="officers")
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(agreements.app, name="agreements")
 app.add_typer(register.app, name="register")
