@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -124,7 +125,7 @@ class ApiClient:
     hub: Hub
     client: TestClient
     aliases: dict[str, str] = field(default_factory=dict)
-    officer: str | None = None  # sent as X-Accord-Officer by ``auth`` unless overridden
+    officer: str | None = None  # sent as X-Accord-Officer by ``auth`` unless overridden (ignored by the hub now)
     secrets: dict = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
 
@@ -169,6 +170,31 @@ class ApiClient:
             sent["X-Accord-Officer"] = officer
         sent.update({name.replace("_", "-"): value for name, value in headers.items()})
         return sent
+
+    def system(self, who: str) -> str:
+        """How the audit log names ``who``'s API client: ``system:<client id>``."""
+        return f"system:{self.secret(who).client_id}"
+
+    def add_officer(self, who: str, subject: str | None = None, *roles: str, name: str = "Sam Officer") -> dict:
+        """Register a person at ``who``'s body (default role: data_sharing_officer), straight through the service."""
+        from accord.services import officers
+        from accord.services.unit_of_work import Actor
+
+        body_id = self.aliases.get(who, who)
+        reply = officers.add(self.hub, Actor("", "operator:test", "req-test", is_admin=True), body_id,
+                             subject or f"sub-{secrets.token_hex(4)}", name, list(roles or ("data_sharing_officer",)))
+        assert reply.ok, reply.body
+        return reply.body
+
+    def officer_token(self, officer: dict) -> str:
+        """The API token an officer takes from their page after signing in."""
+        from accord.services import officers
+
+        with self.hub.transaction() as session:
+            from accord.registry.officers import find_officer
+
+            identity = find_officer(session, officer["body_id"], officer["subject"])
+        return officers.issue_api_token(self.hub, identity, utcnow())
 
     def counts(self) -> dict[str, int]:
         return count_rows(self.hub)
