@@ -212,7 +212,8 @@ def development_sign_in(
     if not _form_trusted(request, csrf_token, csrf_cookie):
         return _render(request, "officer/expired.html", status=403, title="Your sign-in was not sent")
     next_page = _next(then)
-    subject = next((o["subject"] for o in officers.demo_officers(hub) if o["id"] == officer), None)
+    # Any registered officer, deactivated ones too: a stale form's choice is refused by sign_in, with a reason.
+    subject = next((o["subject"] for o in officers.list_(hub) if o["id"] == officer), None)
     if subject is None:
         return _choose(request, next_page, "Select the officer you want to sign in as", 400)
     try:

@@ -34,8 +34,8 @@ def install(app: FastAPI) -> None:
     app.state.pages = rendering.Pages(rendering.environment())
     app.state.csrf = csrf.CsrfGuard(app.state.hub.settings.secret_key.get_secret_value())
     app.include_router(router)
+    officer_sign_in.install(app)  # before the citizens' session middleware, so that it runs inside it
     citizen.install(app)
-    officer_sign_in.install(app)
     for path in purposes().pages:  # each purpose's pages, as its package registers them
         app.include_router(resolve(path))
     rendering.mount_assets(app)
