@@ -309,7 +309,7 @@ def test_link_under_an_agreement_is_decided_and_recorded(accord: Callable[..., C
     # The audit entry: a bulk action, so it names no one but counts DVLA's people and commits to their keys.
     [entry] = _audit_entries(hub)
     assert (entry["outcome"], entry["action"], entry["body_id"], entry["actor"]) == (
-        "allow", "linkage.link", BODY, "Ada Analyst")
+        "allow", "linkage.link", BODY, f"officer:{officer['id']} (Ada Analyst)")
     assert entry["subjects"] == [] and entry["details"]["removed_fields"] == ["sex"]
     dvla = pq.read_table(view(synth, RIGHT))
     keys = subject_column(hub, dvla, {"first_name": "first_name", "surname": "surname", "dob": "date_of_birth"},
