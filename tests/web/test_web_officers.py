@@ -129,3 +129,17 @@ def test_production_refuses_the_officers_development_identity_provider(tmp_path)
                              officer_identity_provider="oidc", officer_oidc_issuer="https://staff.example",
                              officer_oidc_client_id="accord-officers")
     assert settings.officer_identity_provider == "oidc"
+
+
+def test_without_a_session_the_officer_pages_show_nothing_and_issue_nothing(sqlite_site: Site) -> None:
+    client, hub = sqlite_site.client, sqlite_site.hub
+    add_officer(hub, "dwp", "oidc|someone")
+    start = client.get("/officer")
+    assert "Sign in as an officer" in start.text and "Get an API token" not in start.text
+    page = client.get("/officer/sign-in")
+    taken = client.post("/officer/api-token", data={"csrf_token": _csrf(page.text)}, follow_redirects=False)
+    assert taken.status_code == 303 and taken.headers["location"].startswith("/officer/sign-in")
+    client.cookies.set("accord_officer", "not-a-session", path="/officer")
+    assert "Sign in as an officer" in client.get("/officer").text
+    with hub.transaction() as session:
+        assert session.scalars(select(OfficerToken)).all() == []
