@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -107,12 +106,6 @@ def sign_in(hub: Hub, subject: str) -> OfficerIdentity:
 
 def _session_hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class SignedIn:
-    officer: OfficerIdentity
-    expires_at: datetime
 
 
 def start_session(hub: Hub, officer: OfficerIdentity, now: datetime) -> str:
