@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -137,7 +138,7 @@ class ApiClient:
     hub: Hub
     client: TestClient
     aliases: dict[str, str] = field(default_factory=dict)
-    officer: str | None = None  # sent as X-Accord-Officer by ``auth`` unless overridden
+    officer: str | None = None  # sent as X-Accord-Officer by ``auth`` unless overridden (ignored by the hub now)
     secrets: dict = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
 
@@ -183,6 +184,24 @@ class ApiClient:
         sent.update({name.replace("_", "-"): value for name, value in headers.items()})
         return sent
 
+    def system(self, who: str) -> str:
+        """How the audit log names ``who``'s API client: ``system:<client id>``."""
+        return f"system:{self.secret(who).client_id}"
+
+    def add_officer(self, who: str, subject: str | None = None, *roles: str, name: str = "Sam Officer") -> dict:
+        """Register a person at ``who``'s body (default role: data_sharing_officer), straight through the service."""
+        return add_officer(self.hub, self.aliases.get(who, who), subject, *roles, name=name)
+
+    def officer_token(self, officer: dict) -> str:
+        """The API token an officer takes from their page after signing in."""
+        from accord.services import officers
+
+        with self.hub.transaction() as session:
+            from accord.registry.officers import find_officer
+
+            identity = find_officer(session, officer["body_id"], officer["subject"])
+        return officers.issue_api_token(self.hub, identity, utcnow())
+
     def counts(self) -> dict[str, int]:
         return count_rows(self.hub)
 
@@ -192,6 +211,29 @@ class ApiClient:
     @staticmethod
     def problem(response, status: int, *mentions: str | None) -> dict:  # noqa: ANN001
         return assert_problem(response, status, *mentions)
+
+
+# ---------------------------------------------------------------- officers
+
+
+def add_officer(hub: Hub, body_id: str, subject: str | None = None, *roles: str, name: str = "Sam Officer") -> dict:
+    """Register a person at a body (default role: data_sharing_officer), as the hub operator does."""
+    from accord.services import officers
+    from accord.services.unit_of_work import Actor
+
+    reply = officers.add(hub, Actor("", "operator:test", "req-test", is_admin=True), body_id,
+                         subject or f"sub-{secrets.token_hex(4)}", name, list(roles or ("data_sharing_officer",)))
+    assert reply.ok, reply.body
+    return reply.body
+
+
+def sign_in_officer(http: TestClient, officer: dict, next_page: str = "/officer"):  # noqa: ANN201 - the response
+    """Sign in to the pages as a registered officer, through the development identity provider."""
+    page = http.get(f"/officer/sign-in?next={next_page}")
+    assert page.status_code == 200, page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]
+    return http.post("/officer/sign-in", data={"officer": officer["id"], "next": next_page, "csrf_token": token},
+                     follow_redirects=False)
 
 
 # ---------------------------------------------------------------- the command line

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from accord import __version__
 from accord.api import headers, openapi, problems
 from accord.api.middleware import RequestLimits
-from accord.api.routes import access, agreements, audit, auth, bodies, register
+from accord.api.routes import access, agreements, audit, auth, bodies, officers, register
 from accord.config import Settings
 from accord.runtime import Hub
 from accord.services.audit import AuditWorker
@@ -20,10 +20,12 @@ DESCRIPTION = """
 Accord is a governed hub for sharing personal data between public bodies under
 Part 5 of the Digital Economy Act 2017.
 
-* Bodies authenticate with OAuth2 client credentials (`POST /oauth/token`) and
-  send `Authorization: Bearer <token>` on every call except the public register.
-* Data requests also name the officer or system acting (`X-Accord-Officer`) and
-  may carry `X-Request-Id`; writes accept an `Idempotency-Key`.
+* Systems authenticate with OAuth2 client credentials (`POST /oauth/token`);
+  officers (people) use a token issued to them after signing in to the pages
+  (/officer). Either is sent as `Authorization: Bearer <token>` on every call
+  except the public register, and the audit log names the system or the
+  verified officer. The old `X-Accord-Officer` header is ignored.
+* Requests may carry `X-Request-Id`; writes accept an `Idempotency-Key`.
 * Every error is `application/problem+json` (RFC 9457) with a human sentence.
 """
 
@@ -65,7 +67,7 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
     app.state.hub = hub
     problems.install(app)
     openapi.install(app)
-    for module in (auth, bodies, agreements, access, register):
+    for module in (auth, bodies, officers, agreements, access, register):
         app.include_router(module.router)
     for path in purposes().api_routers:  # each purpose's routes, as its package registers them
         app.include_router(resolve(path))

@@ -136,6 +136,19 @@ class Settings(BaseSettings):
         "nino", description="What that identifier is; person keys are derived from '<scheme>:<identifier>'."
     )
     citizen_session_minutes: int = Field(30, ge=5, le=720, description="How long a citizen stays signed in.")
+    officer_identity_provider: Literal["development", "oidc"] = Field(
+        "development",
+        description="How officers sign in to the pages: the development identity provider (choose a registered "
+        "officer; refused in production) or the bodies' OpenID Connect provider.",
+    )
+    officer_oidc_issuer: str | None = Field(None, description="The officers' OpenID Connect issuer URL.")
+    officer_oidc_client_id: str | None = Field(None, description="Client id registered with the officers' provider.")
+    officer_oidc_client_secret: SecretStr | None = Field(None, description="Client secret for the officers' provider.")
+    officer_oidc_scopes: str = Field("openid profile", description="Scopes asked of the officers' provider.")
+    officer_session_minutes: int = Field(60, ge=5, le=720, description="How long an officer stays signed in.")
+    officer_token_ttl_seconds: int = Field(
+        900, ge=30, le=86400, description="Lifetime of an API token issued to an officer from their page."
+    )
     events_max_attempts: int = Field(12, ge=1, le=100, description="Webhook attempts before an event is dead-lettered.")
     events_retry_base_seconds: float = Field(
         10, gt=0, le=3600, description="First webhook retry delay; doubled per attempt, with jitter."
@@ -195,6 +208,12 @@ class Settings(BaseSettings):
             raise ValueError("ACCORD_IDENTITY_PROVIDER=development signs anyone in as anyone; use oidc in production")
         if self.identity_provider == "oidc" and not (self.oidc_issuer and self.oidc_client_id):
             raise ValueError("ACCORD_IDENTITY_PROVIDER=oidc needs ACCORD_OIDC_ISSUER and ACCORD_OIDC_CLIENT_ID")
+        if self.environment == "production" and self.officer_identity_provider == "development":
+            raise ValueError("ACCORD_OFFICER_IDENTITY_PROVIDER=development signs anyone in as any officer; "
+                             "use oidc in production")
+        if self.officer_identity_provider == "oidc" and not (self.officer_oidc_issuer and self.officer_oidc_client_id):
+            raise ValueError("ACCORD_OFFICER_IDENTITY_PROVIDER=oidc needs ACCORD_OFFICER_OIDC_ISSUER and "
+                             "ACCORD_OFFICER_OIDC_CLIENT_ID")
         return self
 
     @property

@@ -183,7 +183,6 @@ WRITE_ENDPOINTS = [
         "/v1/decisions",
         "council",
         valid_decision,
-        headers=(("X-Accord-Officer", "J Smith, revenues team"),),
         wrong_type=("records", "lots"),
         required="purpose",
         # An unknown dataset is not a 4xx: it is a recorded denial (tested in test_api_decisions).

@@ -105,8 +105,8 @@ def test_a_party_opens_consultation_and_the_public_may_comment(api: Api) -> None
     assert response.json()["consultation"]["closes_at"]
     history = sorted(api.rows(AgreementEvent, agreement_id="supporting-families-extension"), key=lambda e: e.id)
     assert [(e.from_status, e.to_status, e.actor) for e in history] == [
-        (None, "draft", "northshire-council"),
-        ("draft", "consultation", "dwp"),
+        (None, "draft", api.system("council")),  # the system that acted, by its client
+        ("draft", "consultation", api.system("dwp")),
     ]
     published = api.client.get("/register/agreements/supporting-families-extension.json")
     assert published.status_code == 200 and published.json()["status"] == "consultation"

@@ -30,15 +30,17 @@ def is_public(path: str) -> bool:
     and the audit log's public face (signed checkpoint, public key, proofs) under /audit/.
     The citizen pages under /citizen use the citizen's sign-in session, not bearer
     tokens; tests/web/test_web_citizen.py checks they show nothing without it. The officers' pages
-    (/verification, /disadvantages) have their own sign-in with the body's client credentials, and
+    (/officer, /verification, /disadvantages) use the officer's server-side sign-in session
+    (tests/web/test_web_officers.py and the pages' own suites check they show nothing without it), and
     the driving-licence check page is anonymous by design (rate-limited), and an eligibility job's
     status page is reached only through the keyed link given to the submitting body; their own
     suites check that they show nothing without sign-in, a valid code or the key."""
     return (
         path in PUBLIC_EXACT
-        or path in ("/register", "/citizen", "/verification", "/disadvantages", "/check-driving-licence")
+        or path in ("/register", "/citizen", "/officer", "/verification", "/disadvantages", "/check-driving-licence")
         or path.startswith(
-            ("/register/", "/register.", "/audit/", "/citizen/", "/verification/", "/disadvantages/", "/eligibility/")
+            ("/register/", "/register.", "/audit/", "/citizen/", "/officer/", "/verification/", "/disadvantages/",
+             "/eligibility/")
         )
         or path == "/docs"
         or path.startswith("/docs/")

@@ -257,6 +257,9 @@ PRODUCTION_SIGN_IN = {
     "identity_provider": "oidc",
     "oidc_issuer": "https://identity.example",
     "oidc_client_id": "accord",
+    "officer_identity_provider": "oidc",
+    "officer_oidc_issuer": "https://identity.example",
+    "officer_oidc_client_id": "accord-officers",
 }
 
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from accord_testing import CliRun
+from accord_testing import CliRun, add_officer
 from disadvantages_support import AGREEMENT, COUNCIL, prepare
 from sqlalchemy import select
 
@@ -32,7 +32,8 @@ def _identify(accord, out: Path, *extra: object) -> CliRun:  # noqa: ANN001
 
 def test_writes_the_households_as_csv(accord, cli_hub: Hub, tmp_path: Path) -> None:  # noqa: ANN001
     out = tmp_path / "households.csv"
-    ran = _identify(accord, out, "--officer", "A Officer, early help")
+    officer = add_officer(cli_hub, COUNCIL, "oidc|a-officer", name="A Officer")
+    ran = _identify(accord, out, "--officer", "oidc|a-officer")
     assert ran.code == 0, ran.err
     assert "households in northshire-council's area meet 2 or more" in ran.out
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
@@ -43,7 +44,7 @@ def test_writes_the_households_as_csv(accord, cli_hub: Hub, tmp_path: Path) -> N
     with cli_hub.transaction() as session:
         decisions = list(session.scalars(select(DecisionRecord)))
     # One decision per dataset read: four of other bodies under the agreement, the council's own two (holder rule).
-    assert len(decisions) == 6 and all(d.allowed and d.officer == "A Officer, early help" for d in decisions)
+    assert len(decisions) == 6 and all(d.allowed and d.officer == f"officer:{officer['id']} (A Officer)" for d in decisions)
     assert sum(d.agreement_id == AGREEMENT for d in decisions) == 4
     assert {d.dataset_id for d in decisions if d.agreement_id is None} == {
         "northshire-council-tax", "northshire-council-early-help"}
@@ -77,8 +78,8 @@ def test_a_refusal_exits_1_and_is_recorded(accord, cli_hub: Hub, tmp_path: Path)
         (("--agreement", AGREEMENT, "--body", "no-such-council", "--out", "h.csv"), ("no body 'no-such-council'",)),
         (("--agreement", AGREEMENT, "--body", COUNCIL, "--out", "h.csv", "--min-factors", "1"),
          ("min_factors must be between 2",)),
-        (("--agreement", AGREEMENT, "--body", COUNCIL, "--out", "h.csv", "--officer", "tab\there"),
-         ("officer must be named",)),
+        (("--agreement", AGREEMENT, "--body", COUNCIL, "--out", "h.csv", "--officer", "A Officer, typed"),
+         ("no active officer with subject 'A Officer, typed'",)),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(accord, cli_hub: Hub, tmp_path: Path, args, mentions) -> None:  # noqa: ANN001

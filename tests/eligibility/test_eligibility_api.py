@@ -167,10 +167,6 @@ def test_bad_parameters_are_problems(sqlite_api: Api, csv_list: bytes) -> None:
     missing = api.client.post("/v1/eligibility/jobs", content=csv_list,
                               headers=api.headers(content_type="text/csv"))
     api.problem(missing, 422, "agreement")
-    no_officer = api.client.post("/v1/eligibility/jobs", params={"agreement": "warm-home-discount-2026"},
-                                 content=csv_list, headers={"Authorization": f"Bearer {api.token(SUPPLIER)}",
-                                                            "Content-Type": "text/csv"})
-    api.problem(no_officer, 422, "X-Accord-Officer")
     api.problem(api.client.get("/v1/eligibility/jobs/" + "x" * 41, headers=api.headers()), 422)
     api.problem(api.client.get("/v1/eligibility/jobs/job-nope", headers=api.headers()), 404, "no job")
     api.problem(api.client.get("/v1/eligibility/jobs", params={"state": "lost"}, headers=api.headers()), 422)

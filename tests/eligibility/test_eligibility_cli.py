@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from accord_testing import add_officer
 from eligibility_support import AGREEMENT, CUSTOMERS, SUPPLIER, customers_csv, read_results, seed
 
 from accord.runtime import Hub
@@ -20,6 +21,7 @@ def cli_hub(cli_hub: Hub, synth: Path) -> Hub:
 
 def test_submit_work_status_and_results(accord, cli_hub: Hub, synth: Path, tmp_path: Path) -> None:  # noqa: ANN001
     source = customers_csv(synth, tmp_path / "customers.csv")
+    add_officer(cli_hub, SUPPLIER, "whd-batch", name="WHD batch")  # --officer names a registered officer
     submitted = accord("eligibility", "submit", source, "--agreement", AGREEMENT, "--body", SUPPLIER,
                        "--officer", "whd-batch", "--chunk-rows", "1000", "--json")
     assert submitted.code == 0, submitted.err

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from accord_testing import add_officer
 from accord_testing import count_rows as counts
 from events_support import EventsApi, FlakyReceiver, death
 from sqlalchemy import select
@@ -163,13 +164,14 @@ def test_deceased_check_answers_true_or_false_and_records_the_decision(  # noqa:
     accord, api: EventsApi
 ) -> None:
     api.recorded(1)
-    code, out, err = accord("deceased", "check", "--body", "dwp", *DEAD_OPTIONS, "--officer", "bereavement team")
+    officer = add_officer(api.hub, "dwp", "oidc|bereavement", name="Bea Reavement")
+    code, out, err = accord("deceased", "check", "--body", "dwp", *DEAD_OPTIONS, "--officer", "oidc|bereavement")
     assert code == 0, err
     assert out.startswith("recorded as deceased; decision ") and "under gro-deaths-to-dwp" in out
     for value in ("2026-11-18", "NE1 4ST", "D000001"):  # nothing about the record
         assert value not in out
     [decision] = _decisions(api)
-    assert decision.allowed and decision.body_id == "dwp" and decision.officer == "bereavement team"
+    assert decision.allowed and decision.body_id == "dwp" and decision.officer == f"officer:{officer['id']} (Bea Reavement)"
     assert f"decision {decision.id} " in out
     assert decision.fields_permitted == ["first_name", "surname", "date_of_birth", "date_of_death"]
 

@@ -248,8 +248,8 @@ def test_malformed_and_unauthenticated_checks_are_problems(sqlite_api: EventsApi
     api.problem(api.client.post("/v1/deceased-checks", content=b"[", headers={**api.auth("dwp"),
                 "Content-Type": "application/json"}), 400)
     api.problem(api.client.post("/v1/deceased-checks", json=DEAD), 401)
-    api.problem(api.client.post("/v1/deceased-checks", json=DEAD, headers=api.auth("dwp", officer=None)), 422,
-                "officer")
+    checker = {"Authorization": f"Bearer {api.officer_token(api.add_officer('dwp', None, 'checker'))}"}
+    api.problem(api.client.post("/v1/deceased-checks", json=DEAD, headers=checker), 403, "body.act")
     api.problem(api.client.post("/v1/deceased-checks", json=[DEAD], headers=api.auth("dwp")), 422)
 
 

@@ -10,6 +10,7 @@ all checked, and the identifier claim becomes the same person key the log uses.
 from __future__ import annotations
 
 import base64
+import re
 import hashlib
 import secrets
 import threading
@@ -115,6 +116,8 @@ def oidc_site(provider: FakeProvider, sqlite_hub: Hub, tmp_path):  # noqa: ANN00
         database_url=str(sqlite_hub.engine.url), data_dir=tmp_path, environment="test",
         identity_provider="oidc", oidc_issuer=provider.issuer,
         oidc_client_id=CLIENT_ID, oidc_client_secret=CLIENT_SECRET, oidc_scopes="openid profile",
+        officer_identity_provider="oidc", officer_oidc_issuer=provider.issuer,
+        officer_oidc_client_id=CLIENT_ID, officer_oidc_client_secret=CLIENT_SECRET,
     )
     hub = Hub.open(settings)
     with hub.transaction() as session:
@@ -125,16 +128,21 @@ def oidc_site(provider: FakeProvider, sqlite_hub: Hub, tmp_path):  # noqa: ANN00
     hub.close()
 
 
-def _through_provider(client: TestClient) -> httpx.Response:
-    start = client.get("/citizen/sign-in", follow_redirects=False)
+def _through_provider(client: TestClient, start_at: str = "/citizen/sign-in",
+                      callback_at: str = "/citizen/callback") -> httpx.Response:
+    start = client.get(start_at, follow_redirects=False)
     assert start.status_code == 302
     authorize = start.headers["location"]
     assert authorize.startswith("http://127.0.0.1:")
     back = httpx.get(authorize, follow_redirects=False)  # the browser at the provider
     assert back.status_code == 302
     callback = urlparse(back.headers["location"])
-    assert callback.path == "/citizen/callback"
+    assert callback.path == callback_at
     return client.get(f"{callback.path}?{callback.query}", follow_redirects=False)
+
+
+def _officer_through_provider(client: TestClient) -> httpx.Response:
+    return _through_provider(client, "/officer/sign-in?next=/verification", "/officer/callback")
 
 
 def test_sign_in_with_openid_connect_finds_the_persons_records(oidc_site: TestClient) -> None:
@@ -163,3 +171,27 @@ def test_an_id_token_with_the_wrong_nonce_is_refused(oidc_site: TestClient, prov
 
 def test_the_development_sign_in_form_is_not_offered_with_oidc(oidc_site: TestClient) -> None:
     assert oidc_site.post("/citizen/sign-in", data={"person": NINO, "form_token": "x"}).status_code == 404
+
+
+def test_an_officer_signs_in_with_openid_connect_by_their_registered_subject(oidc_site: TestClient) -> None:
+    from accord_testing import add_officer
+
+    from accord.registry.bodies import add_body
+    from accord.registry.specs import BodySpec
+
+    hub = oidc_site.app.state.hub
+    with hub.transaction() as session:
+        add_body(session, hub.framework, BodySpec(id="dwp", name="DWP", body_type="government_department"), utcnow())
+    add_officer(hub, "dwp", "urn:fdc:example:1", name="Jordan Officer")
+    done = _officer_through_provider(oidc_site)
+    assert done.status_code == 303 and done.headers["location"] == "/verification"
+    assert "Signed in as Jordan Officer (dwp)" in oidc_site.get("/officer").text
+    assert oidc_site.get("/citizen/accesses.json").status_code == 401  # the citizens' session is untouched
+    assert oidc_site.post("/officer/sign-in", data={"officer": "x", "csrf_token": "x"}).status_code == 404
+
+
+def test_a_subject_no_officer_holds_is_refused_with_a_gov_uk_page(oidc_site: TestClient) -> None:
+    done = _officer_through_provider(oidc_site)
+    assert done.status_code == 403 and "You cannot sign in" in done.text
+    assert "not registered as an officer" in done.text, re.search(r'id="reason">([^<]*)', done.text)[1]
+    assert "Sign in as an officer" in oidc_site.get("/officer").text

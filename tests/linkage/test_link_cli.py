@@ -14,7 +14,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 import typer
-from accord_testing import CliRun, add_agreement, example_spec, seed_register
+from accord_testing import CliRun, add_agreement, add_officer, example_spec, seed_register
 from link_support import SYNTH_MAP, LEFT, RIGHT, make_bodies, pair_set, read_pairs, report, score, view
 from sqlalchemy import select
 
@@ -288,14 +288,15 @@ def test_link_under_an_agreement_is_decided_and_recorded(accord: Callable[..., C
 
     monkeypatch.setattr(deterministic, "link_tables", spy)
     out = tmp_path / "pairs.parquet"
-    run = accord("link", *_governed_args(synth), "--mode", "deterministic", "--officer", "Ada Analyst", "--out", out)
+    officer = add_officer(hub, BODY, "oidc|ada", name="Ada Analyst")
+    run = accord("link", *_governed_args(synth), "--mode", "deterministic", "--officer", "oidc|ada", "--out", out)
     assert run.code == 0, run.err
     assert out.is_file() and read_pairs(out).num_rows > 500
 
     [decision] = _decisions(hub)
     assert f"decisions {decision.id} recorded" in run.out
     assert (decision.body_id, decision.officer, decision.action, decision.dataset_id, decision.agreement_id) == (
-        BODY, "Ada Analyst", "linkage.link", RIGHT, LINKING)
+        BODY, f"officer:{officer['id']} (Ada Analyst)", "linkage.link", RIGHT, LINKING)
     assert decision.allowed
     assert decision.records == pq.read_metadata(view(synth, LEFT)).num_rows  # the records ONS brought
     # The linkage asked for every identifier column of RIGHT; sex is not in the agreement, so it was not read.
@@ -308,7 +309,7 @@ def test_link_under_an_agreement_is_decided_and_recorded(accord: Callable[..., C
     # The audit entry: a bulk action, so it names no one but counts DVLA's people and commits to their keys.
     [entry] = _audit_entries(hub)
     assert (entry["outcome"], entry["action"], entry["body_id"], entry["actor"]) == (
-        "allow", "linkage.link", BODY, "Ada Analyst")
+        "allow", "linkage.link", BODY, f"officer:{officer['id']} (Ada Analyst)")
     assert entry["subjects"] == [] and entry["details"]["removed_fields"] == ["sex"]
     dvla = pq.read_table(view(synth, RIGHT))
     keys = subject_column(hub, dvla, {"first_name": "first_name", "surname": "surname", "dob": "date_of_birth"},

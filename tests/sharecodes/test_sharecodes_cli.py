@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 
 import pytest
+from accord_testing import add_officer
 from sharecodes_support import HIRE, Driver, key, make
 
 from accord.clock import utcnow
@@ -20,8 +22,9 @@ def accord(dvla_hub: Hub, accord_on):  # noqa: ANN001, ANN201 - the command line
 def test_a_hire_company_redeems_from_a_script(dvla_hub: Hub, drivers: list[Driver], accord) -> None:  # noqa: ANN001
     driver = drivers[0]
     made = make(dvla_hub, driver, ["penalty_points", "name"], multiple_use=True)
+    officer = add_officer(dvla_hub, HIRE, "oidc|desk", name="Hire Desk")
     shown = accord("share-codes", "redeem", made.display, "--licence-suffix", driver.suffix, "--body", HIRE,
-                   "--officer", "overnight batch")
+                   "--officer", "oidc|desk")
     assert shown.code == 0, shown.err
     assert f"Penalty points: {int(driver.row['penalty_points'])}" in shown.out
     assert "Name: " in shown.out and "Licence status" not in shown.out
@@ -29,7 +32,7 @@ def test_a_hire_company_redeems_from_a_script(dvla_hub: Hub, drivers: list[Drive
     assert as_json.code == 0
     assert list(json.loads(as_json.out)["driving_licence"]) == ["penalty_points", "name"]
     actors = [e["actor"] for e in citizens.accesses(dvla_hub, key(dvla_hub, driver), utcnow())]
-    assert actors == [f"{HIRE} (command line)", "overnight batch"]
+    assert actors == [f"operator:{getpass.getuser()}", f"officer:{officer['id']} (Hire Desk)"]
 
 
 def test_refusals_exit_2_with_one_line(dvla_hub: Hub, drivers: list[Driver], accord) -> None:  # noqa: ANN001

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -13,30 +12,10 @@ import uvicorn
 from rich.console import Console
 
 from accord.app import create_app
-from accord.clock import utcnow
 from accord.demo import sharecodes as demo
-from accord.registry.credentials import create_client
+from accord.demo.context import DemoContext
 from accord.runtime import Hub
 from accord.services import citizens
-
-
-@dataclass
-class Context:
-    url: str
-    hub: Hub
-    console: Console
-    synth_dir: Path
-    people: list
-    tokens: dict = field(default_factory=dict)
-
-    def token(self, body_id: str) -> str:
-        if body_id not in self.tokens:
-            with self.hub.transaction() as session:
-                issued = create_client(session, body_id, utcnow(), label="demo")
-            response = httpx.post(f"{self.url}/oauth/token", data={"grant_type": "client_credentials"},
-                                  auth=(issued.client_id, issued.client_secret))
-            self.tokens[body_id] = response.json()["access_token"]
-        return self.tokens[body_id]
 
 
 def test_the_demo_redeems_over_http_and_shows_the_audit(sqlite_dvla_hub: Hub, synth_dir: Path) -> None:
@@ -53,7 +32,7 @@ def test_the_demo_redeems_over_http_and_shows_the_audit(sqlite_dvla_hub: Hub, sy
     port = server.servers[0].sockets[0].getsockname()[1]
     out = io.StringIO()
     # nobody among the demo people holds a licence here, so the demo picks a licence holder itself
-    ctx = Context(f"http://127.0.0.1:{port}", hub, Console(file=out, width=200), synth_dir,
+    ctx = DemoContext(f"http://127.0.0.1:{port}", hub, Console(file=out, width=200), synth_dir,
                   people=[citizens.DemoCitizen("Jordan Example", "JE123456A")])
     try:
         demo.run(ctx)
@@ -64,7 +43,9 @@ def test_the_demo_redeems_over_http_and_shows_the_audit(sqlite_dvla_hub: Hub, sy
     assert "(mistyped licence) -> 404" in text
     assert "(correct licence) -> 200" in text and '"penalty_points"' in text and '"licence_status"' in text
     assert "(the same code again) -> 410" in text
-    assert text.count("Swiftwheels Van and Car Hire Ltd (fictional) (Swiftwheels Leeds desk)") == 3
+    # the desk officer redeems with their own token, so the audit names the person (demo/officers.yaml)
+    assert text.count("Swiftwheels Van and Car Hire Ltd (fictional) (officer:ofc-") == 3
+    assert text.count("(Lee Desk))") == 3
     # the chosen driver can now sign in to see it
     offered = [p for p in citizens.demo_citizens(hub.settings.data_dir)]
     assert len(offered) == 2 and offered[0].nino == "JE123456A"

@@ -7,7 +7,10 @@ import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import getpass
+
 import pytest
+from accord_testing import add_officer
 from sqlalchemy import select
 from verification_support import AGREEMENT, ERO, Person, seed
 
@@ -36,12 +39,30 @@ def _as_body(*extra: str) -> list[str]:
 
 
 def test_check_prints_the_grade_and_records_the_officer(accord, cli_hub: Hub, people: list[Person]) -> None:  # noqa: ANN001
-    run = accord(*_as_body(*_details(people[0]), "--officer", "P Jones"))
+    officer = add_officer(cli_hub, ERO, "oidc|pjones", name="P Jones")
+    run = accord(*_as_body(*_details(people[0]), "--officer", "oidc|pjones"))
     assert run.code == 0, run.err
     assert "grade: match; details that agreed: nino, first_name, surname, dob, postcode" in run.out
     with cli_hub.transaction() as session:
         record = session.scalars(select(DecisionRecord)).one()
-        assert (record.officer, record.body_id, record.allowed, record.client_id) == ("P Jones", ERO, True, None)
+        assert (record.officer, record.body_id, record.allowed, record.client_id) == (
+            f"officer:{officer['id']} (P Jones)", ERO, True, None)
+
+
+def test_officer_must_be_registered_at_the_body_with_the_right(accord, cli_hub: Hub,  # noqa: ANN001
+                                                               people: list[Person]) -> None:
+    add_officer(cli_hub, "dwp", "oidc|elsewhere")
+    add_officer(cli_hub, ERO, "oidc|auditor", "auditor")
+    accord(*_as_body(*_details(people[0]), "--officer", "P Jones")).assert_bad_input("no active officer", "P Jones")
+    accord(*_as_body(*_details(people[0]), "--officer", "oidc|elsewhere")).assert_bad_input(
+        f"registered at '{ERO}'")
+    accord(*_as_body(*_details(people[0]), "--officer", "oidc|auditor")).assert_bad_input("auditor", "body.act")
+    with cli_hub.transaction() as session:
+        assert session.scalars(select(DecisionRecord)).all() == []
+    # Without --officer, the hub operator at the console acts, named by login.
+    assert accord(*_as_body(*_details(people[0]))).code == 0
+    with cli_hub.transaction() as session:
+        assert session.scalars(select(DecisionRecord)).one().officer == f"operator:{getpass.getuser()}"
 
 
 def test_check_json_is_the_api_answer(accord, people: list[Person]) -> None:  # noqa: ANN001
@@ -138,7 +159,8 @@ def test_train_model_stores_the_agreements_model_from_past_applications(accord, 
     past = tmp_path / "past.parquet"
     pq.write_table(applications.rename_columns(["birth" if c == "date_of_birth" else c
                                                 for c in applications.column_names]), past)
-    run = accord("verification", "train-model", past, "--agreement", AGREEMENT, "--body", ERO, "--officer", "P Jones",
+    officer = add_officer(cli_hub, ERO, "oidc|pjones", name="P Jones")
+    run = accord("verification", "train-model", past, "--agreement", AGREEMENT, "--body", ERO, "--officer", "oidc|pjones",
                  "--map", "dob=birth")
     assert run.code == 0, run.err
     assert f"stored model version 1 for {AGREEMENT}: compares first_name, surname, dob, postcode, nino" in run.out
@@ -147,7 +169,7 @@ def test_train_model_stores_the_agreements_model_from_past_applications(accord, 
     assert latest_model(cli_hub, AGREEMENT).version == 1
     with cli_hub.transaction() as session:  # training read DWP's records: decided and recorded as the clerk
         record = session.scalars(select(DecisionRecord)).one()
-        assert (record.action, record.body_id, record.officer, record.allowed) == ("linkage.train", ERO, "P Jones", True)
+        assert (record.action, record.body_id, record.officer, record.allowed) == ("linkage.train", ERO, f"officer:{officer['id']} (P Jones)", True)
 
 
 def test_train_model_refused_prints_the_reasons_and_stores_nothing(accord, cli_hub: Hub, synth: Path,  # noqa: ANN001

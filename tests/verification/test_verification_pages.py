@@ -1,4 +1,4 @@
-"""The officer's page: sign in with the body's API client, check one applicant, see only the grade."""
+"""The officer's page: sign in as a registered officer, check one applicant, see only the grade."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from accord_testing import add_officer, sign_in_officer
 from verification_support import AGREEMENT, ERO, Client, Person
 
 from accord.clock import utcnow
@@ -20,21 +21,20 @@ def _token(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html)[1]
 
 
-def _sign_in(api: Client, secret: str | None = None) -> str:
-    """Signs in as the Electoral Registration Officer's client; returns the check page."""
-    issued = api.secret(ERO)
-    page = api.http.get("/verification")
-    response = api.http.post("/verification/sign-in", data={
-        "client_id": issued.client_id, "client_secret": secret or issued.client_secret, "officer": OFFICER_NAME,
-        "csrf_token": _token(page.text)}, follow_redirects=False)
-    if secret is not None:
-        return response.text
-    assert response.status_code == 303, response.text
+def _sign_in(api: Client, *roles: str, body: str = ERO) -> str:
+    """Signs in as an officer of the Electoral Registration Officer's body; returns the check page."""
+    officer = add_officer(api.hub, body, None, *roles, name=OFFICER_NAME)
+    response = sign_in_officer(api.http, officer, "/verification")
+    assert response.status_code == 303 and response.headers["location"] == "/verification", response.text
     return api.http.get("/verification").text
 
 
 def _form(person: Person, html: str, **changes: str) -> dict:
-    data = {"csrf_token": _token(html), "agreement": AGREEMENT, "reference": "APP-77",
+    return _form_with(person, changes.pop("csrf_token", None) or _token(html), **changes)
+
+
+def _form_with(person: Person, csrf_token: str, **changes: str) -> dict:
+    data = {"csrf_token": csrf_token, "agreement": AGREEMENT, "reference": "APP-77",
             "first_name": person.first_name, "surname": person.surname, "dob-day": str(person.dob.day),
             "dob-month": str(person.dob.month), "dob-year": str(person.dob.year), "postcode": person.postcode,
             "nino": person.nino}
@@ -42,18 +42,34 @@ def _form(person: Person, html: str, **changes: str) -> dict:
     return data
 
 
-def test_the_page_asks_an_officer_to_sign_in(sqlite_api: Client) -> None:
+def test_the_page_asks_an_officer_to_sign_in_as_themselves(sqlite_api: Client) -> None:
     page = sqlite_api.http.get("/verification")
     assert page.status_code == 200
-    assert "Sign in to check applicants" in page.text and 'name="client_secret"' in page.text
+    assert "Sign in to check applicants" in page.text and "/officer/sign-in?next=/verification" in page.text
+    assert 'name="client_secret"' not in page.text  # no API credentials, no typed name
 
 
-def test_sign_in_refuses_wrong_credentials_and_forged_forms(sqlite_api: Client) -> None:
-    wrong = _sign_in(sqlite_api, secret="not-the-secret")
-    assert "There is a problem" in wrong and "do not match an active API client" in wrong
-    forged = sqlite_api.http.post("/verification/sign-in", data={"client_id": "x", "client_secret": "y",
-                                                                 "officer": "z", "csrf_token": "forged"})
-    assert forged.status_code == 403 and "nothing was checked" in forged.text
+def test_an_officer_whose_roles_lack_the_right_is_refused_with_a_gov_uk_page(sqlite_api: Client,
+                                                                           people: list[Person]) -> None:
+    page = _sign_in(sqlite_api, "auditor")
+    assert "You cannot use this service" in page and "body.act" in page
+    nonce = "n" * 43  # a well-formed form token, as a page would have set: the refusal is the role's
+    sqlite_api.http.cookies.set("accord_verification_csrf", nonce, path="/verification")
+    token = sqlite_api.http.app.state.csrf.token_for(nonce)
+    check = sqlite_api.http.post("/verification/check", data=_form_with(people[12], token))
+    assert check.status_code == 403 and "You cannot use this service" in check.text
+    with sqlite_api.hub.transaction() as session:
+        assert session.scalars(select(DecisionRecord)).all() == []
+
+
+def test_an_officer_of_another_body_cannot_check_under_this_bodys_agreement(sqlite_api: Client,
+                                                                          people: list[Person]) -> None:
+    page = _sign_in(sqlite_api, body="dwp")
+    assert "(dwp)" in page and f'value="{AGREEMENT}"' not in page
+    result = sqlite_api.http.post("/verification/check", data=_form(people[12], page))
+    assert result.status_code == 400 and "Select the agreement" in result.text
+    with sqlite_api.hub.transaction() as session:
+        assert session.scalars(select(DecisionRecord)).all() == []
 
 
 def test_an_officer_checks_an_applicant_and_sees_only_the_grade(sqlite_api: Client, people: list[Person]) -> None:
@@ -68,7 +84,8 @@ def test_an_officer_checks_an_applicant_and_sees_only_the_grade(sqlite_api: Clie
         assert value not in result.text
     with sqlite_api.hub.transaction() as session:
         record = session.scalars(select(DecisionRecord)).one()
-        assert (record.officer, record.body_id, record.allowed) == (OFFICER_NAME, ERO, True)
+        assert record.officer.startswith("officer:ofc-") and record.officer.endswith(f"({OFFICER_NAME})")
+        assert (record.body_id, record.allowed, record.client_id) == (ERO, True, None)
 
 
 def test_a_partial_result_asks_for_evidence(sqlite_api: Client, people: list[Person]) -> None:
@@ -119,11 +136,11 @@ def test_a_refused_check_shows_the_recorded_reasons(sqlite_api: Client, people: 
     assert "Check refused" in result.text and "is suspended, not active" in result.text
 
 
-def test_signing_out_revokes_the_session_even_for_a_copied_cookie(sqlite_api: Client) -> None:
+def test_signing_out_ends_the_session_even_for_a_copied_cookie(sqlite_api: Client) -> None:
     page = _sign_in(sqlite_api)
-    copied = sqlite_api.http.cookies.get("accord_verification", path="/verification")
+    copied = sqlite_api.http.cookies.get("accord_officer", path="/verification")
     assert copied
     out = sqlite_api.http.post("/verification/sign-out", data={"csrf_token": _token(page)}, follow_redirects=False)
     assert out.status_code == 303
-    sqlite_api.http.cookies.set("accord_verification", copied, path="/verification")
+    sqlite_api.http.cookies.set("accord_officer", copied, path="/verification")
     assert "Sign in to check applicants" in sqlite_api.http.get("/verification").text

@@ -1,12 +1,17 @@
 """Dependencies injected into routes: the hub, the authenticated caller, request context.
 
 Routes never re-implement authentication or permission checks: they declare
-``CallerDep`` (any authenticated body) or ``AdminDep`` (the hub operator).
+``CallerDep`` (any authenticated body: a system or a verified officer), ``ActingDep``
+(one who may act for the body: a system, or an officer whose roles hold ``body.act``),
+``AdminDep`` (the hub operator), ``ActorDep`` / ``ReaderDep`` (the same, as services take them).
+
+Who acted is the token's: a system's client, or the verified officer an officer's token
+was issued to. The ``X-Accord-Officer`` header of earlier versions is no longer identity: it
+is ignored if sent, and never recorded.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -16,14 +21,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from accord.clock import utcnow
-from accord.errors import Forbidden, InvalidInput, NotFound, Unauthorised
-from accord.registry import agreements
+from accord.errors import Forbidden, NotFound, Unauthorised
+from accord.registry import agreements, roles
 from accord.registry.credentials import Caller, resolve_token
 from accord.runtime import Hub
 from accord.services.unit_of_work import Actor
 
 _bearer = HTTPBearer(auto_error=False, description="A bearer token from POST /oauth/token")
-_OFFICER = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
 
 
 # Dependencies that do no I/O are ``async``: FastAPI runs a plain ``def`` dependency in the
@@ -86,10 +90,30 @@ def remember_caller(scope: dict, token: str, caller: Caller) -> None:
 CallerDep = Annotated[Caller, Depends(authenticated)]
 
 
+def require(caller: Caller, right: str) -> Caller:
+    """The one place a person's roles are checked against the rights table (``registry.roles``)."""
+    if not caller.may(right):
+        raise Forbidden(f"your roles ({', '.join(caller.officer.roles)}) do not include the right '{right}' "
+                        f"this needs (held by: {', '.join(roles.holders(right))})")
+    return caller
+
+
+def needing(right: str):  # noqa: ANN201 - a FastAPI dependency
+    """A dependency: the caller, if they hold ``right`` (403 otherwise). New purposes name their own right."""
+
+    async def dependency(caller: CallerDep) -> Caller:
+        return require(caller, right)
+
+    return dependency
+
+
+ActingDep = Annotated[Caller, Depends(needing(roles.ACT))]
+
+
 async def admin(caller: CallerDep) -> Caller:
     if not caller.is_admin:
         raise Forbidden("only the hub operator may do this")
-    return caller
+    return require(caller, roles.ACT)
 
 
 AdminDep = Annotated[Caller, Depends(admin)]
@@ -101,22 +125,6 @@ async def request_id(request: Request) -> str:
 
 RequestIdDep = Annotated[str, Depends(request_id)]
 
-
-async def officer(
-    x_accord_officer: Annotated[
-        str | None,
-        Header(description="The officer or system acting for the body (second level of identity)."),
-    ] = None,
-) -> str:
-    value = (x_accord_officer or "").strip()
-    if not value:
-        raise InvalidInput("the X-Accord-Officer header must name the officer or system acting")
-    if not _OFFICER.match(value):
-        raise InvalidInput("the X-Accord-Officer header must be 1-200 printable characters")
-    return value
-
-
-OfficerDep = Annotated[str, Depends(officer)]
 
 IdempotencyKeyDep = Annotated[
     str | None,
@@ -142,10 +150,15 @@ def visible_agreement(caller: Caller, agreement) -> None:  # noqa: ANN001
     raise Forbidden("only a party to this agreement or the hub operator may do this")
 
 
-async def actor(caller: CallerDep, officer: OfficerDep, request_id: RequestIdDep) -> Actor:
-    """The body and officer acting, as every service entry point takes them."""
-    return Actor(body_id=caller.body_id, officer=officer, request_id=request_id, client_id=caller.client_id,
-                 is_admin=caller.is_admin)
+def actor_of(caller: Caller, request_id: str) -> Actor:
+    """The body and the person or system acting, as every service entry point takes them."""
+    return Actor(body_id=caller.body_id, officer=caller.label, request_id=request_id, client_id=caller.client_id,
+                 is_admin=caller.is_admin, officer_id=caller.officer.id if caller.officer else None)
+
+
+async def actor(caller: ActingDep, request_id: RequestIdDep) -> Actor:
+    """One who may act for the body (``body.act``)."""
+    return actor_of(caller, request_id)
 
 
 ActorDep = Annotated[Actor, Depends(actor)]
@@ -200,10 +213,9 @@ def upload_limit_setting(call: object) -> str | None:
     return getattr(call, "limit_setting", None)
 
 
-async def reader(caller: CallerDep, request_id: RequestIdDep) -> Actor:
-    """The body reading (no officer needed: a read of the body's own state records nothing)."""
-    return Actor(body_id=caller.body_id, officer="", request_id=request_id, client_id=caller.client_id,
-                 is_admin=caller.is_admin)
+async def reader(caller: Annotated[Caller, Depends(needing(roles.READ))], request_id: RequestIdDep) -> Actor:
+    """One who may read back what the body was recorded doing (``body.read``: auditors too)."""
+    return actor_of(caller, request_id)
 
 
 ReaderDep = Annotated[Actor, Depends(reader)]

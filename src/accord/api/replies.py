@@ -37,7 +37,8 @@ def respond(request: Request, reply: Reply, headers: dict[str, str] | None = Non
 def write(hub: Hub, caller: Caller, key: str | None, request: Request, payload: object,
           work: Callable[[Session], tuple[int, dict]], redact: Callable[[dict], dict] | None = None) -> JSONResponse:
     """A registry write (a body, a dataset, an agreement) through the services' unit of work, answered as HTTP."""
-    actor = Actor(caller.body_id, "", request.state.request_id, caller.client_id, caller.is_admin)
+    actor = Actor(caller.body_id, caller.label, request.state.request_id, caller.client_id, caller.is_admin,
+                  officer_id=caller.officer.id if caller.officer else None)
     reply = run(hub, actor, operation=f"{request.method} {request.url.path}", payload=payload, key=key,
                 write=lambda session, _: work(session), redact=redact)
     return respond(request, reply)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from accord.cli.common import acting_for, console, open_hub, parse_as, print_json
+from accord.cli.common import acting_for, console, open_hub, operator_label, parse_as, print_json
 from accord.clock import utcnow
 from accord.errors import InvalidInput
 from accord.files import read_structured
@@ -21,7 +21,8 @@ app = typer.Typer(help="Data-sharing agreements and their lifecycle.", no_args_i
 @app.command("create")
 def create(
     path: Annotated[Path, typer.Argument(help="YAML or JSON file with the agreement")],
-    actor: Annotated[str, typer.Option(help="Who is drafting it (recorded in the history)")] = "cli",
+    actor: Annotated[str | None, typer.Option(help="Who is drafting it (recorded in the history; "
+                                                   "default operator:<login>)")] = None,
 ) -> None:
     """Draft an agreement from a file; refused with every reason if invalid."""
     spec = parse_as(AgreementSpec, read_structured(path), str(path))
@@ -29,7 +30,7 @@ def create(
     try:
         with hub.transaction() as session:
             agreement = agreements.create_draft(
-                session, hub.framework, spec, actor, utcnow(), hub.settings.consultation_weeks
+                session, hub.framework, spec, actor or operator_label(), utcnow(), hub.settings.consultation_weeks
             )
     except InvalidInput as refused:
         raise InvalidInput(f"{path}: {refused.detail}", refused.problems) from None
@@ -61,14 +62,16 @@ def advance(
     agreement_id: Annotated[str, typer.Argument()],
     to: Annotated[str, typer.Option(help="New status: " + ", ".join(lifecycle.STATUSES))],
     reason: Annotated[str, typer.Option(help="Why (required to suspend or revoke)")] = "",
-    actor: Annotated[str, typer.Option(help="Who is acting (recorded in the history)")] = "cli",
+    actor: Annotated[str | None, typer.Option(help="Who is acting (recorded in the history; "
+                                                   "default operator:<login>)")] = None,
 ) -> None:
     """Move an agreement to its next status."""
     hub = open_hub()
     with hub.transaction() as session:
         agreement = agreements.get_agreement(session, agreement_id)
         before = agreement.status
-        lifecycle.transition(session, hub.framework, agreement, to, actor=actor, now=utcnow(), reason=reason)
+        lifecycle.transition(session, hub.framework, agreement, to, actor=actor or operator_label(), now=utcnow(),
+                             reason=reason)
         closes = agreement.consultation_closes_at
     console.print(f"{agreement_id}: {before} -> {to}")
     if to == "consultation" and closes:

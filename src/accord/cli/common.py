@@ -14,6 +14,8 @@ from rich.markup import escape
 
 from accord.config import load_settings
 from accord.errors import InvalidInput
+from accord.registry import roles
+from accord.registry.officers import OfficerIdentity
 from accord.runtime import Hub
 from accord.services.unit_of_work import Actor, Reply
 
@@ -42,20 +44,41 @@ def print_json(data: Any) -> None:
     console.print_json(json.dumps(data, default=str))
 
 
-def officer_name(given: str | None) -> str:
-    """The officer acting, as recorded: as given, or the login name of whoever runs the command."""
-    if given and given.strip():
-        return given.strip()[:200]
+def operator_label() -> str:
+    """Who runs a command without ``--officer``: the hub operator at the console, by login name."""
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
-        user = "unknown user"
-    return f"{user} (accord CLI)"
+        user = "unknown"
+    return f"operator:{user}"[:200]
 
 
-def acting(body: str, officer: str | None) -> Actor:
-    """The body a command acts for, and its officer: commands act on the hub directly, as the API's callers do."""
-    return Actor(body_id=body, officer=officer_name(officer), request_id=f"cli-{uuid.uuid4().hex}")
+def _officer(hub: Hub, body: str | None, subject: str, right: str = roles.ACT) -> OfficerIdentity:
+    """A registered, active officer with this subject (at ``body``, or else at the hub operator's body), whose
+    roles hold ``right``; anything else is bad input (exit 2)."""
+    from accord.registry import officers
+
+    with hub.transaction() as session:
+        if body is None:
+            found = officers.active_by_subject(session, subject.strip())
+            if found is None:
+                raise InvalidInput(f"no active officer with subject '{subject}' is registered (see accord officers list)")
+            body = found.body_id
+        identity = officers.find_officer(session, body, subject.strip())
+    if not roles.may(identity.roles, right):
+        raise InvalidInput(f"officer '{subject}' at '{identity.body_id}' has the roles {', '.join(identity.roles)}, "
+                           f"which do not include the right '{right}' (held by: {', '.join(roles.holders(right))})")
+    return identity
+
+
+def acting(hub: Hub, body: str, officer: str | None, right: str = roles.ACT) -> Actor:
+    """The body a command acts for, and who acts: the registered officer ``--officer`` names (by subject, checked:
+    unknown or without the right is bad input, exit 2), or else the hub operator at the console."""
+    request_id = f"cli-{uuid.uuid4().hex}"
+    if officer and officer.strip():
+        identity = _officer(hub, body, officer, right)
+        return Actor(body_id=body, officer=identity.label, request_id=request_id, officer_id=identity.id)
+    return Actor(body_id=body, officer=operator_label(), request_id=request_id)
 
 
 def acting_for(hub: Hub, body: str, officer: str | None) -> Actor:
@@ -65,12 +88,23 @@ def acting_for(hub: Hub, body: str, officer: str | None) -> Actor:
 
     with hub.transaction() as session:
         get_body(session, body)
-    return acting(body, officer)
+    return acting(hub, body, officer)
 
 
-def operator(officer: str | None) -> Actor:
-    """The hub operator at the command line: may manage any body's subscriptions and jobs, reads no records."""
-    return Actor(body_id="", officer=officer_name(officer), request_id=f"cli-{uuid.uuid4().hex}", is_admin=True)
+def operator(hub: Hub, officer: str | None) -> Actor:
+    """The hub operator at the command line: may manage any body's subscriptions and jobs, reads no records.
+    ``--officer`` names one of the hub operator's own registered officers."""
+    request_id = f"cli-{uuid.uuid4().hex}"
+    if officer and officer.strip():
+        identity = _officer(hub, None, officer)
+        if not identity.hub_operator:
+            raise InvalidInput(f"officer '{officer}' is an officer of '{identity.body_id}', not of the hub operator")
+        return Actor(body_id="", officer=identity.label, request_id=request_id, is_admin=True, officer_id=identity.id)
+    return Actor(body_id="", officer=operator_label(), request_id=request_id, is_admin=True)
+
+
+OFFICER_HELP = ("The registered officer acting, by subject (accord officers list); checked. "
+                "Without it, you act as the hub operator at the console (recorded as operator:<login>)")
 
 
 def answer_of(reply: Reply) -> dict:

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from accord.cli.common import acting_for, answer_of, console, open_hub, print_json
+from accord.cli.common import OFFICER_HELP, acting_for, answer_of, console, open_hub, print_json
 from accord.errors import InvalidInput
 from accord.files import parse_date_option
 from accord.services import deceased
@@ -29,7 +29,7 @@ def check(
     middle_name: Annotated[str | None, typer.Option("--middle-name", help="Middle name(s)")] = None,
     postcode: Annotated[str | None, typer.Option("--postcode", help="Postcode (matched only if the agreement names it)")] = None,
     nino: Annotated[str | None, typer.Option("--nino", help="National Insurance number, if known")] = None,
-    officer: Annotated[str | None, typer.Option("--officer", help="The officer acting, as recorded (default: your login name)")] = None,
+    officer: Annotated[str | None, typer.Option("--officer", help=OFFICER_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON")] = False,
 ) -> None:
     """Check one person: prints deceased (true) or not recorded as deceased (false)."""

@@ -24,7 +24,7 @@ from accord.cli.common import console
 from accord.clock import utcnow
 from accord.config import load_settings
 from accord.demo.context import DemoContext, service_steps
-from accord.demo.seed import seed_agreements, seed_registry
+from accord.demo.seed import seed_agreements, seed_officers, seed_registry
 from accord.registry import credentials, datasets
 from accord.runtime import Hub
 from accord.errors import AccordError
@@ -134,15 +134,18 @@ def demo(
     with hub.transaction() as session:
         seed_registry(session, hub.framework, now)
         seeded = seed_agreements(session, hub.framework, now)
+        registered = seed_officers(session, now)
         issued = {body: credentials.create_client(session, body, now, label="demo") for body in DEMO_CLIENTS}
     _print_agreements(seeded)
+    _print_officers(registered)
     people = _synthetic_data(hub, demo_dir)
 
     server, thread, actual_port = _start(create_app(hub=hub), settings.host, port if port is not None else settings.port)
     url = f"http://{settings.host}:{actual_port}"
     try:
-        _run_examples(url, issued, example_requests(*people))
-        _run_services(DemoContext(url=url, hub=hub, console=console, synth_dir=demo_dir / "synth", people=people))
+        context = DemoContext(url=url, hub=hub, console=console, synth_dir=demo_dir / "synth", people=people)
+        _run_examples(url, issued, example_requests(*people), context)
+        _run_services(context)
         _audit(hub)
         _print_next_steps(url, issued["northshire-council"])
         if serve:
@@ -237,7 +240,13 @@ def _start(app, host: str, port: int):  # noqa: ANN001, ANN202
     return server, thread, actual
 
 
-def _run_examples(url: str, issued: dict, requests: list) -> None:  # noqa: ANN001
+def _print_officers(registered: list[dict]) -> None:
+    console.rule("Officers (people, each at one body, with roles)")
+    for officer in registered:
+        console.print(f"{officer['name']} at {officer['body_id']}: {', '.join(officer['roles'])}", highlight=False)
+
+
+def _run_examples(url: str, issued: dict, requests: list, context: DemoContext) -> None:  # noqa: ANN001
     console.rule("Example requests, sent over HTTP as each body would")
     with httpx.Client(base_url=url, timeout=10) as http:
         tokens = {}
@@ -257,7 +266,7 @@ def _run_examples(url: str, issued: dict, requests: list) -> None:  # noqa: ANN0
             response = http.post(
                 "/v1/decisions",
                 json=payload,
-                headers={"Authorization": f"Bearer {tokens[body]}", "X-Accord-Officer": f"demo officer at {body}"},
+                headers={"Authorization": f"Bearer {tokens[body]}"},  # a body's system, recorded as system:<client>
             )
             decision = response.json()
             verdict = "[green]ALLOW[/green]" if decision.get("allowed") else "[red]DENY[/red]"
@@ -266,6 +275,11 @@ def _run_examples(url: str, issued: dict, requests: list) -> None:  # noqa: ANN0
                 console.print(f"  - {reason}", highlight=False)
             if decision.get("allowed"):
                 console.print(f"  permitted fields: {', '.join(decision['permitted_fields'])}", highlight=False)
+        # A person acts within their roles: Northshire's auditor may read what was recorded, not ask for data.
+        auditor = http.post("/v1/decisions", json=requests[0][2],
+                            headers={"Authorization": f"Bearer {context.officer_token('demo|northshire-auditor')}"})
+        console.print(f"\n[red]REFUSED[/red] Owen Auditor (auditor) at northshire-council asks the same -> "
+                      f"{auditor.status_code}: {auditor.json()['detail']}", highlight=False)
 
 
 def _load_holdings(hub: Hub, out: Path) -> None:
@@ -304,10 +318,11 @@ def _print_next_steps(url: str, council) -> None:  # noqa: ANN001
     console.rule("Open")
     console.print(f"Public register:      {url}/register")
     console.print(f"Who used my data:     {url}/citizen  (sign in as one of the people above)")
+    console.print(f"Officers:             {url}/officer  (sign in as one of the officers above; take an API token)")
     console.print(f"Audit checkpoint:     {url}/audit/checkpoint")
     console.print(f"Register as JSON/CSV: {url}/register/agreements.json  {url}/register/agreements.csv")
     console.print(f"API documentation:    {url}/docs")
-    console.print("\nTry the API as Northshire County Council (demo credentials, development only):")
+    console.print("\nTry the API as Northshire County Council's system (demo credentials, development only):")
     console.print(
         f"  curl -s -u {council.client_id}:{council.client_secret} -d grant_type=client_credentials {url}/oauth/token",
         highlight=False,

@@ -20,7 +20,7 @@ from typing import Annotated
 
 import typer
 
-from accord.cli.common import acting_for, answer_of, console, open_hub
+from accord.cli.common import OFFICER_HELP, acting_for, answer_of, console, open_hub
 from accord.errors import InvalidInput
 from accord.services import disadvantages
 
@@ -70,8 +70,7 @@ def identify(
     agreement: Annotated[str, typer.Option("--agreement", help="The multiple_disadvantages agreement to ask under")],
     body: Annotated[str, typer.Option("--body", help="The council asking (a recipient of the agreement)")],
     out: Annotated[Path, typer.Option("--out", help="Where to write the households: a .csv or .json file")],
-    officer: Annotated[str | None, typer.Option("--officer", help="Who is asking, for the audit log "
-                                                "(default: the logged-in user)")] = None,
+    officer: Annotated[str | None, typer.Option("--officer", help=OFFICER_HELP)] = None,
     min_factors: Annotated[int | None, typer.Option("--min-factors", help="Factors a household must meet "
                                                     "(default: the objective's minimum, 2)")] = None,
 ) -> None:

@@ -18,7 +18,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from accord.cli.common import acting, acting_for, answer_of, console, open_hub, print_json
+from accord.cli.common import OFFICER_HELP, acting, acting_for, answer_of, console, open_hub, print_json
 from accord.errors import InvalidInput
 from accord.files import parse_mapping
 from accord.runtime import Hub
@@ -51,7 +51,7 @@ def _print_view(view: dict) -> None:
 
 
 def _status(hub: Hub, job_id: str, body: str) -> dict:
-    return eligibility.job_view(hub, acting(body, None), job_id)
+    return eligibility.job_view(hub, acting(hub, body, None), job_id)
 
 
 def _follow(hub: Hub, job_id: str, body: str, *, run_here: bool) -> dict:
@@ -81,7 +81,7 @@ def submit(
     path: Annotated[Path, typer.Argument(metavar="FILE", help="The customer list: CSV (with a header) or Parquet")],
     agreement: Annotated[str, typer.Option(help="The fuel-poverty agreement, e.g. warm-home-discount-2026")],
     body: Body,
-    officer: Annotated[str, typer.Option(help="The officer or system acting (recorded in the audit log)")] = "cli",
+    officer: Annotated[str | None, typer.Option(help=OFFICER_HELP)] = None,
     reference: Annotated[
         str | None, typer.Option(help="The account reference column (default: account_reference or account_ref)")
     ] = None,
@@ -136,7 +136,7 @@ def list_(
 ) -> None:
     """List the body's eligibility jobs, newest first."""
     table = Table("job", "agreement", "state", "progress", "created")
-    for view in eligibility.job_views(open_hub(), acting(body, None), state):
+    for view in eligibility.job_views(hub := open_hub(), acting(hub, body, None), state):
         progress = view["progress"]
         table.add_row(view["id"], view["agreement_id"], view["state"], f"{progress['done']:,}/{progress['total']:,}",
                       view["created_at"][:19])

@@ -15,14 +15,14 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from accord.cli.common import acting, console, open_hub, operator, print_json
+from accord.cli.common import OFFICER_HELP, acting, console, open_hub, operator, print_json
 from accord.clock import utcnow
 from accord.errors import InvalidInput
 from accord.services import events
 
 app = typer.Typer(help="Civil-registration events: record, subscribe, deliver, read the feed.", no_args_is_help=True)
 
-Officer = Annotated[str, typer.Option(help="The officer or system acting (recorded in the audit log)")]
+Officer = Annotated[str | None, typer.Option(help=OFFICER_HELP)]
 
 
 # ------------------------------------------------------------------ reading an events file
@@ -106,13 +106,13 @@ def read_events(path: Path) -> tuple[list[events.NewEvent], list[str]]:
 def record(
     path: Annotated[Path, typer.Argument(metavar="FILE", help="CSV, JSON or JSON Lines file of events")],
     body: Annotated[str, typer.Option(help="The registration service recording them, e.g. gro")],
-    officer: Officer = "cli",
+    officer: Officer = None,
 ) -> None:
     """Record a file of events in one transaction: all of them, or none if any is invalid."""
     found, places = read_events(path)
     hub = open_hub()
     try:
-        recorded = events.record(hub, acting(body, officer), found).body
+        recorded = events.record(hub, acting(hub, body, officer), found).body
         first, last = recorded["events"][0]["sequence"], recorded["events"][-1]["sequence"]
     except InvalidInput as refused:  # name the row or item at fault, not the service's list index
         located = re.match(r"^(?:events\[(\d+)\]|event)(?=:)", refused.detail)
@@ -135,13 +135,13 @@ def subscribe(
     url: Annotated[str | None, typer.Option(help="Webhook URL; leave out for the pull feed only")] = None,
     agreement: Annotated[str | None, typer.Option(help="The civil-registration agreement (found if left out)")] = None,
     field: Annotated[list[str] | None, typer.Option(help="Receive only these fields (repeat for several)")] = None,
-    officer: Officer = "cli",
+    officer: Officer = None,
 ) -> None:
     """Subscribe a body to event kinds under its agreement; a webhook's signing secret is shown once."""
     hub = open_hub()
     try:
         spec = events.SubscriptionSpec(tuple(kind), url, agreement, tuple(field) if field else None)
-        view = events.subscribe(hub, acting(body, officer), spec).body
+        view = events.subscribe(hub, acting(hub, body, officer), spec).body
     finally:
         hub.close()
     console.print(f"subscription {view['id']}: {body} receives {', '.join(view['kinds'])} under {view['agreement']}")
@@ -159,7 +159,7 @@ def subscriptions(
     hub = open_hub()
     table = Table("id", "body", "kinds", "state", "webhook", "pending", "delivered", "dead", "last failure")
     try:
-        found = events.subscription_views(hub, acting(body, None) if body else operator(None), include_ended=ended)
+        found = events.subscription_views(hub, acting(hub, body, None) if body else operator(hub, None), include_ended=ended)
     finally:
         hub.close()
     for view in found:
@@ -172,11 +172,11 @@ def subscriptions(
 
 
 @app.command("unsubscribe")
-def unsubscribe(subscription: Annotated[str, typer.Argument(help="Subscription id")], officer: Officer = "cli") -> None:
+def unsubscribe(subscription: Annotated[str, typer.Argument(help="Subscription id")], officer: Officer = None) -> None:
     """End a subscription; events not yet delivered to it are cancelled."""
     hub = open_hub()
     try:
-        events.end(hub, operator(officer), subscription)
+        events.end(hub, operator(hub, officer), subscription)
     finally:
         hub.close()
     console.print(f"ended {subscription}")
@@ -232,7 +232,7 @@ def feed(
     """Show a body's pull feed as it would read it (without moving its acknowledged cursor)."""
     hub = open_hub()
     try:
-        page = events.feed(hub, acting(body, None), after=after, limit=limit, subscription_id=subscription,
+        page = events.feed(hub, acting(hub, body, None), after=after, limit=limit, subscription_id=subscription,
                            acknowledge=False)
     finally:
         hub.close()
@@ -244,16 +244,16 @@ def dead_letters(
     subscription: Annotated[str, typer.Argument(help="Subscription id")],
     limit: Annotated[int, typer.Option(help="At most this many")] = 100,
     requeue: Annotated[bool, typer.Option("--requeue", help="Send them all again")] = False,
-    officer: Officer = "cli",
+    officer: Officer = None,
 ) -> None:
     """List a subscription's dead letters, or re-queue them with --requeue."""
     hub = open_hub()
     try:
         if requeue:
-            count = events.requeue(hub, operator(officer), subscription).body["requeued"]
+            count = events.requeue(hub, operator(hub, officer), subscription).body["requeued"]
             console.print(f"re-queued {count} dead letter(s) of {subscription}")
             return
-        letters = events.dead_letters(hub, operator(officer), subscription, limit)["dead_letters"]
+        letters = events.dead_letters(hub, operator(hub, officer), subscription, limit)["dead_letters"]
     finally:
         hub.close()
     table = Table("sequence", "event id", "kind", "attempts", "last status", "last error")
@@ -267,12 +267,12 @@ def dead_letters(
 def replay(
     subscription: Annotated[str, typer.Argument(help="Subscription id")],
     from_: Annotated[int, typer.Option("--from", help="Cursor: send again every event after this sequence")] = 0,
-    officer: Officer = "cli",
+    officer: Officer = None,
 ) -> None:
     """Send a subscription's events again from a cursor (receivers de-duplicate by event id)."""
     hub = open_hub()
     try:
-        count = events.replay(hub, operator(officer), subscription, from_).body["requeued"]
+        count = events.replay(hub, operator(hub, officer), subscription, from_).body["requeued"]
     finally:
         hub.close()
     console.print(f"re-queued {count} event(s) of {subscription} after sequence {from_}")
@@ -281,7 +281,7 @@ def replay(
 @app.command("purge")
 def purge(
     older_than: Annotated[int, typer.Option(help="Delete events recorded more than this many days ago")],
-    officer: Officer = "cli",
+    officer: Officer = None,
 ) -> None:
     """Delete old events that no webhook still owes (pending and dead-lettered ones are kept)."""
     if not 1 <= older_than <= 36500:
@@ -289,7 +289,7 @@ def purge(
     hub = open_hub()
     now = utcnow()
     try:
-        count = events.purge(hub, operator(officer), now - timedelta(days=older_than)).body["deleted"]
+        count = events.purge(hub, operator(hub, officer), now - timedelta(days=older_than)).body["deleted"]
     finally:
         hub.close()
     console.print(f"deleted {count} event(s) recorded before {(now - timedelta(days=older_than)).date().isoformat()}")

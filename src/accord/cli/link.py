@@ -24,7 +24,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from typer.core import TyperArgument, TyperGroup
 
-from accord.cli.common import acting_for, console, err, open_hub, refused
+from accord.cli.common import OFFICER_HELP, acting_for, console, err, open_hub, refused
 from accord.errors import InvalidInput
 
 MODES = ("deterministic", "probabilistic", "pprl")
@@ -123,8 +123,7 @@ def link(
     key_version: Annotated[int, typer.Option("--key-version", help="pprl: the key version")] = 1,
     body: Annotated[str | None, typer.Option("--body", help="With --agreement: the body linking (a recipient), "
                                              "for whom reading RIGHT is decided and recorded", show_default=False)] = None,
-    officer: Annotated[str | None, typer.Option("--officer", help="With --agreement: the officer acting, as recorded "
-                                                "(default: your login name)", show_default=False)] = None,
+    officer: Annotated[str | None, typer.Option("--officer", help="With --agreement: " + OFFICER_HELP, show_default=False)] = None,
     dataset: Annotated[str | None, typer.Option("--dataset", help="With --agreement: the dataset RIGHT holds, if "
                                                 "the agreement discloses several", show_default=False)] = None,
 ) -> None:

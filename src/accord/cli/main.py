@@ -21,6 +21,7 @@ from accord.cli import (
     db,
     demo,
     jobs,
+    officers,
     register,
     retention,
     serve,
@@ -44,6 +45,7 @@ app.command("demo")(demo.demo)
 app.command("synth")(synth.synth)
 app.add_typer(db.app, name="db")
 app.add_typer(bodies.app, name="bodies")
+app.add_typer(officers.app, name="officers")
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(agreements.app, name="agreements")
 app.add_typer(register.app, name="register")

@@ -13,8 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from accord.cli.common import console, open_hub
-from accord.registry.bodies import get_body
+from accord.cli.common import OFFICER_HELP, acting_for, console, open_hub
 from accord.services import sharecodes
 
 app = typer.Typer(help="Driving licence share codes: redeem one, list them, prune old attempts.", no_args_is_help=True)
@@ -28,15 +27,14 @@ def redeem(
     ],
     body: Annotated[str, typer.Option("--body", help="The registered body redeeming the code, e.g. swiftwheels-hire")],
     officer: Annotated[
-        str | None, typer.Option("--officer", help="Who is acting for the body (shown to the driver)")
+        str | None, typer.Option("--officer", help=OFFICER_HELP + " (shown to the driver)")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
 ) -> None:
     """Show the driving licence information a driver shared; a refusal exits 2 with the reason."""
     hub = open_hub()
-    with hub.transaction() as session:
-        get_body(session, body)  # an unknown body is bad input, not an anonymous redeemer
-    redeemer = sharecodes.Redeemer.body(body, officer or f"{body} (command line)")
+    acting = acting_for(hub, body, officer)  # an unknown body or officer is bad input, not an anonymous redeemer
+    redeemer = sharecodes.Redeemer.body(body, acting.officer)
     found = sharecodes.redeem(hub, code, licence_suffix, redeemer, request_id=f"cli-{uuid.uuid4().hex}")
     if as_json:
         typer.echo(json.dumps(found.as_dict(), indent=2))

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from accord.cli.common import acting_for, answer_of, console, err, open_hub, print_json
+from accord.cli.common import OFFICER_HELP, acting_for, answer_of, console, err, open_hub, print_json
 from accord.errors import Forbidden, InvalidInput
 from accord.files import parse_mapping
 from accord.services import verification
@@ -25,7 +25,7 @@ app = typer.Typer(help="Identity verification: a grade (match / partial / no mat
 AgreementOpt = Annotated[str, typer.Option("--agreement", help="The agreement the check is made under")]
 BodyOpt = Annotated[str, typer.Option("--body", help="The body making the check (a recipient under the agreement)")]
 DatasetOpt = Annotated[str | None, typer.Option("--dataset", help="The source dataset, if the agreement covers several")]
-OfficerOpt = Annotated[str | None, typer.Option("--officer", help="The officer acting, as recorded (default: your login name)")]
+OfficerOpt = Annotated[str | None, typer.Option("--officer", help=OFFICER_HELP)]
 
 
 @app.command("check")

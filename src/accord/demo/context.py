@@ -17,7 +17,7 @@ import httpx
 from rich.console import Console
 
 from accord.clock import utcnow
-from accord.registry import credentials
+from accord.registry import credentials, officers
 from accord.runtime import Hub
 
 SERVICES = ("linkage", "verification", "eligibility", "disadvantages", "events", "sharecodes")
@@ -31,9 +31,27 @@ class DemoContext:
     synth_dir: Path
     people: list[Any]
     _tokens: dict[str, str] = field(default_factory=dict)
+    _officer_tokens: dict[str, str] = field(default_factory=dict)
+
+    def officer_token(self, subject: str) -> str:
+        """The API token the demo officer with this subject (demo/officers.yaml) would take from their page
+        after signing in: calls made with it are recorded as that person. A step run on its own registers
+        the officer it needs."""
+        from accord.demo.seed import example_officers
+
+        if subject not in self._officer_tokens:
+            with self.hub.transaction() as session:
+                officer = officers.active_by_subject(session, subject)
+                if officer is None:
+                    known = next(o for o in example_officers() if o["subject"] == subject)
+                    officer = officers.add_officer(session, known["body"], subject, known["name"], known["roles"],
+                                                   utcnow())
+                self._officer_tokens[subject] = officers.issue_token(
+                    session, officer.id, utcnow(), self.hub.settings.officer_token_ttl_seconds)
+        return self._officer_tokens[subject]
 
     def token(self, body_id: str) -> str:
-        """A bearer token for ``body_id``, from a demo client created on first use."""
+        """A bearer token for ``body_id``'s system, from a demo client created on first use (recorded as the system)."""
         if body_id not in self._tokens:
             with self.hub.transaction() as session:
                 issued = credentials.create_client(session, body_id, utcnow(), label="demo")

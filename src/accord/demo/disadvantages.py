@@ -27,7 +27,7 @@ def run(ctx) -> None:  # noqa: ANN001 - accord.demo.context.DemoContext
     factors, _least = disadvantages.objective_factors(ctx.hub.framework)
     with httpx.Client(base_url=ctx.url, timeout=60) as http:
         response = http.post(URL, json={"agreement": AGREEMENT}, headers={
-            "Authorization": f"Bearer {ctx.token(COUNCIL)}", "X-Accord-Officer": "Early help team, Northshire"})
+            "Authorization": f"Bearer {ctx.officer_token('demo|northshire-early-help')}"})
         response.raise_for_status()
         answer = response.json()
         ctx.console.print(
@@ -40,7 +40,7 @@ def run(ctx) -> None:  # noqa: ANN001 - accord.demo.context.DemoContext
             ctx.console.print(f"  UPRN {reference.get('uprn')} (council tax {', '.join(reference.get('account_refs', []))}): "
                               f"{titles}", highlight=False)
         refused = http.post(URL, json={"agreement": AGREEMENT}, headers={
-            "Authorization": f"Bearer {ctx.token('brightwatt-energy')}", "X-Accord-Officer": "demo officer"})
+            "Authorization": f"Bearer {ctx.token('brightwatt-energy')}"})
         reasons = "; ".join(refused.json().get("reasons", []))
         ctx.console.print(f"[red]DENY[/red] brightwatt-energy asks under the same agreement -> {refused.status_code}, "
                           f"recorded: {reasons}", highlight=False)

@@ -40,7 +40,6 @@ def run(ctx) -> None:  # noqa: ANN001 - accord.demo.context.DemoContext
     _ensure_worker(ctx)
     headers = {
         "Authorization": f"Bearer {ctx.token(SUPPLIER)}",
-        "X-Accord-Officer": "demo WHD batch at brightwatt-energy",
         "Idempotency-Key": "demo-whd-2026",
         "Content-Type": "application/vnd.apache.parquet",
     }

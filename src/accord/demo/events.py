@@ -186,8 +186,8 @@ def run(ctx) -> None:  # noqa: ANN001
     console = ctx.console
     console.rule("Civil-registration events")
     living, dying = ctx.people[0], ctx.people[-1]
-    dwp = {"Authorization": f"Bearer {ctx.token('dwp')}", "X-Accord-Officer": "DWP bereavement service"}
-    gro = {"Authorization": f"Bearer {ctx.token('gro')}", "X-Accord-Officer": "GRO registration system"}
+    dwp = {"Authorization": f"Bearer {ctx.token('dwp')}"}  # the bereavement service's system
+    gro = {"Authorization": f"Bearer {ctx.token('gro')}"}  # the registration system
     with LoopbackReceiver(keep_bodies=True) as receiver, httpx.Client(base_url=ctx.url, timeout=20) as http:
         created = http.post("/v1/events/subscriptions", headers=dwp,
                             json={"kinds": ["death"], "url": receiver.url("/dwp/deaths")})

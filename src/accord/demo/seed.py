@@ -1,4 +1,4 @@
-"""Load the example register (bodies, datasets, agreements) into a hub."""
+"""Load the example register (bodies, datasets, agreements, officers) into a hub."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from accord.errors import InvalidInput
 from accord.framework import Framework
-from accord.registry import agreements, bodies, confirmations, datasets, lifecycle
+from accord.registry import agreements, bodies, confirmations, datasets, lifecycle, officers
 from accord.registry.specs import AgreementSpec, BodySpec, DatasetSpec
 
 HERE = Path(__file__).resolve().parent
@@ -30,6 +30,17 @@ def example_datasets() -> list[DatasetSpec]:
 def example_agreements() -> list[tuple[str, AgreementSpec]]:
     raw = yaml.safe_load((HERE / "agreements.yaml").read_text())
     return [(item["demo_status"], AgreementSpec.model_validate(item["spec"])) for item in raw]
+
+
+def example_officers() -> list[dict]:
+    """The demo's officers: ``{body, subject, name, roles}`` (synthetic people)."""
+    return yaml.safe_load((HERE / "officers.yaml").read_text())
+
+
+def seed_officers(session: Session, now: datetime) -> list[dict]:
+    """Register the demo's officers at their bodies; the registered ones, as ``officer_summary`` gives them."""
+    return [officers.officer_summary(officers.add_officer(session, o["body"], o["subject"], o["name"], o["roles"], now))
+            for o in example_officers()]
 
 
 @dataclass

@@ -54,7 +54,7 @@ def run(ctx) -> None:  # noqa: ANN001 - the demo context (url, hub, console, syn
         f"single use, valid until {made.expires_at:%d %B %Y}.",
         highlight=False,
     )
-    headers = {"Authorization": f"Bearer {ctx.token(HIRE)}", "X-Accord-Officer": "Swiftwheels Leeds desk"}
+    headers = {"Authorization": f"Bearer {ctx.officer_token('demo|swiftwheels-leeds')}"}  # Lee, at the Leeds desk
     wrong = driver.licence[-8:-1] + ("A" if driver.licence[-1] != "A" else "C")
     with httpx.Client(base_url=ctx.url, timeout=10) as http:
         for label, suffix in (("mistyped licence", wrong), ("correct licence", driver.licence[-8:]),

@@ -96,7 +96,7 @@ def run(ctx) -> None:  # noqa: ANN001 - accord.demo.context.DemoContext
     _ensure_holding(ctx)
     _train_model(ctx)
     applications = _applications(ctx)
-    headers = {"Authorization": f"Bearer {ctx.token(ERO)}", "X-Accord-Officer": "demo clerk, Northshire electoral services"}
+    headers = {"Authorization": f"Bearer {ctx.officer_token('demo|northshire-ero-clerk')}"}  # Pat Jones, a person
     with httpx.Client(base_url=ctx.url, timeout=30) as http:
         for number, (label, details) in enumerate(applications, start=1):
             response = http.post("/v1/verifications", headers=headers, json={
@@ -110,7 +110,7 @@ def run(ctx) -> None:  # noqa: ANN001 - accord.demo.context.DemoContext
             console.print(f"{answer['reference']} {label}: [{colour}]{answer['grade']}[/{colour}] "
                           f"(agreed: {agreed})", highlight=False)
         # An energy supplier is not a party: refused, and the refusal recorded.
-        supplier = {"Authorization": f"Bearer {ctx.token('brightwatt-energy')}", "X-Accord-Officer": "demo at brightwatt"}
+        supplier = {"Authorization": f"Bearer {ctx.token('brightwatt-energy')}"}
         if applications:
             refused = http.post("/v1/verifications", headers=supplier,
                                 json={"agreement": AGREEMENT, "applicant": applications[0][1]})

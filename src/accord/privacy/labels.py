@@ -17,9 +17,8 @@ SHARE_CODE_CALLER = "accord/sharecodes/address/v1"  # an anonymous checker's add
 SHARE_CODE_LOCATOR = "accord/sharecodes/record-locator/v1"  # the sealed pointer to a licence record
 THROTTLE_KEYS = "accord/throttle/keys/v1"  # client ids and addresses, hashed, in the throttle counters
 WEB_SESSIONS = {  # signed cookies of the pages
-    "verification": "accord/web/verification-session/v1",
-    "disadvantages": "accord/web/disadvantages-session/v1",
     "citizen": "accord/web/citizen-session/v1",
+    "officer": "accord/web/officer-oidc-flow/v1",
 }
 
 # From an agreement's shared secret, which the parties hold and the hub never does.

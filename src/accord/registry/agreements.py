@@ -29,9 +29,12 @@ def create_draft(
     default_consultation_weeks: int = 8,
     *,
     proposer: str | None = None,
+    recorded_by: str | None = None,
 ) -> Agreement:
     """Validate a draft against the framework and registry, then store it.
 
+    ``actor`` is who drafts it (``created_by``: the drafting body on the API); ``recorded_by``,
+    if given, is the person or system named in its history (``registry.officers.label``).
     ``proposer`` is the party proposing it, which consents by proposing; every other party named
     confirms it before it goes to consultation (``confirmations``). Without one (the hub operator
     drafts it) every party confirms.
@@ -83,7 +86,7 @@ def create_draft(
             agreement.data.append(AgreementField(dataset_id=item.dataset, field_name=field, position=position))
             position += 1
     agreement.history.append(
-        AgreementEvent(from_status=None, to_status="draft", at=now, actor=actor, reason="drafted")
+        AgreementEvent(from_status=None, to_status="draft", at=now, actor=recorded_by or actor, reason="drafted")
     )
     session.add(agreement)
     session.flush()

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from accord.errors import InvalidInput, NotFound, Unauthorised
+from accord.registry import officers, roles
 from accord.registry.bodies import get_body
 from accord.storage.models import Body, Client, Token
 
@@ -39,15 +40,34 @@ class IssuedSecret:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: the body, through which client, with which scopes."""
+    """Who is calling: the body, and either a system (an API client, with its scopes) or a verified
+    officer (a person, with their roles) holding an officer's token."""
 
     body_id: str
-    client_id: str
+    client_id: str | None
     scopes: tuple[str, ...]
+    officer: officers.OfficerIdentity | None = None
 
     @property
     def is_admin(self) -> bool:
+        if self.officer is not None:
+            return self.officer.hub_operator and self.may(roles.ACT)
         return ADMIN_SCOPE in self.scopes
+
+    @property
+    def label(self) -> str:
+        """Who acted, as the audit log records it: the person, or the system."""
+        if self.officer is not None:
+            return self.officer.label
+        return officers.system_label(self.client_id or "unknown")
+
+    def may(self, right: str) -> bool:
+        """A system holds every right of its body; a person only their roles' (``registry.roles``)."""
+        return self.officer is None or roles.may(self.officer.roles, right)
+
+    @classmethod
+    def of_officer(cls, officer: officers.OfficerIdentity) -> Caller:
+        return cls(officer.body_id, None, (BODY_SCOPE,), officer)
 
 
 def create_client(session: Session, body_id: str, now: datetime, label: str = "") -> IssuedSecret:
@@ -152,6 +172,8 @@ _RESOLVE = (
 
 def resolve_token(session: Session | Connection, token: str, now: datetime) -> Caller:
     """The caller a bearer token stands for, read afresh: a revoked token fails on its next use."""
+    if officers.is_officer_token(token):
+        return Caller.of_officer(officers.resolve_token(session, token, now))
     row = session.execute(_RESOLVE, {"token_hash": _hash(token)}).first()
     if row is None or row.revoked_at is not None:
         raise Unauthorised("the bearer token is not valid")

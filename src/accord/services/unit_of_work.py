@@ -46,18 +46,28 @@ P = TypeVar("P")
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting: a body, the officer or system acting for it, and the call they came by."""
+    """Who is acting: a body, the person or system acting for it, and the call they came by.
+
+    ``officer`` is what the audit log records as the actor: a verified officer's
+    ``officer:<id> (<name>)``, a system's ``system:<client id>``, or the hub operator at the
+    console's ``operator:<login>`` (``registry.officers``); never a name the caller typed.
+    """
 
     body_id: str
     officer: str
     request_id: str
-    client_id: str | None = None  # the API client; None from the pages and the command line
+    client_id: str | None = None  # the API client; None from the pages, the command line and officers' tokens
     is_admin: bool = False  # the hub operator: may manage the register, is never granted records
+    officer_id: str | None = None  # the verified officer acting, if a person is
 
     @property
     def replay_owner(self) -> str:
-        """Whose idempotency keys these are: an API client's own, or the body's on the pages."""
-        return self.client_id or f"body:{self.body_id}"[:64]
+        """Whose idempotency keys these are: an API client's own, an officer's own, or the body's."""
+        if self.client_id:
+            return self.client_id
+        if self.officer_id:
+            return f"officer:{self.officer_id}"[:64]
+        return f"body:{self.body_id}"[:64]
 
 
 @dataclass(frozen=True)

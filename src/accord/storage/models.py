@@ -388,4 +388,4 @@ class AuditWitnessReply(Base):
 
 # The purpose services' tables live beside their services' concerns, in accord.storage.tables;
 # imported here, after Base, so that Base.metadata holds every table.
-from accord.storage.tables import events, jobs, linkage, sharecodes, throttle  # noqa: E402,F401
+from accord.storage.tables import events, jobs, linkage, officers, sharecodes, throttle  # noqa: E402,F401

@@ -1,14 +1,12 @@
 """Pages: an officer checks one applicant and sees the grade (never the record).
 
-Signing in reuses the API's credentials, because Accord has no staff single
-sign-on. The officer gives their body's API client id and secret and their own
-name. The page obtains a bearer token with the same OAuth grant that
-``POST /oauth/token`` uses, and keeps it in a signed cookie (itsdangerous;
-HttpOnly, SameSite=Strict, scoped to /verification) that expires with the
-token. Every request resolves the token as the API does, so a revoked or
-rotated client is refused at once, and signing out revokes the token. Every
-form carries a CSRF token: the signed double-submit cookie of the consultation
-form (accord.web.csrf), here scoped to /verification.
+An officer signs in as a person (accord.web.officer_sign_in: OpenID Connect, or
+the development identity provider; a server-side session whose cookie carries
+only a random id). Every request reads the session afresh, so signing out or
+deactivating the officer ends it at once; a check is made for the officer's own
+body only, needs a role holding ``body.act``, and is recorded with the officer's
+name. Every form carries a CSRF token: the signed double-submit cookie of the
+consultation form (accord.web.csrf), here scoped to /verification.
 
 A face only: validation wording is GOV.UK's, and everything else is
 accord.services.verification, exactly as the API and the CLI use it.
@@ -17,33 +15,26 @@ accord.services.verification, exactly as the API and the CLI use it.
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Cookie, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from accord.clock import utcnow
-from accord.errors import AccordError, InvalidInput, NotFound, Unauthorised
-from accord.privacy import labels
-from accord.privacy.pseudonymise import derive_key
+from accord.errors import InvalidInput, NotFound
+from accord.registry import roles
 from accord.registry.agreements import list_agreements, parties
-from accord.registry.credentials import Caller, issue_token, resolve_token, revoke_token
 from accord.runtime import Hub
 from accord.services import verification
-from accord.services.unit_of_work import Actor
-from accord.web import csrf
+from accord.services.officers import OfficerIdentity
+from accord.web import csrf, officer_sign_in
 from accord.web.forms import PAGE, error_list
 
 router = APIRouter(include_in_schema=False)
 
 PATH = "/verification"
-SESSION_COOKIE = "accord_verification"
 CSRF_COOKIE = "accord_verification_csrf"
-_SALT = "accord.web.verification.session"
 _DIGITS = re.compile(r"^\d{1,4}$")
 
 FormText = Annotated[str, Form(max_length=1000)]
@@ -54,30 +45,6 @@ FormText = Annotated[str, Form(max_length=1000)]
 
 def _hub(request: Request) -> Hub:
     return request.app.state.hub
-
-
-def _serializer(hub: Hub) -> URLSafeTimedSerializer:
-    key = derive_key(hub.settings.secret_key.get_secret_value(), labels.WEB_SESSIONS["verification"])
-    return URLSafeTimedSerializer(key, salt=_SALT)
-
-
-def _signed_in(request: Request) -> tuple[Caller, str, str] | None:
-    """(caller, officer, token) if the cookie holds a token the API would still accept."""
-    raw = request.cookies.get(SESSION_COOKIE)
-    if not raw:
-        return None
-    hub = _hub(request)
-    try:
-        data = _serializer(hub).loads(raw, max_age=hub.settings.token_ttl_seconds)
-        token, officer = str(data["t"]), str(data["o"])
-    except (BadSignature, KeyError, TypeError, ValueError):
-        return None
-    try:
-        with hub.transaction() as session:
-            caller = resolve_token(session, token, utcnow())
-    except Unauthorised:
-        return None
-    return caller, officer, token
 
 
 def _nonce(request: Request) -> str:
@@ -191,13 +158,12 @@ def _service_errors(problem: InvalidInput) -> dict[str, str]:
     return errors or {PAGE: _sentence(problem.detail)}
 
 
-def _render_form(request: Request, signed: tuple[Caller, str, str], *, nonce: str, form: CheckForm | None = None,
+def _render_form(request: Request, officer: OfficerIdentity, *, nonce: str, form: CheckForm | None = None,
                  errors: dict[str, str] | None = None, status: int = 200) -> HTMLResponse:
-    caller, officer, _token = signed
     errors = errors or {}
     return _render(
         request, "verification/check.html", nonce=nonce, status=status, title="Check an applicant's details",
-        officer=officer, body_id=caller.body_id, agreements=_agreements(_hub(request), caller.body_id),
+        officer=officer.name, body_id=officer.body_id, agreements=_agreements(_hub(request), officer.body_id),
         form=form or CheckForm(), errors=errors, error_list=_error_list(errors),
     )
 
@@ -216,52 +182,12 @@ def _error_list(errors: dict[str, str]) -> list[dict[str, str]]:
 
 @router.get(PATH, response_class=HTMLResponse)
 def start(request: Request) -> HTMLResponse:
-    signed = _signed_in(request)
-    if signed is None:
-        return _render(request, "verification/sign_in.html", nonce=_nonce(request),
-                       title="Sign in to check applicants", errors={}, error_list=[], values={})
-    return _render_form(request, signed, nonce=_nonce(request))
-
-
-@router.post(f"{PATH}/sign-in", response_class=HTMLResponse)
-def sign_in(
-    request: Request,
-    client_id: FormText = "",
-    client_secret: FormText = "",
-    officer: FormText = "",
-    csrf_token: FormText = "",
-    csrf_cookie: Annotated[str | None, Cookie(alias=CSRF_COOKIE)] = None,
-) -> Response:
-    if not _csrf_ok(request, csrf_token, csrf_cookie):
-        return _expired(request)
-    hub = _hub(request)
-    errors: dict[str, str] = {}
-    if not client_id.strip():
-        errors["client_id"] = "Enter your organisation's API client id"
-    if not client_secret:
-        errors["client_secret"] = "Enter your organisation's API client secret"
-    if not officer.strip():
-        errors["officer"] = "Enter your name"
-    elif len(officer.strip()) > 200 or not officer.strip().isprintable():
-        errors["officer"] = "Name must be 200 printable characters or fewer"
-    if not errors:
-        try:
-            with hub.transaction() as session:
-                token, _client = issue_token(session, client_id.strip()[:64], client_secret, utcnow(),
-                                             hub.settings.token_ttl_seconds)
-        except (Unauthorised, AccordError):
-            errors["client_id"] = "The client id and secret do not match an active API client"
-    if errors:
-        return _render(request, "verification/sign_in.html", nonce=csrf_cookie or _nonce(request), status=400,
-                       title="Sign in to check applicants", errors=errors, error_list=error_list(errors),
-                       values={"client_id": client_id, "officer": officer})
-    response = RedirectResponse(PATH, status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE, _serializer(hub).dumps({"t": token, "o": officer.strip()}), path=PATH,
-        max_age=hub.settings.token_ttl_seconds, httponly=True, samesite="strict",
-        secure=request.url.scheme == "https",
-    )
-    return response
+    officer = officer_sign_in.signed_in(request)
+    if officer is None:
+        return _render(request, "verification/sign_in.html", nonce=_nonce(request), title="Sign in to check applicants")
+    if officer_sign_in.lacks(officer, roles.ACT):
+        return officer_sign_in.refused_page(request, officer, roles.ACT, "verification")
+    return _render_form(request, officer, nonce=_nonce(request))
 
 
 @router.post(f"{PATH}/check", response_class=HTMLResponse)
@@ -283,17 +209,18 @@ def check(
 ) -> Response:
     if not _csrf_ok(request, csrf_token, csrf_cookie):
         return _expired(request)
-    signed = _signed_in(request)
-    if signed is None:
+    officer = officer_sign_in.signed_in(request)
+    if officer is None:
         return RedirectResponse(PATH, status_code=303)
-    caller, officer, _token = signed
+    if officer_sign_in.lacks(officer, roles.ACT):
+        return officer_sign_in.refused_page(request, officer, roles.ACT, "verification")
     hub = _hub(request)
     form = CheckForm(agreement, reference, first_name, middle_name, surname, dob_day, dob_month, dob_year,
                      postcode, address, nino)
-    known = {item["value"] for item in _agreements(hub, caller.body_id)}
+    known = {item["value"] for item in _agreements(hub, officer.body_id)}
     errors = form.errors(known)
     if not errors:
-        actor = Actor(caller.body_id, officer, f"web-{uuid.uuid4().hex}", caller.client_id, caller.is_admin)
+        actor = officer_sign_in.actor_for(officer)
         check_request = verification.CheckRequest(
             form.agreement, ((form.reference.strip() or None, form.details()),), single=True)
         try:
@@ -305,11 +232,11 @@ def check(
         else:
             return _render(
                 request, "verification/result.html", nonce=csrf_cookie or _nonce(request),
-                title="Check result" if reply.ok else "Check refused", officer=officer,
+                title="Check result" if reply.ok else "Check refused", officer=officer.name,
                 answer=reply.body, allowed=reply.ok, reference=form.reference.strip(),
                 labels=verification.FIELD_LABELS,
             )
-    return _render_form(request, signed, nonce=csrf_cookie or _nonce(request), form=form, errors=errors, status=400)
+    return _render_form(request, officer, nonce=csrf_cookie or _nonce(request), form=form, errors=errors, status=400)
 
 
 @router.post(f"{PATH}/sign-out", response_class=HTMLResponse)
@@ -320,10 +247,7 @@ def sign_out(
 ) -> Response:
     if not _csrf_ok(request, csrf_token, csrf_cookie):
         return _expired(request)
-    signed = _signed_in(request)
-    if signed is not None:
-        with _hub(request).transaction() as session:  # a copy of the cookie no longer works either
-            revoke_token(session, signed[2], utcnow())
+    officer_sign_in.end(request)  # on the server: a copy of the cookie no longer works either
     response = RedirectResponse(PATH, status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path=PATH)
+    officer_sign_in.forget(response)
     return response

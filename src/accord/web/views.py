@@ -26,7 +26,7 @@ from accord.registry.register import register_entries
 from accord.runtime import Hub
 from accord.services import throttle
 from accord.services.purposes import purposes, resolve
-from accord.web import citizen, csrf, present, rendering
+from accord.web import citizen, csrf, officer_sign_in, present, rendering
 from accord.web.forms import MAX_COMMENT, PAGE, CommentForm, RegisterFilters, error_list
 
 router = APIRouter(include_in_schema=False)
@@ -37,6 +37,7 @@ def install(app: FastAPI) -> None:
     app.state.pages = rendering.Pages(rendering.environment(), hidden=server_paths(app.state.hub.settings.data_dir))
     app.state.csrf = csrf.CsrfGuard(app.state.hub.settings.secret_key.get_secret_value())
     app.include_router(router)
+    officer_sign_in.install(app)  # before the citizens' session middleware, so that it runs inside it
     citizen.install(app)
     for path in purposes().pages:  # each purpose's pages, as its package registers them
         app.include_router(resolve(path))

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from accord.api.deps import ActorDep, CallerDep, HubDep, IdempotencyKeyDep, visible_agreement
+from accord.api.deps import ActingDep, ActorDep, CallerDep, HubDep, IdempotencyKeyDep, visible_agreement
 from accord.api.replies import respond
 from accord.api.replies import write as run_write
 from accord.clock import utcnow
@@ -41,7 +41,7 @@ def list_agreements(
 @router.post("/agreements", status_code=201, summary="Draft an agreement; refused with reasons if invalid")
 def create_agreement(
     hub: HubDep,
-    caller: CallerDep,
+    caller: ActingDep,
     spec: AgreementSpec,
     request: Request,
     idempotency_key: IdempotencyKeyDep = None,
@@ -54,6 +54,7 @@ def create_agreement(
         agreement = agreements.create_draft(
             session, hub.framework, spec, caller.body_id, now, hub.settings.consultation_weeks,
             proposer=caller.body_id,  # a party proposing it consents by proposing (the operator is no party)
+            recorded_by=caller.label,
         )
         return 201, agreements.register_entry(agreement, hub.framework, now.date())
 
@@ -71,7 +72,7 @@ def get_agreement(hub: HubDep, caller: CallerDep, agreement_id: str) -> dict:
 @router.post("/agreements/{agreement_id}/transitions", summary="Move an agreement through its lifecycle")
 def transition(
     hub: HubDep,
-    caller: CallerDep,
+    caller: ActingDep,
     agreement_id: str,
     body: TransitionRequest,
     request: Request,
@@ -83,7 +84,7 @@ def transition(
         visible_agreement(caller, agreement)
         lifecycle.may_move(agreement, body.to, caller.body_id, is_operator=caller.is_admin)
         lifecycle.transition(
-            session, hub.framework, agreement, body.to, actor=caller.body_id, now=now, reason=body.reason
+            session, hub.framework, agreement, body.to, actor=caller.label, now=now, reason=body.reason
         )
         return 200, agreements.register_entry(agreement, hub.framework, now.date())
 

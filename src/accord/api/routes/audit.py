@@ -46,7 +46,7 @@ def entry(hub: HubDep, caller: AdminDep, leaf_index: int) -> dict:
 
 @private.post("/checkpoints", status_code=201, summary="Integrate pending entries and sign a checkpoint now")
 def new_checkpoint(hub: HubDep, caller: AdminDep, request: Request, idempotency_key: IdempotencyKeyDep = None):
-    actor = Actor(caller.body_id, "hub operator", request.state.request_id, caller.client_id, caller.is_admin)
+    actor = Actor(caller.body_id, caller.label, request.state.request_id, caller.client_id, caller.is_admin)
     reply = once(hub, actor, operation="audit.checkpoint", payload=None, key=idempotency_key,
                  act=lambda: Reply(201, audit.checkpoint_now(hub)))
     return respond(request, reply)

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from accord.api.deps import AdminDep, CallerDep, HubDep, IdempotencyKeyDep, ReaderDep, UploadDep
+from accord.api.deps import ActingDep, ActorDep, AdminDep, CallerDep, HubDep, IdempotencyKeyDep, UploadDep
 from accord.api.replies import respond
 from accord.api.replies import write as run_write
 from accord.clock import utcnow
@@ -76,7 +76,7 @@ def _own_client_or_admin(session, caller, client_id: str) -> None:  # noqa: ANN0
 
 
 @router.post("/clients/{client_id}/rotate", summary="Replace a client's secret; its tokens are revoked")
-def rotate_client(hub: HubDep, caller: CallerDep, client_id: str, request: Request,
+def rotate_client(hub: HubDep, caller: ActingDep, client_id: str, request: Request,
                   idempotency_key: IdempotencyKeyDep = None):
     def work(session):
         _own_client_or_admin(session, caller, client_id)
@@ -92,7 +92,7 @@ def rotate_client(hub: HubDep, caller: CallerDep, client_id: str, request: Reque
 
 
 @router.post("/clients/{client_id}/revoke", summary="Revoke a client and its tokens")
-def revoke_client(hub: HubDep, caller: CallerDep, client_id: str, request: Request,
+def revoke_client(hub: HubDep, caller: ActingDep, client_id: str, request: Request,
                   idempotency_key: IdempotencyKeyDep = None):
     def work(session):
         _own_client_or_admin(session, caller, client_id)
@@ -110,7 +110,7 @@ def list_datasets(hub: HubDep, caller: CallerDep, body_id: str | None = None) ->
 
 @router.post("/datasets", status_code=201, summary="Register a dataset (its holder or the hub operator)")
 def add_dataset(
-    hub: HubDep, caller: CallerDep, spec: DatasetSpec, request: Request, idempotency_key: IdempotencyKeyDep = None
+    hub: HubDep, caller: ActingDep, spec: DatasetSpec, request: Request, idempotency_key: IdempotencyKeyDep = None
 ):
     if not caller.is_admin and spec.body_id != caller.body_id:
         raise Forbidden("a body may register only its own datasets")
@@ -141,7 +141,7 @@ HOLDING_TYPES = {"text/csv": ".csv", "application/vnd.apache.parquet": ".parquet
         }
     },
 )
-async def load_records(hub: HubDep, reader: ReaderDep, dataset_id: str, request: Request, upload: UploadDep,
+async def load_records(hub: HubDep, reader: ActorDep, dataset_id: str, request: Request, upload: UploadDep,
                        idempotency_key: IdempotencyKeyDep = None):
     """The holding purpose services match against; validated whole before it replaces the previous one.
 

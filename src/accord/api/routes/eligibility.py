@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from accord.api.deps import ActorDep, CallerDep, HubDep, IdempotencyKeyDep, ReaderDep, UploadDep
+from accord.api.deps import ActingDep, ActorDep, HubDep, IdempotencyKeyDep, ReaderDep, UploadDep
 from accord.api.replies import respond
 from accord.errors import InvalidInput
 from accord.files import parse_mapping
@@ -111,7 +111,7 @@ def status(hub: HubDep, actor: ReaderDep, job_id: JobId) -> dict:
     summary="Cancel a job: at once if queued, between chunks if running; partial results are deleted",
     responses={200: {"description": "Cancelled"}, 202: {"description": "It will stop after its current chunk"}},
 )
-def cancel(hub: HubDep, actor: ReaderDep, job_id: JobId, request: Request,
+def cancel(hub: HubDep, actor: ActorDep, job_id: JobId, request: Request,
            idempotency_key: IdempotencyKeyDep = None) -> JSONResponse:
     def act() -> Reply:
         view = jobs.cancel(hub, job_id, actor.body_id)
@@ -131,7 +131,7 @@ def cancel(hub: HubDep, actor: ReaderDep, job_id: JobId, request: Request,
         410: _problem("The results were deleted: the agreement's retention period has passed"),
     },
 )
-def results(hub: HubDep, caller: CallerDep, job_id: JobId) -> StreamingResponse:
+def results(hub: HubDep, caller: ActingDep, job_id: JobId) -> StreamingResponse:
     path = jobs.result_file(hub, job_id, caller.body_id)
     try:
         handle = path.open("rb")  # opened now: a retention sweep unlinking it mid-download cannot cut it short
@@ -162,7 +162,7 @@ def results(hub: HubDep, caller: CallerDep, job_id: JobId) -> StreamingResponse:
     },
 )
 async def encoded_claimants(
-    hub: HubDep, actor: ReaderDep, request: Request, upload: UploadDep, agreement_id: Annotated[str, Path(max_length=64)],
+    hub: HubDep, actor: ActorDep, request: Request, upload: UploadDep, agreement_id: Annotated[str, Path(max_length=64)],
     idempotency_key: IdempotencyKeyDep = None,
 ) -> JSONResponse:
     if upload.suffix(UPLOAD_TYPES) != "parquet":

@@ -1,7 +1,7 @@
 """audit witness replies: each witness's cosignature (or refusal) of a published checkpoint
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-08 00:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from accord.storage.types import UTCDateTime
 
 revision = '0011'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
