@@ -143,3 +143,29 @@ def test_without_a_session_the_officer_pages_show_nothing_and_issue_nothing(sqli
     assert "Sign in as an officer" in client.get("/officer").text
     with hub.transaction() as session:
         assert session.scalars(select(OfficerToken)).all() == []
+
+
+def test_repeated_failed_sign_ins_lock_the_account_and_the_address_out(sqlite_site: Site, monkeypatch) -> None:
+    from accord.services import officers, throttle
+    from accord.services.unit_of_work import Actor
+
+    client, hub = sqlite_site.client, sqlite_site.hub
+    monkeypatch.setattr(hub, "settings", hub.settings.model_copy(
+        update={"throttle_signin_failures_per_account": 3, "throttle_signin_failures_per_address": 5}))
+    active = add_officer(hub, "northshire-council", "oidc|active", name="Still Here")
+    gone = add_officer(hub, "northshire-council", "oidc|gone", name="Gone Away")
+    assert officers.deactivate(hub, Actor("", "operator:test", "r", is_admin=True), gone["id"]).ok
+    for _ in range(3):
+        assert sign_in_officer(client, gone).status_code == 403
+    locked = sign_in_officer(client, gone)
+    assert locked.status_code == 429 and "too many failed sign-in attempts" in locked.text.lower()
+    assert 0 < int(locked.headers["retry-after"]) <= hub.settings.throttle_failure_window_seconds
+
+    # The same address fails twice more on another account, and then even a registered officer waits.
+    other = add_officer(hub, "northshire-council", "oidc|other", name="Other Gone")
+    assert officers.deactivate(hub, Actor("", "operator:test", "r", is_admin=True), other["id"]).ok
+    assert [sign_in_officer(client, other).status_code for _ in range(2)] == [403, 403]
+    assert sign_in_officer(client, active).status_code == 429
+
+    throttle.reset(hub)  # accord throttle reset: the operator lifts the lockout
+    assert sign_in_officer(client, active).status_code == 303

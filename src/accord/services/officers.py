@@ -2,8 +2,9 @@
 
 Every face uses these: the API's ``/v1/bodies/{body}/officers``, ``accord officers`` and the
 officers' pages (``web.officer_sign_in``). Sign-in happens in ONE place, ``sign_in``: every
-refusal (an unknown subject, a deactivated officer) goes through ``_refuse`` there, where
-a lockout after repeated failures belongs.
+refusal (an unknown subject, a deactivated officer, a callback the identity provider did not
+complete) goes through ``refuse``, which counts it (``services.throttle``, scope ``signin``),
+so repeated failures lock the account and the address out across server processes.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from accord.registry import officers as register
 from accord.registry.bodies import get_body
 from accord.registry.officers import OfficerIdentity
 from accord.runtime import Hub
+from accord.services import throttle
 from accord.services.unit_of_work import Actor, Reply, run
 from accord.storage.models import Body
 from accord.storage.tables.officers import Officer, OfficerSession
 
 __all__ = [
-    "OfficerIdentity", "SignInRefused", "add", "deactivate", "list_", "sign_in", "start_session", "session_officer",
+    "OfficerIdentity", "SignInRefused", "add", "refuse", "deactivate", "list_", "sign_in", "start_session", "session_officer",
     "end_session", "issue_api_token", "demo_officers",
 ]
 
@@ -77,28 +79,38 @@ def demo_officers(hub: Hub) -> list[dict]:
 # ------------------------------------------------------------------ signing in
 
 
-def _refuse(hub: Hub, subject: str, why: str) -> SignInRefused:
-    """EVERY officer sign-in failure comes through here (unknown subject, deactivated officer).
+def refuse(hub: Hub, why: str, *, subject: str = "", address: str | None = None) -> SignInRefused:
+    """EVERY officer sign-in failure comes through here, and counts towards a lockout.
 
-    The place to count failures and lock out after repeated ones (services.throttle), so that
-    the pages, the identity provider's callback and the development sign-in share one rule.
+    The failure is counted against the account (the subject the identity provider named, if
+    any) and the address it came from; ``sign_in`` refuses both once they reach their limit.
     """
+    throttle.failed(hub, "signin", {"account": subject, "address": address})
     return SignInRefused(why)
 
 
-def sign_in(hub: Hub, subject: str) -> OfficerIdentity:
-    """The officer the identity provider vouched for (by ``sub``), or ``SignInRefused``."""
+def sign_in(hub: Hub, subject: str, *, address: str | None = None) -> OfficerIdentity:
+    """The officer the identity provider vouched for (by ``sub``), or ``SignInRefused``.
+
+    ``throttle.TooManyRequests`` if the account or the address is locked out after repeated
+    failures: then even a registered officer waits for the lockout to end.
+    """
     subject = (subject or "").strip()
+    throttle.check(hub, "signin", {"account": subject, "address": address})
     with hub.transaction() as session:
         officer = register.active_by_subject(session, subject) if subject else None
-        if officer is None:
-            known = subject and session.scalars(select(Officer.id).where(Officer.subject == subject)).first()
-            if known:
-                raise _refuse(hub, subject, "Your officer account has been deactivated. Ask your organisation's "
-                                            "data-sharing lead or the hub operator if you need it again.")
-            raise _refuse(hub, subject, "You are not registered as an officer of any organisation on Accord. "
-                                        "Ask the hub operator to add you.")
-        return OfficerIdentity.of(officer, get_body(session, officer.body_id).body_type)
+        known = officer is None and subject and session.scalars(
+            select(Officer.id).where(Officer.subject == subject)).first()
+        identity = OfficerIdentity.of(officer, get_body(session, officer.body_id).body_type) if officer else None
+    if identity is None:  # counted outside the read: the throttle writes its own row
+        if known:
+            raise refuse(hub, "Your officer account has been deactivated. Ask your organisation's "
+                              "data-sharing lead or the hub operator if you need it again.",
+                         subject=subject, address=address)
+        raise refuse(hub, "You are not registered as an officer of any organisation on Accord. "
+                          "Ask the hub operator to add you.", subject=subject, address=address)
+    throttle.succeeded(hub, "signin", {"account": subject})
+    return identity
 
 
 # ------------------------------------------------------------------ page sessions (server-side)

@@ -33,13 +33,14 @@ from joserfc.errors import JoseError
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from accord.api.addresses import client_address
 from accord.api.problems import problem
 from accord.clock import utcnow
 from accord.privacy import labels
 from accord.privacy.pseudonymise import derive_key
 from accord.registry import roles
 from accord.runtime import Hub
-from accord.services import officers
+from accord.services import officers, throttle
 from accord.services.officers import OfficerIdentity, SignInRefused
 from accord.services.unit_of_work import Actor
 from accord.web import csrf
@@ -167,8 +168,17 @@ def _next(value: str | None) -> str:
     return value if value in PAGES else PREFIX
 
 
-def _refused(request: Request, refusal: SignInRefused) -> HTMLResponse:
+def _refused(request: Request, refusal: SignInRefused | throttle.TooManyRequests) -> HTMLResponse:
+    if isinstance(refusal, throttle.TooManyRequests):  # locked out after repeated failures
+        response = _render(request, "officer/refused.html", status=429, title="You cannot sign in yet",
+                           reason=refusal.detail[:1].upper() + refusal.detail[1:] + ".")
+        response.headers["Retry-After"] = str(refusal.retry_after)
+        return response
     return _render(request, "officer/refused.html", status=403, title="You cannot sign in", reason=refusal.detail)
+
+
+def _address(request: Request) -> str:
+    return client_address(request, _hub(request).settings)
 
 
 # ------------------------------------------------------------------ pages
@@ -217,8 +227,8 @@ def development_sign_in(
     if subject is None:
         return _choose(request, next_page, "Select the officer you want to sign in as", 400)
     try:
-        identity = officers.sign_in(hub, subject)
-    except SignInRefused as refusal:
+        identity = officers.sign_in(hub, subject, address=_address(request))
+    except (SignInRefused, throttle.TooManyRequests) as refusal:
         return _refused(request, refusal)
     return _settle(request, RedirectResponse(next_page, status_code=303), identity)
 
@@ -231,14 +241,16 @@ async def oidc_callback(request: Request) -> Response:
     try:
         token = await request.app.state.officer_oidc.create_client(OIDC_CLIENT).authorize_access_token(request)
     except OAuthError as exc:
-        return _refused(request, SignInRefused(f"Sign-in did not complete: {exc.description or exc.error}."))
+        return _refused(request, officers.refuse(
+            hub, f"Sign-in did not complete: {exc.description or exc.error}.", address=_address(request)))
     except JoseError as exc:  # the ID token failed a check: signature, issuer, audience, expiry or nonce
-        return _refused(request, SignInRefused(f"Sign-in did not complete: the identity token was not valid "
-                                               f"({exc.error})."))
+        return _refused(request, officers.refuse(
+            hub, f"Sign-in did not complete: the identity token was not valid ({exc.error}).",
+            address=_address(request)))
     subject = (token.get("userinfo") or {}).get("sub")
     try:
-        identity = officers.sign_in(hub, subject if isinstance(subject, str) else "")
-    except SignInRefused as refusal:
+        identity = officers.sign_in(hub, subject if isinstance(subject, str) else "", address=_address(request))
+    except (SignInRefused, throttle.TooManyRequests) as refusal:
         return _refused(request, refusal)
     next_page = _next(request.session.pop("next", None))
     return _settle(request, RedirectResponse(next_page, status_code=303), identity)
