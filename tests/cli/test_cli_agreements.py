@@ -53,10 +53,14 @@ def test_a_file_of_the_wrong_shape_names_the_file_and_fields(accord, seeded: Hub
 
 def test_every_named_party_confirms_a_draft_before_consultation(accord, seeded: Hub, tmp_path: Path) -> None:  # noqa: ANN001
     accord("agreements", "create", write(tmp_path, "a.yaml", agreement_spec()))
+    assert accord("officers", "add", "dwp", "--subject", "oidc|jsmith", "--name", "J Smith",
+                  "--role", "data_sharing_officer").code == 0
     before = counts(seeded)
     accord("agreements", "advance", "supporting-families-extension", "--to", "consultation").assert_bad_input(
         "still to confirm: dwp, northshire-council"
     )
+    accord("agreements", "confirm", "supporting-families-extension", "--body", "dwp", "--officer",
+           "J Smith").assert_bad_input("no active officer with subject 'J Smith'")  # a typed name is no officer
     accord("agreements", "confirm", "supporting-families-extension", "--body", "hmrc").assert_bad_input(
         "only a body named", "hmrc"
     )
@@ -65,7 +69,7 @@ def test_every_named_party_confirms_a_draft_before_consultation(accord, seeded: 
     )
     accord("agreements", "confirm", "no-such-agreement", "--body", "dwp").assert_bad_input("no-such-agreement")
     assert counts(seeded) == before
-    first = accord("agreements", "confirm", "supporting-families-extension", "--body", "dwp", "--officer", "J Smith")
+    first = accord("agreements", "confirm", "supporting-families-extension", "--body", "dwp", "--officer", "oidc|jsmith")
     assert first.code == 0, first.err
     assert "dwp confirms the draft" in first.out and "still to confirm: northshire-council" in first.out
     accord("agreements", "advance", "supporting-families-extension", "--to", "consultation").assert_bad_input(
