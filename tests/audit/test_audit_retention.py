@@ -16,6 +16,7 @@ from accord.storage.models import AuditEntry, IdempotencyKey
 NOTHING = {
     "idempotency replies": 0,
     "citizen sessions": 0,
+    "officer sessions": 0,
     "expired API tokens": 0,
     "job results past their agreement's retention": 0,
     "audit subject rows past their retention": 0,

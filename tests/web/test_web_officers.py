@@ -9,7 +9,7 @@ import re
 
 import pytest
 from accord_testing import add_officer, sign_in_officer
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from web_support import Site
 
 from accord.config import load_settings
@@ -65,6 +65,20 @@ def test_signing_out_ends_the_session_on_the_server(sqlite_site: Site) -> None:
                        follow_redirects=False).status_code == 303
     client.cookies.set("accord_officer", copied, path="/officer")
     assert "Sign in as an officer" in client.get("/officer").text
+
+    # Retention removes the ended session's row (and tokens past their expiry), as it does citizens'.
+    from datetime import timedelta
+
+    from accord.clock import utcnow
+    from accord.services import retention
+
+    officer = add_officer(hub, "northshire-council", "oidc|live", name="Still Signed In")
+    sign_in_officer(client, officer)
+    with hub.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(OfficerSession)) == 2
+        assert retention.run(session, utcnow())["officer sessions"] == 1  # the ended one; the live one stays
+    with hub.transaction() as session:
+        assert retention.run(session, utcnow() + timedelta(days=2))["officer sessions"] == 1  # expired by then
 
 
 def test_a_deactivated_officer_is_refused_and_their_session_ends(sqlite_site: Site) -> None:

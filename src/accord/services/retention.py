@@ -3,7 +3,7 @@
 Audit leaves are never deleted (they hold pseudonymous keys and decisions, not
 personal data). What is deleted here is anything that may hold personal data
 beyond its retention: replies kept for idempotent retries (for
-IDEMPOTENCY_RETENTION), ended sign-ins, expired tokens and job results past
+IDEMPOTENCY_RETENTION), ended sign-ins (citizens' and officers'), expired tokens and job results past
 their agreement's retention; and whatever a purpose package registers as its own
 payload (``services.purposes``: ``registration.retained``).
 """
@@ -21,6 +21,7 @@ from accord.runtime import hub_of
 from accord.services.jobs import expire_results as _job_results
 from accord.services.purposes import purposes, resolve
 from accord.storage.models import AuditEntry, AuditSubject, CitizenSession, IdempotencyKey, Token
+from accord.storage.tables.officers import OfficerSession, OfficerToken
 
 IDEMPOTENCY_RETENTION = timedelta(hours=24)
 
@@ -40,12 +41,23 @@ def _citizen_sessions(session: Session, now: datetime) -> int:
     return result.rowcount or 0
 
 
-def _expired_tokens(session: Session, now: datetime) -> int:
-    """API bearer tokens past their expiry or revoked more than a day ago."""
+def _officer_sessions(session: Session, now: datetime) -> int:
+    """Officers' page sessions that were ended (signed out, deactivated) or have expired."""
     result = session.execute(
-        delete(Token).where(or_(Token.expires_at < now, Token.revoked_at < now - timedelta(days=1)))
+        delete(OfficerSession).where(or_(OfficerSession.ended_at.is_not(None), OfficerSession.expires_at < now))
     )
     return result.rowcount or 0
+
+
+def _expired_tokens(session: Session, now: datetime) -> int:
+    """API bearer tokens, systems' and officers', past their expiry or revoked more than a day ago."""
+    spent = 0
+    for table in (Token, OfficerToken):
+        result = session.execute(
+            delete(table).where(or_(table.expires_at < now, table.revoked_at < now - timedelta(days=1)))
+        )
+        spent += result.rowcount or 0
+    return spent
 
 
 def _audit_subject_rows(session: Session, now: datetime) -> int:
@@ -66,6 +78,7 @@ def _audit_subject_rows(session: Session, now: datetime) -> int:
 PAYLOADS: dict[str, Callable[[Session, datetime], int]] = {
     "idempotency replies": _idempotency_replies,
     "citizen sessions": _citizen_sessions,
+    "officer sessions": _officer_sessions,
     "expired API tokens": _expired_tokens,
     "job results past their agreement's retention": _job_results,
     "audit subject rows past their retention": _audit_subject_rows,
