@@ -226,7 +226,11 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - (data 
 
     from accord.storage.write_lock import ProcessWriteLock
 
-    shared = tmp_path_factory.getbasetemp().parent  # one per test run, shared by the workers
+    # Under xdist each worker's base is a child of the run's own directory, which the workers share;
+    # without xdist the base itself is the run's (its parent is shared by every run, and would keep
+    # an earlier run's result).
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     root, result = shared / "demo-run", shared / "demo-run.json"
     lock = ProcessWriteLock(shared / "demo-run.lock")
     try:
